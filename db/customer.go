@@ -1,0 +1,223 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/acme/customerservice/errcode"
+)
+
+// Customer is a row of the customer table: a registered customer
+// (HasAccount) or a guest.
+type Customer struct {
+	ID          string     `db:"id"`
+	Email       string     `db:"email"`
+	FirstName   *string    `db:"first_name"`
+	LastName    *string    `db:"last_name"`
+	Phone       *string    `db:"phone"`
+	CompanyName *string    `db:"company_name"`
+	HasAccount  bool       `db:"has_account"`
+	Metadata    JSONObject `db:"metadata"`
+	CreatedBy   *string    `db:"created_by"`
+	CreatedAt   time.Time  `db:"created_at"`
+	UpdatedAt   time.Time  `db:"updated_at"`
+	DeletedAt   *time.Time `db:"deleted_at"`
+}
+
+const customerColumns = `c.id, c.email, c.first_name, c.last_name, c.phone, c.company_name,
+	c.has_account, c.metadata, c.created_by, c.created_at, c.updated_at, c.deleted_at`
+
+// customerSearchText is the text the q filter searches. It must stay the
+// expression of the trigram index customer_search_idx, or searches scan the
+// table.
+const customerSearchText = `(c.email || ' ' || coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '') || ' ' ||
+	coalesce(c.phone, '') || ' ' || coalesce(c.company_name, ''))`
+
+// CustomerFilter selects customers. Empty fields do not filter.
+type CustomerFilter struct {
+	// Q is searched for, case-insensitively, in email, names, phone and
+	// company name.
+	Q           *string
+	ID          []string
+	Email       []string
+	HasAccount  *bool
+	GroupID     []string
+	CompanyName *string
+	CreatedAt   *TimeRange
+	UpdatedAt   *TimeRange
+	// WithDeleted includes soft-deleted customers.
+	WithDeleted bool
+}
+
+var customerSort = sortColumns{
+	"created_at":   "created_at",
+	"updated_at":   "updated_at",
+	"email":        "email",
+	"first_name":   "first_name",
+	"last_name":    "last_name",
+	"company_name": "company_name",
+}
+
+// NewCustomerPage validates list arguments for a list of customers.
+// Returns INVALID_DATA for a bound or order it does not accept.
+func NewCustomerPage(limit, offset int, order string) (Page, error) {
+	return newPage(limit, offset, order, customerSort)
+}
+
+// maxSearchLength bounds q: no one searches for a longer fragment, and a
+// long one only costs the database.
+const maxSearchLength = 200
+
+func (f CustomerFilter) conds() (conds, error) {
+	var c conds
+	if !f.WithDeleted {
+		c.add("c.deleted_at IS NULL")
+	}
+	if f.Q != nil {
+		q := strings.TrimSpace(*f.Q)
+		if len(q) > maxSearchLength {
+			return c, errcode.Invalid("filter.q", "q must be at most %d characters", maxSearchLength)
+		}
+		if q != "" {
+			c.add(customerSearchText+" ILIKE ?", likePattern(q))
+		}
+	}
+	if f.ID != nil {
+		c.add("c.id = ANY(?)", pq.Array(f.ID))
+	}
+	if f.Email != nil {
+		emails := make([]string, len(f.Email))
+		for i, e := range f.Email {
+			emails[i] = NormalizeEmail(e)
+		}
+		c.add("c.email = ANY(?)", pq.Array(emails))
+	}
+	if f.HasAccount != nil {
+		c.add("c.has_account = ?", *f.HasAccount)
+	}
+	if f.GroupID != nil {
+		c.add(`EXISTS (SELECT 1 FROM customer_group_customer m
+			JOIN customer_group g ON g.id = m.customer_group_id AND g.deleted_at IS NULL
+			WHERE m.customer_id = c.id AND m.customer_group_id = ANY(?))`, pq.Array(f.GroupID))
+	}
+	if f.CompanyName != nil {
+		c.add("lower(c.company_name) = lower(?)", *f.CompanyName)
+	}
+	c.timeRange("c.created_at", f.CreatedAt)
+	c.timeRange("c.updated_at", f.UpdatedAt)
+	return c, nil
+}
+
+// NormalizeEmail returns the form emails are stored and compared in:
+// trimmed and lower-cased.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// ListCustomers returns one page of the customers f selects.
+// Returns INVALID_DATA for a bad filter.
+func ListCustomers(ctx context.Context, q sqlx.QueryerContext, f CustomerFilter, p Page) ([]*Customer, error) {
+	c, err := f.conds()
+	if err != nil {
+		return nil, err
+	}
+	query := fmt.Sprintf(`SELECT %s FROM customer c %s ORDER BY %s LIMIT ? OFFSET ?`,
+		customerColumns, c.where(), p.Sort.orderBy("c"))
+	out := []*Customer{}
+	args := append(c.args, p.Limit, p.Offset)
+	if err := sqlx.SelectContext(ctx, q, &out, sqlx.Rebind(sqlx.DOLLAR, query), args...); err != nil {
+		return nil, fmt.Errorf("list customers: %w", err)
+	}
+	return out, nil
+}
+
+// CountCustomers returns how many customers f selects.
+// Returns INVALID_DATA for a bad filter.
+func CountCustomers(ctx context.Context, q sqlx.QueryerContext, f CustomerFilter) (int, error) {
+	c, err := f.conds()
+	if err != nil {
+		return 0, err
+	}
+	query := `SELECT count(*) FROM customer c ` + c.where()
+	var n int
+	if err := sqlx.GetContext(ctx, q, &n, sqlx.Rebind(sqlx.DOLLAR, query), c.args...); err != nil {
+		return 0, fmt.Errorf("count customers: %w", err)
+	}
+	return n, nil
+}
+
+// CustomerByID returns the customer with the given id, unless it is deleted.
+// Returns NOT_FOUND when there is none.
+func CustomerByID(ctx context.Context, q sqlx.QueryerContext, id string) (*Customer, error) {
+	const query = `SELECT ` + customerColumns + ` FROM customer c WHERE c.id = $1 AND c.deleted_at IS NULL`
+	var out Customer
+	if err := sqlx.GetContext(ctx, q, &out, query, id); err != nil {
+		return nil, notFound(err, "Customer", id)
+	}
+	return &out, nil
+}
+
+// CustomersByIDs returns the customers with the given ids in key order,
+// deleted ones included: an order or address keeps pointing at the customer
+// it belonged to. A missing id has a nil entry.
+func CustomersByIDs(ctx context.Context, q sqlx.QueryerContext, ids []string) ([]*Customer, error) {
+	const query = `SELECT ` + customerColumns + ` FROM customer c WHERE c.id = ANY($1)`
+	var rows []*Customer
+	if err := sqlx.SelectContext(ctx, q, &rows, query, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("customers by ids: %w", err)
+	}
+	byID := make(map[string]*Customer, len(rows))
+	for _, r := range rows {
+		byID[r.ID] = r
+	}
+	out := make([]*Customer, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
+	}
+	return out, nil
+}
+
+// CustomersByGroupIDs returns one page of each group's living members, in
+// key order.
+func CustomersByGroupIDs(ctx context.Context, q sqlx.QueryerContext, groupIDs []string, p Page) ([][]*Customer, error) {
+	// LATERAL gives each group its own LIMIT/OFFSET in one statement.
+	query := fmt.Sprintf(`SELECT k.key, %s
+		FROM unnest($1::text[]) AS k(key)
+		CROSS JOIN LATERAL (
+			SELECT %s FROM customer_group_customer m
+			JOIN customer c ON c.id = m.customer_id AND c.deleted_at IS NULL
+			WHERE m.customer_group_id = k.key
+			ORDER BY %s LIMIT $2 OFFSET $3
+		) c`, customerColumns, customerColumns, p.Sort.orderBy("c"))
+	var rows []*groupMember
+	if err := sqlx.SelectContext(ctx, q, &rows, query, pq.Array(groupIDs), p.Limit, p.Offset); err != nil {
+		return nil, fmt.Errorf("customers by group ids: %w", err)
+	}
+	return byParent(groupIDs, rows, func(r *groupMember) (string, *Customer) { return r.Key, &r.Customer }), nil
+}
+
+// groupMember is a customer fetched as a member of the group Key.
+type groupMember struct {
+	Key string `db:"key"`
+	Customer
+}
+
+// CountCustomersByGroupIDs returns the number of living members of each
+// group, in key order.
+func CountCustomersByGroupIDs(ctx context.Context, q sqlx.QueryerContext, groupIDs []string) ([]int, error) {
+	const query = `SELECT m.customer_group_id AS key, count(*) AS count
+		FROM customer_group_customer m
+		JOIN customer c ON c.id = m.customer_id AND c.deleted_at IS NULL
+		WHERE m.customer_group_id = ANY($1)
+		GROUP BY m.customer_group_id`
+	var rows []keyCount
+	if err := sqlx.SelectContext(ctx, q, &rows, query, pq.Array(groupIDs)); err != nil {
+		return nil, fmt.Errorf("count customers by group ids: %w", err)
+	}
+	return countsByKey(groupIDs, rows), nil
+}

@@ -1,0 +1,119 @@
+// Package db is the storage of the customer service: migrations, and the SQL
+// of every table, one file per aggregate.
+//
+// Functions take an sqlx.ExtContext (or the narrower QueryerContext) so that
+// the same code runs on the pool or inside a transaction. Errors they return
+// are *errcode.Error values for everything a client may cause (not found,
+// duplicates, invalid data); anything else is an unexpected failure and is
+// wrapped with its context for the logs.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/golang-migrate/migrate/v4"
+	migratepg "github.com/golang-migrate/migrate/v4/database/postgres"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/acme/customerservice/errcode"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Open connects to the PostgreSQL database at url (a postgres:// URL or a
+// key=value connection string) and checks that it answers. Every statement
+// sent through the returned pool is counted in the context's Counter, if any.
+func Open(ctx context.Context, url string) (*sqlx.DB, error) {
+	connector, err := pq.NewConnector(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	sqlDB := sql.OpenDB(countingConnector{connector})
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return sqlx.NewDb(sqlDB, "postgres"), nil
+}
+
+// Migrate applies every migration not yet applied. It takes PostgreSQL's
+// advisory lock, so servers starting together do not race.
+func Migrate(ctx context.Context, sqlDB *sql.DB) error {
+	src, err := iofs.New(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("read migrations: %w", err)
+	}
+	// A dedicated connection: golang-migrate closes what it is given, and the
+	// pool must outlive it.
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	drv, err := migratepg.WithConnection(ctx, conn, &migratepg.Config{})
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("migrate: %w", err)
+	}
+	m, err := migrate.NewWithInstance("iofs", src, "postgres", drv)
+	if err != nil {
+		drv.Close()
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer m.Close()
+	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// MigrationsHash identifies the schema the embedded migrations build, so
+// test databases cloned from a migrated template are rebuilt when it changes.
+func MigrationsHash() (string, error) {
+	entries, err := migrations.ReadDir("migrations")
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		data, err := migrations.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%s\x00%s\x00", e.Name(), data)
+	}
+	return hashString(b.String()), nil
+}
+
+// translate turns the driver errors a client can cause into *errcode.Error
+// values, naming the entity; other errors pass through unchanged. It is the
+// one place that knows SQLSTATEs and constraint names.
+func translate(err error, entity string) error {
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) {
+		return err
+	}
+	switch pqErr.Code {
+	case "23505": // unique_violation
+		return &errcode.Error{Code: errcode.DuplicateError, Field: uniqueFields[pqErr.Constraint],
+			Message: fmt.Sprintf("%s already exists", entity)}
+	case "23503": // foreign_key_violation
+		return errcode.New(errcode.NotFound, "%s refers to a record that does not exist", entity)
+	case "23514", "22001", "22P02", "22003": // check, string too long, bad text repr., out of range
+		return errcode.New(errcode.InvalidData, "Invalid %s", entity)
+	}
+	return err
+}
+
+// uniqueFields names the input field each unique constraint guards.
+var uniqueFields = map[string]string{
+	"customer_email_has_account_key": "email",
+	"customer_group_name_key":        "name",
+}

@@ -1,0 +1,218 @@
+package db
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// OrderStatus is the state of an order.
+type OrderStatus string
+
+// The order states.
+const (
+	OrderPending   OrderStatus = "PENDING"
+	OrderCompleted OrderStatus = "COMPLETED"
+	OrderCanceled  OrderStatus = "CANCELED"
+)
+
+// Order is a row of orders. Its totals are computed from its items when it
+// is placed and stored, so lists need not add them up.
+type Order struct {
+	ID              string        `db:"id"`
+	DisplayID       int64         `db:"display_id"`
+	CustomerID      string        `db:"customer_id"`
+	Email           string        `db:"email"`
+	Status          OrderStatus   `db:"status"`
+	CurrencyCode    string        `db:"currency_code"`
+	ShippingAddress *OrderAddress `db:"shipping_address"`
+	BillingAddress  *OrderAddress `db:"billing_address"`
+	Subtotal        int64         `db:"subtotal"`
+	Total           int64         `db:"total"`
+	CreatedAt       time.Time     `db:"created_at"`
+	UpdatedAt       time.Time     `db:"updated_at"`
+}
+
+// OrderAddress is an address copied onto an order, stored as jsonb so that
+// later edits of the address book leave placed orders as they were.
+type OrderAddress struct {
+	FirstName   *string `json:"first_name,omitempty"`
+	LastName    *string `json:"last_name,omitempty"`
+	Company     *string `json:"company,omitempty"`
+	Address1    *string `json:"address_1,omitempty"`
+	Address2    *string `json:"address_2,omitempty"`
+	City        *string `json:"city,omitempty"`
+	CountryCode *string `json:"country_code,omitempty"`
+	Province    *string `json:"province,omitempty"`
+	PostalCode  *string `json:"postal_code,omitempty"`
+	Phone       *string `json:"phone,omitempty"`
+}
+
+// Scan implements sql.Scanner.
+func (a *OrderAddress) Scan(src any) error {
+	b, ok := src.([]byte)
+	if !ok {
+		return fmt.Errorf("db: cannot scan %T into OrderAddress", src)
+	}
+	return json.Unmarshal(b, a)
+}
+
+// Value implements driver.Valuer.
+func (a *OrderAddress) Value() (driver.Value, error) {
+	if a == nil {
+		return nil, nil
+	}
+	return json.Marshal(a)
+}
+
+// LineItem is a row of order_line_item.
+type LineItem struct {
+	ID        string `db:"id"`
+	OrderID   string `db:"order_id"`
+	Title     string `db:"title"`
+	Quantity  int    `db:"quantity"`
+	UnitPrice int64  `db:"unit_price"`
+	Total     int64  `db:"total"`
+}
+
+const orderColumns = `o.id, o.display_id, o.customer_id, o.email, o.status, o.currency_code,
+	o.shipping_address, o.billing_address, o.subtotal, o.total, o.created_at, o.updated_at`
+
+// OrderFilter selects orders. Empty fields do not filter.
+type OrderFilter struct {
+	ID         []string
+	CustomerID []string
+	Email      []string
+	Status     []OrderStatus
+	CreatedAt  *TimeRange
+}
+
+var orderSort = sortColumns{
+	"created_at": "created_at",
+	"updated_at": "updated_at",
+	"display_id": "display_id",
+	"email":      "email",
+	"total":      "total",
+}
+
+// NewOrderPage validates list arguments for a list of orders.
+// Returns INVALID_DATA for a bound or order it does not accept.
+func NewOrderPage(limit, offset int, order string) (Page, error) {
+	return newPage(limit, offset, order, orderSort)
+}
+
+func (f OrderFilter) conds() conds {
+	var c conds
+	if f.ID != nil {
+		c.add("o.id = ANY(?)", pq.Array(f.ID))
+	}
+	if f.CustomerID != nil {
+		c.add("o.customer_id = ANY(?)", pq.Array(f.CustomerID))
+	}
+	if f.Email != nil {
+		emails := make([]string, len(f.Email))
+		for i, e := range f.Email {
+			emails[i] = NormalizeEmail(e)
+		}
+		c.add("o.email = ANY(?)", pq.Array(emails))
+	}
+	if f.Status != nil {
+		statuses := make([]string, len(f.Status))
+		for i, s := range f.Status {
+			statuses[i] = string(s)
+		}
+		c.add("o.status = ANY(?)", pq.Array(statuses))
+	}
+	c.timeRange("o.created_at", f.CreatedAt)
+	return c
+}
+
+// ListOrders returns one page of the orders f selects.
+func ListOrders(ctx context.Context, q sqlx.QueryerContext, f OrderFilter, p Page) ([]*Order, error) {
+	c := f.conds()
+	query := fmt.Sprintf(`SELECT %s FROM orders o %s ORDER BY %s LIMIT ? OFFSET ?`,
+		orderColumns, c.where(), p.Sort.orderBy("o"))
+	out := []*Order{}
+	args := append(c.args, p.Limit, p.Offset)
+	if err := sqlx.SelectContext(ctx, q, &out, sqlx.Rebind(sqlx.DOLLAR, query), args...); err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	return out, nil
+}
+
+// CountOrders returns how many orders f selects.
+func CountOrders(ctx context.Context, q sqlx.QueryerContext, f OrderFilter) (int, error) {
+	c := f.conds()
+	var n int
+	query := `SELECT count(*) FROM orders o ` + c.where()
+	if err := sqlx.GetContext(ctx, q, &n, sqlx.Rebind(sqlx.DOLLAR, query), c.args...); err != nil {
+		return 0, fmt.Errorf("count orders: %w", err)
+	}
+	return n, nil
+}
+
+// OrderByID returns the order with the given id.
+// Returns NOT_FOUND when there is none.
+func OrderByID(ctx context.Context, q sqlx.QueryerContext, id string) (*Order, error) {
+	const query = `SELECT ` + orderColumns + ` FROM orders o WHERE o.id = $1`
+	var out Order
+	if err := sqlx.GetContext(ctx, q, &out, query, id); err != nil {
+		return nil, notFound(err, "Order", id)
+	}
+	return &out, nil
+}
+
+// OrdersByCustomerIDs returns one page of each customer's orders, newest
+// first, in key order.
+func OrdersByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customerIDs []string, limit, offset int) ([][]*Order, error) {
+	// LATERAL gives each customer its own LIMIT/OFFSET in one statement,
+	// each an index scan of orders_customer_idx.
+	const query = `SELECT k.key, ` + orderColumns + `
+		FROM unnest($1::text[]) AS k(key)
+		CROSS JOIN LATERAL (
+			SELECT ` + orderColumns + ` FROM orders o
+			WHERE o.customer_id = k.key
+			ORDER BY o.created_at DESC, o.id DESC LIMIT $2 OFFSET $3
+		) o`
+	var rows []*customerOrderRow
+	if err := sqlx.SelectContext(ctx, q, &rows, query, pq.Array(customerIDs), limit, offset); err != nil {
+		return nil, fmt.Errorf("orders by customer ids: %w", err)
+	}
+	return byParent(customerIDs, rows, func(r *customerOrderRow) (string, *Order) { return r.Key, &r.Order }), nil
+}
+
+// customerOrderRow is an order fetched as one of the customer Key's.
+type customerOrderRow struct {
+	Key string `db:"key"`
+	Order
+}
+
+// CountOrdersByCustomerIDs returns the number of orders of each customer,
+// in key order.
+func CountOrdersByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customerIDs []string) ([]int, error) {
+	const query = `SELECT o.customer_id AS key, count(*) AS count FROM orders o
+		WHERE o.customer_id = ANY($1) GROUP BY o.customer_id`
+	var rows []keyCount
+	if err := sqlx.SelectContext(ctx, q, &rows, query, pq.Array(customerIDs)); err != nil {
+		return nil, fmt.Errorf("count orders by customer ids: %w", err)
+	}
+	return countsByKey(customerIDs, rows), nil
+}
+
+// LineItemsByOrderIDs returns the items of each order in the order they
+// were added, in key order.
+func LineItemsByOrderIDs(ctx context.Context, q sqlx.QueryerContext, orderIDs []string) ([][]*LineItem, error) {
+	const query = `SELECT i.id, i.order_id, i.title, i.quantity, i.unit_price, i.total
+		FROM order_line_item i WHERE i.order_id = ANY($1)
+		ORDER BY i.order_id, i.created_at, i.id`
+	var rows []*LineItem
+	if err := sqlx.SelectContext(ctx, q, &rows, query, pq.Array(orderIDs)); err != nil {
+		return nil, fmt.Errorf("line items by order ids: %w", err)
+	}
+	return byParent(orderIDs, rows, func(i *LineItem) (string, *LineItem) { return i.OrderID, i }), nil
+}

@@ -1,0 +1,123 @@
+package db
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/acme/customerservice/errcode"
+)
+
+// Bounds of a list page, from the API contract.
+const (
+	MaxLimit     = 100
+	DefaultLimit = 20
+)
+
+// Page selects a slice of an ordered list.
+type Page struct {
+	Limit  int
+	Offset int
+	Sort   Sort
+}
+
+// Sort orders a list by one whitelisted column, then by id in the same
+// direction so pages are stable.
+type Sort struct {
+	Column string // an SQL column of the listed table, never client text
+	Desc   bool
+}
+
+// sortColumns lists the API names a list may be ordered by and their columns.
+type sortColumns map[string]string
+
+// newPage validates the list arguments a client sent. An argument out of
+// bounds is an INVALID_DATA error naming it, never silently clamped.
+func newPage(limit, offset int, order string, columns sortColumns) (Page, error) {
+	if limit < 1 || limit > MaxLimit {
+		return Page{}, errcode.Invalid("limit", "limit must be between 1 and %d, got %d", MaxLimit, limit)
+	}
+	if offset < 0 {
+		return Page{}, errcode.Invalid("offset", "offset must not be negative, got %d", offset)
+	}
+	name, desc := strings.CutPrefix(order, "-")
+	col, ok := columns[name]
+	if !ok {
+		return Page{}, errcode.Invalid("order", "cannot order by %q; use one of %s, with - in front for descending order", order, columns)
+	}
+	return Page{Limit: limit, Offset: offset, Sort: Sort{Column: col, Desc: desc}}, nil
+}
+
+func (c sortColumns) String() string {
+	names := make([]string, 0, len(c))
+	for name := range c {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// orderBy returns the ORDER BY list for the sort, with columns qualified by
+// alias.
+func (s Sort) orderBy(alias string) string {
+	dir := "ASC"
+	if s.Desc {
+		dir = "DESC"
+	}
+	return fmt.Sprintf("%s.%s %s, %s.id %s", alias, s.Column, dir, alias, dir)
+}
+
+// TimeRange bounds a timestamp; nil bounds are open.
+type TimeRange struct {
+	Gt  *time.Time
+	Gte *time.Time
+	Lt  *time.Time
+	Lte *time.Time
+}
+
+// conds is a WHERE clause under construction. Conditions use ? placeholders,
+// numbered for PostgreSQL when the query is built.
+type conds struct {
+	parts []string
+	args  []any
+}
+
+func (c *conds) add(cond string, args ...any) {
+	c.parts = append(c.parts, cond)
+	c.args = append(c.args, args...)
+}
+
+func (c *conds) timeRange(column string, r *TimeRange) {
+	if r == nil {
+		return
+	}
+	if r.Gt != nil {
+		c.add(column+" > ?", *r.Gt)
+	}
+	if r.Gte != nil {
+		c.add(column+" >= ?", *r.Gte)
+	}
+	if r.Lt != nil {
+		c.add(column+" < ?", *r.Lt)
+	}
+	if r.Lte != nil {
+		c.add(column+" <= ?", *r.Lte)
+	}
+}
+
+// where returns the clause, "WHERE a AND b", or "" when there is no
+// condition.
+func (c *conds) where() string {
+	if len(c.parts) == 0 {
+		return ""
+	}
+	return "WHERE " + strings.Join(c.parts, " AND ")
+}
+
+// likePattern turns a search fragment into an ILIKE pattern that matches it
+// anywhere, with the pattern's own wildcards escaped.
+func likePattern(fragment string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(fragment) + "%"
+}

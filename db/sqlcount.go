@@ -1,0 +1,107 @@
+package db
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"sync/atomic"
+)
+
+// Counter counts the SQL statements sent on behalf of one context, typically
+// one GraphQL request. It proves that a request's statement count depends on
+// the depth of its query, not on the number of rows, and feeds metrics.
+type Counter struct{ n atomic.Int64 }
+
+// Count returns the number of statements counted so far.
+func (c *Counter) Count() int64 { return c.n.Load() }
+
+type counterKey struct{}
+
+// WithCounter returns a context whose statements are counted in a new
+// Counter, and that Counter.
+func WithCounter(ctx context.Context) (context.Context, *Counter) {
+	c := new(Counter)
+	return context.WithValue(ctx, counterKey{}, c), c
+}
+
+func count(ctx context.Context) {
+	if c, ok := ctx.Value(counterKey{}).(*Counter); ok {
+		c.n.Add(1)
+	}
+}
+
+// countingConnector wraps lib/pq's connector so that every statement
+// executed through database/sql is counted in its context's Counter. Counting
+// at the driver sees every statement, whichever helper sent it.
+type countingConnector struct{ driver.Connector }
+
+func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pc, ok := conn.(pqConn)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("db: driver connection %T lacks the context interfaces", conn)
+	}
+	return countingConn{pc}, nil
+}
+
+// pqConn is the set of optional driver interfaces lib/pq's connection
+// implements; countingConn must keep offering all of them, or database/sql
+// would fall back to slower or context-less paths.
+type pqConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.QueryerContext
+	driver.ExecerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+	driver.NamedValueChecker
+}
+
+type countingConn struct{ pqConn }
+
+func (c countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	count(ctx)
+	return c.pqConn.QueryContext(ctx, query, args)
+}
+
+func (c countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	count(ctx)
+	return c.pqConn.ExecContext(ctx, query, args)
+}
+
+func (c countingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	stmt, err := c.pqConn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	// COPY statements have a type of their own; they are bulk loads, not
+	// request work, and pass uncounted.
+	if ps, ok := stmt.(pqStmt); ok {
+		return countingStmt{ps}, nil
+	}
+	return stmt, nil
+}
+
+type pqStmt interface {
+	driver.Stmt
+	driver.StmtQueryContext
+	driver.StmtExecContext
+}
+
+type countingStmt struct{ pqStmt }
+
+func (s countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	count(ctx)
+	return s.pqStmt.QueryContext(ctx, args)
+}
+
+func (s countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	count(ctx)
+	return s.pqStmt.ExecContext(ctx, args)
+}

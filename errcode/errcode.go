@@ -1,0 +1,79 @@
+// Package errcode defines the one error type the service returns to its
+// clients: a machine-readable code, Medusa's lowercase type, a message written
+// for a person and, for bad input, the offending field.
+//
+// Every layer creates these errors; only the GraphQL error presenter turns them
+// into responses. Anything that is not an *Error reaches clients as INTERNAL
+// with a generic message, so driver or SQL text can never leak.
+package errcode
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a machine-readable error class. The values match the ErrorCode enum
+// of the GraphQL schema.
+type Code string
+
+// The codes of the API contract.
+const (
+	InvalidData    Code = "INVALID_DATA"
+	NotFound       Code = "NOT_FOUND"
+	DuplicateError Code = "DUPLICATE_ERROR"
+	Unauthorized   Code = "UNAUTHORIZED"
+	NotAllowed     Code = "NOT_ALLOWED"
+	Conflict       Code = "CONFLICT"
+	Internal       Code = "INTERNAL"
+)
+
+// Type returns Medusa's lowercase name for the code ("invalid_data", ...),
+// which clients written against Medusa switch on.
+func (c Code) Type() string {
+	switch c {
+	case InvalidData:
+		return "invalid_data"
+	case NotFound:
+		return "not_found"
+	case DuplicateError:
+		return "duplicate_error"
+	case Unauthorized:
+		return "unauthorized"
+	case NotAllowed:
+		return "not_allowed"
+	case Conflict:
+		return "conflict"
+	default:
+		return "unknown_error"
+	}
+}
+
+// Error is an error a client may see.
+type Error struct {
+	Code    Code
+	Message string
+	// Field names the input field at fault, when there is one
+	// ("input.email", "limit").
+	Field string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// New returns an error with the given code and a formatted message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns an INVALID_DATA error about one input field.
+func Invalid(field, format string, args ...any) *Error {
+	return &Error{Code: InvalidData, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Of returns the code of err: the code of the first *Error in its chain, or
+// Internal when there is none.
+func Of(err error) Code {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Code
+	}
+	return Internal
+}
