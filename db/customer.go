@@ -73,6 +73,12 @@ func NewCustomerPage(limit, offset int, order string) (Page, error) {
 // long one only costs the database.
 const maxSearchLength = 200
 
+// Validate reports a filter the list cannot run with: INVALID_DATA.
+func (f CustomerFilter) Validate() error {
+	_, err := f.conds()
+	return err
+}
+
 func (f CustomerFilter) conds() (conds, error) {
 	var c conds
 	if !f.WithDeleted {

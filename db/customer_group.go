@@ -45,6 +45,12 @@ func NewGroupPage(limit, offset int, order string) (Page, error) {
 	return newPage(limit, offset, order, groupSort)
 }
 
+// Validate reports a filter the list cannot run with: INVALID_DATA.
+func (f CustomerGroupFilter) Validate() error {
+	_, err := f.conds()
+	return err
+}
+
 func (f CustomerGroupFilter) conds() (conds, error) {
 	var c conds
 	c.add("g.deleted_at IS NULL")

@@ -141,24 +141,25 @@ func (c *Cluster) Password() string { return c.password }
 // Superuser returns the name of the superuser role.
 func (c *Cluster) Superuser() string { return superuser }
 
-// CreateDatabase creates the named database unless it exists.
-func (c *Cluster) CreateDatabase(ctx context.Context, name string) error {
+// CreateDatabase creates the named database unless it exists, and reports
+// whether it did.
+func (c *Cluster) CreateDatabase(ctx context.Context, name string) (created bool, err error) {
 	conn, err := sql.Open("postgres", c.URL("postgres"))
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close()
 	var exists bool
 	if err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return fmt.Errorf("look up database %s: %w", name, err)
+		return false, fmt.Errorf("look up database %s: %w", name, err)
 	}
 	if exists {
-		return nil
+		return false, nil
 	}
 	if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name)); err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
+		return false, fmt.Errorf("create database %s: %w", name, err)
 	}
-	return nil
+	return true, nil
 }
 
 // Stop shuts the server down ("fast" mode: open sessions are rolled back)

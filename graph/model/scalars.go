@@ -1,0 +1,66 @@
+package model
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/acme/customerservice/db"
+	"github.com/acme/customerservice/errcode"
+)
+
+// MaxMetadataSize bounds a metadata object, encoded as JSON.
+const MaxMetadataSize = 16 << 10
+
+// MarshalJSONObject writes the JSON scalar.
+func MarshalJSONObject(o db.JSONObject) graphql.Marshaler {
+	if o == nil {
+		return graphql.Null
+	}
+	return graphql.WriterFunc(func(w io.Writer) {
+		b, err := json.Marshal(o)
+		if err != nil {
+			// Only values decoded from JSON reach here; they encode.
+			b = []byte("null")
+		}
+		w.Write(b)
+	})
+}
+
+// UnmarshalJSONObject reads the JSON scalar: a JSON object of at most
+// MaxMetadataSize bytes.
+func UnmarshalJSONObject(v any) (db.JSONObject, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errcode.New(errcode.InvalidData, "metadata must be a JSON object")
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, errcode.New(errcode.InvalidData, "metadata must be a JSON object")
+	}
+	if len(b) > MaxMetadataSize {
+		return nil, errcode.New(errcode.InvalidData, "metadata must be at most %d KiB of JSON, got %d bytes", MaxMetadataSize>>10, len(b))
+	}
+	return db.JSONObject(m), nil
+}
+
+// MarshalTime writes the Time scalar in RFC 3339, with the fractional
+// seconds PostgreSQL keeps.
+func MarshalTime(t time.Time) graphql.Marshaler {
+	return graphql.MarshalTime(t)
+}
+
+// UnmarshalTime reads the Time scalar: an RFC 3339 string.
+func UnmarshalTime(v any) (time.Time, error) {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, errcode.New(errcode.InvalidData, "a Time must be an RFC 3339 string, such as 2024-05-01T12:00:00Z")
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, errcode.New(errcode.InvalidData, "%q is not an RFC 3339 time, such as 2024-05-01T12:00:00Z", s)
+	}
+	return t, nil
+}

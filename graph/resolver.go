@@ -1,0 +1,13 @@
+// Package graph is the GraphQL API: the gqlgen-generated executor, thin
+// resolvers that parse arguments and call the db package, the per-request
+// dataloaders every relation goes through, and the error presenter.
+package graph
+
+//go:generate go run github.com/99designs/gqlgen generate
+
+import "github.com/jmoiron/sqlx"
+
+// Resolver holds the dependencies of the resolvers.
+type Resolver struct {
+	DB *sqlx.DB
+}
