@@ -16,14 +16,70 @@ import (
 // customers. They are made anew for every operation and never shared, since
 // a batch runs with the context of its first caller.
 type Loaders struct {
-	CustomerByID         *dataloader.Loader[string, *db.Customer]
-	GroupsByCustomer     *dataloader.Loader[string, []*db.CustomerGroup]
-	AddressesByCustomer  *dataloader.Loader[string, []*db.Address]
-	OrdersByCustomer     *dataloader.Loader[pageKey, []*db.Order]
-	OrderCountByCustomer *dataloader.Loader[string, int]
-	ItemsByOrder         *dataloader.Loader[string, []*db.LineItem]
-	MembersByGroup       *dataloader.Loader[pageKey, []*db.Customer]
-	MemberCountByGroup   *dataloader.Loader[string, int]
+	CustomerByID         loader[string, *db.Customer]
+	GroupsByCustomer     loader[string, []*db.CustomerGroup]
+	AddressesByCustomer  loader[string, []*db.Address]
+	OrdersByCustomer     loader[pageKey, []*db.Order]
+	OrderCountByCustomer loader[string, int]
+	ItemsByOrder         loader[string, []*db.LineItem]
+	MembersByGroup       loader[pageKey, []*db.Customer]
+	MemberCountByGroup   loader[string, int]
+}
+
+// loader is a dataloader that can also be filled ahead of time (see
+// prefetch.go): its batch function and cache are at hand.
+type loader[K comparable, V any] struct {
+	*dataloader.Loader[K, V]
+	batch dataloader.BatchFunc[K, V]
+	cache *dataloader.InMemoryCache[K, V]
+}
+
+func newLoader[K comparable, V any](wait time.Duration, batch dataloader.BatchFunc[K, V]) loader[K, V] {
+	cache := dataloader.NewCache[K, V]()
+	return loader[K, V]{
+		Loader: dataloader.NewBatchedLoader(batch, dataloader.WithWait[K, V](wait), dataloader.WithCache[K, V](cache)),
+		batch:  batch,
+		cache:  cache,
+	}
+}
+
+// prefetch runs one batch, now, for the keys not cached yet, and caches
+// what it finds. A key that fails is left out, for its resolver's Load to
+// report.
+func (l loader[K, V]) prefetch(ctx context.Context, keys []K) {
+	seen := make(map[K]bool, len(keys))
+	var missing []K
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if _, cached := l.cache.Get(ctx, k); !cached {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	for i, r := range l.batch(ctx, missing) {
+		if r.Error == nil {
+			l.Prime(ctx, missing[i], r.Data)
+		}
+	}
+}
+
+// cached returns the values of keys that prefetch cached; keys that failed
+// are left out.
+func (l loader[K, V]) cached(ctx context.Context, keys []K) []V {
+	var out []V
+	for _, k := range keys {
+		if thunk, ok := l.cache.Get(ctx, k); ok {
+			if v, err := thunk(); err == nil {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
 
 // pageKey is the key of a paginated relation: the parent and the page, since
@@ -69,10 +125,6 @@ func loadersFrom(ctx context.Context) *Loaders {
 // fetchFunc fetches values for many keys at once and returns exactly one
 // per key, in key order.
 type fetchFunc[K comparable, V any] func(ctx context.Context, keys []K) ([]V, error)
-
-func newLoader[K comparable, V any](wait time.Duration, fetch dataloader.BatchFunc[K, V]) *dataloader.Loader[K, V] {
-	return dataloader.NewBatchedLoader(fetch, dataloader.WithWait[K, V](wait))
-}
 
 // batch turns a fetchFunc into a dataloader batch function. A failed fetch
 // fails each key with its error.
@@ -149,6 +201,6 @@ func paged[V any](q sqlx.QueryerContext, f func(context.Context, sqlx.QueryerCon
 }
 
 // load runs a loader for one key.
-func load[K comparable, V any](ctx context.Context, l *dataloader.Loader[K, V], key K) (V, error) {
+func load[K comparable, V any](ctx context.Context, l loader[K, V], key K) (V, error) {
 	return l.Load(ctx, key)()
 }

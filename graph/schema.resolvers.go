@@ -51,7 +51,7 @@ func (r *customerGroupResolver) Customers(ctx context.Context, obj *db.CustomerG
 
 // Items is the resolver for the items field.
 func (r *customerGroupListResolver) Items(ctx context.Context, obj *model.CustomerGroupList) ([]*db.CustomerGroup, error) {
-	return db.ListGroups(ctx, r.DB, obj.Filter, obj.Page)
+	return prefetched(ctx, prefetchGroups)(db.ListGroups(ctx, r.DB, obj.Filter, obj.Page))
 }
 
 // Count is the resolver for the count field.
@@ -64,7 +64,7 @@ func (r *customerListResolver) Items(ctx context.Context, obj *model.CustomerLis
 	if obj.GroupID != "" {
 		return load(ctx, loadersFrom(ctx).MembersByGroup, pageKey{obj.GroupID, obj.Page})
 	}
-	return db.ListCustomers(ctx, r.DB, obj.Filter, obj.Page)
+	return prefetched(ctx, prefetchCustomers)(db.ListCustomers(ctx, r.DB, obj.Filter, obj.Page))
 }
 
 // Count is the resolver for the count field.
@@ -210,7 +210,7 @@ func (r *orderListResolver) Items(ctx context.Context, obj *model.OrderList) ([]
 	if obj.CustomerID != "" {
 		return load(ctx, loadersFrom(ctx).OrdersByCustomer, pageKey{obj.CustomerID, obj.Page})
 	}
-	return db.ListOrders(ctx, r.DB, obj.Filter, obj.Page)
+	return prefetched(ctx, prefetchOrders)(db.ListOrders(ctx, r.DB, obj.Filter, obj.Page))
 }
 
 // Count is the resolver for the count field.
@@ -223,7 +223,7 @@ func (r *orderListResolver) Count(ctx context.Context, obj *model.OrderList) (in
 
 // Customer is the resolver for the customer field.
 func (r *queryResolver) Customer(ctx context.Context, id string) (*db.Customer, error) {
-	return db.CustomerByID(ctx, r.DB, id)
+	return prefetchedOne(ctx, prefetchCustomers)(db.CustomerByID(ctx, r.DB, id))
 }
 
 // Customers is the resolver for the customers field.
@@ -233,7 +233,7 @@ func (r *queryResolver) Customers(ctx context.Context, filter *db.CustomerFilter
 
 // CustomerGroup is the resolver for the customer_group field.
 func (r *queryResolver) CustomerGroup(ctx context.Context, id string) (*db.CustomerGroup, error) {
-	return db.GroupByID(ctx, r.DB, id)
+	return prefetchedOne(ctx, prefetchGroups)(db.GroupByID(ctx, r.DB, id))
 }
 
 // CustomerGroups is the resolver for the customer_groups field.
@@ -248,7 +248,7 @@ func (r *queryResolver) Orders(ctx context.Context, filter *db.OrderFilter, limi
 
 // Order is the resolver for the order field.
 func (r *queryResolver) Order(ctx context.Context, id string) (*db.Order, error) {
-	return db.OrderByID(ctx, r.DB, id)
+	return prefetchedOne(ctx, prefetchOrders)(db.OrderByID(ctx, r.DB, id))
 }
 
 // Me is the resolver for the me field.

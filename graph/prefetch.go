@@ -1,0 +1,252 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/acme/customerservice/db"
+)
+
+// Loaders alone batch by time: the keys that arrive within the wait go in
+// one statement. Under load, the siblings of a list can straddle the wait,
+// and the statement count of a request would grow with its rows. So a
+// resolver that produces objects looks ahead at the relations the query
+// selects on them and runs each loader's batch for all of the objects at
+// once, level by level, filling the loaders' caches. The field resolvers
+// then find their values there. The number of statements a request sends is
+// fixed by its query, whatever the rows and the load; the timed batching
+// remains for any path this does not foresee.
+
+// prefetched returns a function that prefetches the relations of the rows a
+// list resolver is about to return, when there was no error, so that
+//
+//	return prefetched(ctx, prefetchCustomers)(db.ListCustomers(...))
+//
+// reads as one step.
+func prefetched[T any](ctx context.Context, prefetch func(context.Context, []*T)) func([]*T, error) ([]*T, error) {
+	return func(rows []*T, err error) ([]*T, error) {
+		if err == nil {
+			prefetch(ctx, rows)
+		}
+		return rows, err
+	}
+}
+
+// prefetchedOne is prefetched for a resolver that returns one object.
+func prefetchedOne[T any](ctx context.Context, prefetch func(context.Context, []*T)) func(*T, error) (*T, error) {
+	return func(row *T, err error) (*T, error) {
+		if err == nil {
+			prefetch(ctx, []*T{row})
+		}
+		return row, err
+	}
+}
+
+// prefetchCustomers loads the selected relations of customers.
+func prefetchCustomers(ctx context.Context, customers []*db.Customer) {
+	if len(customers) == 0 {
+		return
+	}
+	prefetchCustomerFields(ctx, customers, graphql.CollectFieldsCtx(ctx, []string{"Customer"}))
+}
+
+// prefetchOrders loads the selected relations of orders.
+func prefetchOrders(ctx context.Context, orders []*db.Order) {
+	if len(orders) == 0 {
+		return
+	}
+	prefetchOrderFields(ctx, orders, graphql.CollectFieldsCtx(ctx, []string{"Order"}))
+}
+
+// prefetchGroups loads the selected relations of customer groups.
+func prefetchGroups(ctx context.Context, groups []*db.CustomerGroup) {
+	if len(groups) == 0 {
+		return
+	}
+	prefetchGroupFields(ctx, groups, graphql.CollectFieldsCtx(ctx, []string{"CustomerGroup"}))
+}
+
+func prefetchCustomerFields(ctx context.Context, customers []*db.Customer, fields []graphql.CollectedField) {
+	l := loadersFrom(ctx)
+	ids := make([]string, len(customers))
+	for i, c := range customers {
+		ids[i] = c.ID
+		// Addresses and orders of these customers point back at them.
+		l.CustomerByID.Prime(ctx, c.ID, c)
+	}
+	for _, f := range fields {
+		switch f.Name {
+		case "groups":
+			l.GroupsByCustomer.prefetch(ctx, ids)
+			if sub := children(ctx, f, "CustomerGroup"); needsGroupPrefetch(sub) {
+				prefetchGroupFields(ctx, flatten(l.GroupsByCustomer.cached(ctx, ids)), sub)
+			}
+		case "addresses", "billing_address", "shipping_addresses":
+			l.AddressesByCustomer.prefetch(ctx, ids)
+		case "orders":
+			args := f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
+			list, err := customerOrderList("", intArg(args, "limit"), intArg(args, "offset"))
+			if err != nil {
+				continue // the field's resolver reports it
+			}
+			for _, lf := range children(ctx, f, "OrderList") {
+				switch lf.Name {
+				case "count":
+					l.OrderCountByCustomer.prefetch(ctx, ids)
+				case "items":
+					keys := pageKeys(ids, list.Page)
+					l.OrdersByCustomer.prefetch(ctx, keys)
+					if sub := children(ctx, lf, "Order"); needsOrderPrefetch(sub) {
+						prefetchOrderFields(ctx, flatten(l.OrdersByCustomer.cached(ctx, keys)), sub)
+					}
+				}
+			}
+		}
+	}
+}
+
+func needsOrderPrefetch(fields []graphql.CollectedField) bool {
+	for _, f := range fields {
+		if f.Name == "items" || f.Name == "customer" {
+			return true
+		}
+	}
+	return false
+}
+
+func prefetchOrderFields(ctx context.Context, orders []*db.Order, fields []graphql.CollectedField) {
+	l := loadersFrom(ctx)
+	for _, f := range fields {
+		switch f.Name {
+		case "items":
+			ids := make([]string, len(orders))
+			for i, o := range orders {
+				ids[i] = o.ID
+			}
+			l.ItemsByOrder.prefetch(ctx, ids)
+		case "customer":
+			ids := make([]string, len(orders))
+			for i, o := range orders {
+				ids[i] = o.CustomerID
+			}
+			l.CustomerByID.prefetch(ctx, ids)
+			if sub := children(ctx, f, "Customer"); needsCustomerPrefetch(sub) {
+				prefetchCustomerFields(ctx, unique(l.CustomerByID.cached(ctx, ids)), sub)
+			}
+		}
+	}
+}
+
+func needsCustomerPrefetch(fields []graphql.CollectedField) bool {
+	for _, f := range fields {
+		switch f.Name {
+		case "groups", "addresses", "billing_address", "shipping_addresses", "orders":
+			return true
+		}
+	}
+	return false
+}
+
+func prefetchGroupFields(ctx context.Context, groups []*db.CustomerGroup, fields []graphql.CollectedField) {
+	l := loadersFrom(ctx)
+	ids := make([]string, len(groups))
+	for i, g := range groups {
+		ids[i] = g.ID
+	}
+	for _, f := range fields {
+		if f.Name != "customers" {
+			continue
+		}
+		args := f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
+		list, err := groupMemberList("", intArg(args, "limit"), intArg(args, "offset"), stringArg(args, "order"))
+		if err != nil {
+			continue // the field's resolver reports it
+		}
+		for _, lf := range children(ctx, f, "CustomerList") {
+			switch lf.Name {
+			case "count":
+				l.MemberCountByGroup.prefetch(ctx, ids)
+			case "items":
+				keys := pageKeys(ids, list.Page)
+				l.MembersByGroup.prefetch(ctx, keys)
+				if sub := children(ctx, lf, "Customer"); needsCustomerPrefetch(sub) {
+					prefetchCustomerFields(ctx, unique(flatten(l.MembersByGroup.cached(ctx, keys))), sub)
+				}
+			}
+		}
+	}
+}
+
+func needsGroupPrefetch(fields []graphql.CollectedField) bool {
+	for _, f := range fields {
+		if f.Name == "customers" {
+			return true
+		}
+	}
+	return false
+}
+
+// children returns the fields selected under f, an object of type typeName.
+func children(ctx context.Context, f graphql.CollectedField, typeName string) []graphql.CollectedField {
+	return graphql.CollectFields(graphql.GetOperationContext(ctx), f.Selections, []string{typeName})
+}
+
+func pageKeys(ids []string, p db.Page) []pageKey {
+	keys := make([]pageKey, len(ids))
+	for i, id := range ids {
+		keys[i] = pageKey{ID: id, Page: p}
+	}
+	return keys
+}
+
+func flatten[T any](lists [][]*T) []*T {
+	var out []*T
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// unique drops repeated pointers: many orders share a customer.
+func unique[T any](items []*T) []*T {
+	seen := make(map[*T]bool, len(items))
+	out := make([]*T, 0, len(items))
+	for _, it := range items {
+		if !seen[it] {
+			seen[it] = true
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// intArg reads an Int argument as gqlgen's argument map holds it.
+func intArg(args map[string]any, name string) *int {
+	var n int
+	switch v := args[name].(type) {
+	case int:
+		n = v
+	case int64:
+		n = int(v)
+	case float64:
+		n = int(v)
+	case json.Number:
+		i, err := v.Int64()
+		if err != nil {
+			return nil
+		}
+		n = int(i)
+	default:
+		return nil
+	}
+	return &n
+}
+
+func stringArg(args map[string]any, name string) *string {
+	if s, ok := args[name].(string); ok {
+		return &s
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+package graph_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// headline asks for everything an admin list shows, several levels deep.
+const headline = `query ($limit: Int!) {
+	customers(limit: $limit) {
+		count
+		items {
+			id email
+			groups { id name }
+			addresses { id city }
+			billing_address { id }
+			shipping_addresses { id }
+			orders(limit: 5) {
+				count
+				items { id total items { id title } customer { id email } }
+			}
+		}
+	}
+}`
+
+// TestStatementsDependOnDepthNotRows proves there is no N+1: 100 customers
+// with all their relations cost as many SQL statements as one customer.
+func TestStatementsDependOnDepthNotRows(t *testing.T) {
+	t.Parallel()
+	a := seeded(t, 100, time.Now())
+
+	counts := map[int]int64{}
+	for _, limit := range []int{1, 10, 100} {
+		var got struct {
+			Customers struct {
+				Items []json.RawMessage `json:"items"`
+			} `json:"customers"`
+		}
+		resp := a.query(headline, map[string]any{"limit": limit}, &got)
+		if len(got.Customers.Items) != limit {
+			t.Fatalf("limit %d: got %d customers", limit, len(got.Customers.Items))
+		}
+		counts[limit] = resp.Statements
+		t.Logf("%3d customers: %d SQL statements", limit, resp.Statements)
+	}
+	// customers, count, groups, addresses (shared by the three address
+	// fields), orders, order counts, items; the orders' customer is the
+	// customer the orders were loaded for, already at hand.
+	const want = 7
+	for limit, n := range counts {
+		if n != want {
+			t.Errorf("limit %d: %d statements, want %d", limit, n, want)
+		}
+	}
+}
+
+// TestMemberPagesInOneStatement checks the paginated group relation:
+// every group's page of members, and their counts, are one statement each.
+func TestMemberPagesInOneStatement(t *testing.T) {
+	t.Parallel()
+	a := seeded(t, 60, time.Now())
+	const q = `query ($limit: Int!) {
+		customer_groups(limit: $limit) { items { customers(limit: 3) { count items { id groups { id } } } } }
+	}`
+	var got struct{}
+	one := a.query(q, map[string]any{"limit": 1}, &got).Statements
+	all := a.query(q, map[string]any{"limit": 20}, &got).Statements
+	t.Logf("1 group: %d statements, 20 groups: %d statements", one, all)
+	// groups, members, member counts, members' groups.
+	if one != 4 || all != 4 {
+		t.Errorf("statements = %d for 1 group and %d for 20, want 4 for both", one, all)
+	}
+}
