@@ -193,7 +193,7 @@ func CustomersByIDs(ctx context.Context, q sqlx.QueryerContext, ids []string) ([
 func CustomersByGroupIDs(ctx context.Context, q sqlx.QueryerContext, groupIDs []string, p Page) ([][]*Customer, error) {
 	// LATERAL gives each group its own LIMIT/OFFSET in one statement.
 	query := fmt.Sprintf(`SELECT k.key, %s
-		FROM unnest($1::text[]) AS k(key)
+		FROM (SELECT DISTINCT unnest($1::text[])) AS k(key)
 		CROSS JOIN LATERAL (
 			SELECT %s FROM customer_group_customer m
 			JOIN customer c ON c.id = m.customer_id AND c.deleted_at IS NULL

@@ -173,7 +173,7 @@ func OrdersByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customerIDs
 	// LATERAL gives each customer its own LIMIT/OFFSET in one statement,
 	// each an index scan of orders_customer_idx.
 	const query = `SELECT k.key, ` + orderColumns + `
-		FROM unnest($1::text[]) AS k(key)
+		FROM (SELECT DISTINCT unnest($1::text[])) AS k(key)
 		CROSS JOIN LATERAL (
 			SELECT ` + orderColumns + ` FROM orders o
 			WHERE o.customer_id = k.key

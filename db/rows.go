@@ -12,9 +12,9 @@ import (
 // key order, as dataloaders need: a key without rows gets an empty slice.
 // split returns a row's parent key and the value to list under it.
 func byParent[R, T any](keys []string, rows []R, split func(R) (string, T)) [][]T {
-	index := make(map[string]int, len(keys))
+	index := make(map[string][]int, len(keys))
 	for i, k := range keys {
-		index[k] = i
+		index[k] = append(index[k], i)
 	}
 	out := make([][]T, len(keys))
 	for i := range out {
@@ -22,7 +22,7 @@ func byParent[R, T any](keys []string, rows []R, split func(R) (string, T)) [][]
 	}
 	for _, r := range rows {
 		k, v := split(r)
-		if i, ok := index[k]; ok {
+		for _, i := range index[k] {
 			out[i] = append(out[i], v)
 		}
 	}
