@@ -2,11 +2,14 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/acme/customerservice/errcode"
 )
 
 // Address is a row of customer_address: an entry of a customer's address
@@ -47,4 +50,154 @@ func AddressesByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customer
 		return nil, fmt.Errorf("addresses by customer ids: %w", err)
 	}
 	return byParent(customerIDs, rows, func(a *Address) (string, *Address) { return a.CustomerID, a }), nil
+}
+
+// AddressFields are the fields of an address a client writes. For a new
+// address, fields that are not Set stay empty (and not default).
+type AddressFields struct {
+	AddressName       Change[*string]
+	IsDefaultShipping Change[*bool]
+	IsDefaultBilling  Change[*bool]
+	Company           Change[*string]
+	FirstName         Change[*string]
+	LastName          Change[*string]
+	Address1          Change[*string]
+	Address2          Change[*string]
+	City              Change[*string]
+	CountryCode       Change[*string]
+	Province          Change[*string]
+	PostalCode        Change[*string]
+	Phone             Change[*string]
+	Metadata          Change[JSONObject]
+}
+
+// maxPostalCode bounds postal codes; the longest in use have 10 characters.
+const maxPostalCode = 20
+
+func (f AddressFields) assign() (*assignments, error) {
+	a := &assignments{}
+	a.text("address_name", "input.address_name", f.AddressName, maxText)
+	a.text("company", "input.company", f.Company, maxText)
+	a.text("first_name", "input.first_name", f.FirstName, maxText)
+	a.text("last_name", "input.last_name", f.LastName, maxText)
+	a.text("address_1", "input.address_1", f.Address1, maxText)
+	a.text("address_2", "input.address_2", f.Address2, maxText)
+	a.text("city", "input.city", f.City, maxText)
+	a.country("country_code", "input.country_code", f.CountryCode)
+	a.text("province", "input.province", f.Province, maxText)
+	a.text("postal_code", "input.postal_code", f.PostalCode, maxPostalCode)
+	a.phone("phone", "input.phone", f.Phone)
+	a.json("metadata", f.Metadata)
+	if f.IsDefaultShipping.Set {
+		a.set("is_default_shipping", isTrue(f.IsDefaultShipping.Value))
+	}
+	if f.IsDefaultBilling.Set {
+		a.set("is_default_billing", isTrue(f.IsDefaultBilling.Value))
+	}
+	return a, a.err
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+// CreateAddress adds an address to a customer's address book. Making it a
+// default clears that default on the customer's other addresses, in the
+// same transaction: run it in one. Returns INVALID_DATA for bad fields and
+// NOT_FOUND for an unknown or deleted customer.
+func CreateAddress(ctx context.Context, q sqlx.ExtContext, customerID string, f AddressFields) (*Address, error) {
+	a, err := f.assign()
+	if err != nil {
+		return nil, err
+	}
+	var locked string
+	const lock = `SELECT id FROM customer WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
+	if err := sqlx.GetContext(ctx, q, &locked, lock, customerID); err != nil {
+		err = notFound(err, "Customer", customerID)
+		if e, ok := errors.AsType[*errcode.Error](err); ok {
+			e.Field = "customer_id"
+		}
+		return nil, err
+	}
+	id := NewID(PrefixAddress)
+	if err := clearDefaults(ctx, q, customerID, id, f); err != nil {
+		return nil, err
+	}
+	a.set("id", id)
+	a.set("customer_id", customerID)
+	var out Address
+	if err := sqlx.GetContext(ctx, q, &out, a.insert("customer_address", "a", addressColumns), a.args...); err != nil {
+		return nil, fmt.Errorf("create address: %w", translate(err, "Address"))
+	}
+	return &out, nil
+}
+
+// UpdateAddress changes the Set fields of an address. With owner set, only
+// an address of that customer is found, so a customer cannot reach another
+// customer's addresses. Making it a default clears that default on the
+// customer's other addresses: run it in a transaction. Returns INVALID_DATA
+// for bad fields and NOT_FOUND for an unknown, deleted or foreign address.
+func UpdateAddress(ctx context.Context, q sqlx.ExtContext, id, owner string, f AddressFields) (*Address, error) {
+	a, err := f.assign()
+	if err != nil {
+		return nil, err
+	}
+	customerID, err := lockAddress(ctx, q, id, owner)
+	if err != nil {
+		return nil, err
+	}
+	if err := clearDefaults(ctx, q, customerID, id, f); err != nil {
+		return nil, err
+	}
+	update, args := a.update("customer_address", "a", "a.id = ?", addressColumns, id)
+	var out Address
+	if err := sqlx.GetContext(ctx, q, &out, update, args...); err != nil {
+		return nil, fmt.Errorf("update address: %w", translate(err, "Address"))
+	}
+	return &out, nil
+}
+
+// DeleteAddress soft-deletes an address. With owner set, only an address
+// of that customer is found. Returns NOT_FOUND for an unknown, deleted or
+// foreign address.
+func DeleteAddress(ctx context.Context, q sqlx.ExtContext, id, owner string) error {
+	if _, err := lockAddress(ctx, q, id, owner); err != nil {
+		return err
+	}
+	const query = `UPDATE customer_address SET deleted_at = now(), updated_at = now() WHERE id = $1`
+	if _, err := q.ExecContext(ctx, query, id); err != nil {
+		return fmt.Errorf("delete address: %w", err)
+	}
+	return nil
+}
+
+// lockAddress finds a living address of a living customer (of owner, when
+// set) and locks the customer, which serializes changes of its defaults.
+func lockAddress(ctx context.Context, q sqlx.QueryerContext, id, owner string) (customerID string, err error) {
+	const query = `SELECT c.id FROM customer_address a
+		JOIN customer c ON c.id = a.customer_id AND c.deleted_at IS NULL
+		WHERE a.id = $1 AND a.deleted_at IS NULL AND ($2 = '' OR a.customer_id = $2)
+		FOR UPDATE OF c`
+	if err := sqlx.GetContext(ctx, q, &customerID, query, id, owner); err != nil {
+		return "", notFound(err, "Address", id)
+	}
+	return customerID, nil
+}
+
+// clearDefaults takes the defaults that f sets away from the customer's
+// other addresses, so that one address at most is each default.
+func clearDefaults(ctx context.Context, q sqlx.ExecerContext, customerID, except string, f AddressFields) error {
+	billing := f.IsDefaultBilling.Set && isTrue(f.IsDefaultBilling.Value)
+	shipping := f.IsDefaultShipping.Set && isTrue(f.IsDefaultShipping.Value)
+	if !billing && !shipping {
+		return nil
+	}
+	const query = `UPDATE customer_address SET
+			is_default_billing = is_default_billing AND NOT $3,
+			is_default_shipping = is_default_shipping AND NOT $4,
+			updated_at = now()
+		WHERE customer_id = $1 AND id <> $2 AND deleted_at IS NULL
+			AND ((is_default_billing AND $3) OR (is_default_shipping AND $4))`
+	if _, err := q.ExecContext(ctx, query, customerID, except, billing, shipping); err != nil {
+		return fmt.Errorf("clear default addresses: %w", err)
+	}
+	return nil
 }

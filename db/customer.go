@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -226,4 +228,124 @@ func CountCustomersByGroupIDs(ctx context.Context, q sqlx.QueryerContext, groupI
 		return nil, fmt.Errorf("count customers by group ids: %w", err)
 	}
 	return countsByKey(groupIDs, rows), nil
+}
+
+// CustomerFields are the fields of a customer a client writes. For a new
+// customer, fields that are not Set stay empty; Email must be Set.
+type CustomerFields struct {
+	Email       Change[string]
+	FirstName   Change[*string]
+	LastName    Change[*string]
+	Phone       Change[*string]
+	CompanyName Change[*string]
+	Metadata    Change[JSONObject]
+}
+
+// assign validates the fields; field names in errors are under prefix
+// ("input").
+func (f CustomerFields) assign(prefix string) (*assignments, error) {
+	a := &assignments{}
+	if f.Email.Set {
+		email, err := CleanEmail(prefix+".email", f.Email.Value)
+		if err != nil {
+			return nil, err
+		}
+		a.set("email", email)
+	}
+	a.text("first_name", prefix+".first_name", f.FirstName, maxText)
+	a.text("last_name", prefix+".last_name", f.LastName, maxText)
+	a.phone("phone", prefix+".phone", f.Phone)
+	a.text("company_name", prefix+".company_name", f.CompanyName, maxText)
+	a.json("metadata", f.Metadata)
+	return a, a.err
+}
+
+// NewCustomer is a customer to create.
+type NewCustomer struct {
+	CustomerFields
+	// HasAccount is true for a registered customer, false for a guest.
+	HasAccount bool
+	// CreatedBy is the admin user who creates it, if one does.
+	CreatedBy *string
+}
+
+// CreateCustomer adds a customer. The unique index decides between
+// concurrent creates of one email, so exactly one of them succeeds.
+// Returns INVALID_DATA for bad fields and DUPLICATE_ERROR when a customer
+// with the email and HasAccount exists.
+func CreateCustomer(ctx context.Context, q sqlx.QueryerContext, c NewCustomer) (*Customer, error) {
+	if !c.Email.Set {
+		return nil, errcode.Invalid("input.email", "email is required")
+	}
+	a, err := c.assign("input")
+	if err != nil {
+		return nil, err
+	}
+	a.set("id", NewID(PrefixCustomer))
+	a.set("has_account", c.HasAccount)
+	a.set("created_by", c.CreatedBy)
+	var out Customer
+	if err := sqlx.GetContext(ctx, q, &out, a.insert("customer", "c", customerColumns), a.args...); err != nil {
+		return nil, customerWriteError(err, a)
+	}
+	return &out, nil
+}
+
+// UpdateCustomer changes the Set fields of a customer that is not deleted.
+// Returns INVALID_DATA for bad fields, NOT_FOUND for an unknown or deleted
+// id and DUPLICATE_ERROR when the new email is taken.
+func UpdateCustomer(ctx context.Context, q sqlx.QueryerContext, id string, f CustomerFields) (*Customer, error) {
+	if f.Email.Set && f.Email.Value == "" {
+		return nil, errcode.Invalid("input.email", "email is required")
+	}
+	a, err := f.assign("input")
+	if err != nil {
+		return nil, err
+	}
+	update, args := a.update("customer", "c", "c.id = ? AND c.deleted_at IS NULL", customerColumns, id)
+	var out Customer
+	if err := sqlx.GetContext(ctx, q, &out, update, args...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, notFound(err, "Customer", id)
+		}
+		return nil, customerWriteError(err, a)
+	}
+	return &out, nil
+}
+
+// customerWriteError explains a failed write of a customer: a taken email
+// in Medusa's words.
+func customerWriteError(err error, a *assignments) error {
+	err = translate(err, "Customer")
+	if e, ok := errors.AsType[*errcode.Error](err); ok && e.Code == errcode.DuplicateError {
+		for i, c := range a.cols {
+			if c == "email" {
+				e.Message = fmt.Sprintf("Customer with email: %s already exists", a.args[i])
+				e.Field = "input.email"
+			}
+		}
+	}
+	return err
+}
+
+// DeleteCustomer soft-deletes a customer: the row stays, with deleted_at,
+// so its orders keep pointing at it, but it leaves lookups and lists and its
+// email is free again. Its addresses are deleted with it and it leaves its
+// groups. Run it in a transaction. Returns NOT_FOUND for an unknown or
+// already deleted id.
+func DeleteCustomer(ctx context.Context, q sqlx.ExtContext, id string) error {
+	const query = `UPDATE customer SET deleted_at = now(), updated_at = now()
+		WHERE id = $1 AND deleted_at IS NULL RETURNING id`
+	var deleted string
+	if err := sqlx.GetContext(ctx, q, &deleted, query, id); err != nil {
+		return notFound(err, "Customer", id)
+	}
+	if _, err := q.ExecContext(ctx, `UPDATE customer_address SET deleted_at = now(), updated_at = now()
+		WHERE customer_id = $1 AND deleted_at IS NULL`, id); err != nil {
+		return fmt.Errorf("delete addresses of %s: %w", id, err)
+	}
+	if _, err := q.ExecContext(ctx, `DELETE FROM customer_group_customer WHERE customer_id = $1`, id); err != nil {
+		return fmt.Errorf("remove %s from its groups: %w", id, err)
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -140,4 +142,173 @@ func GroupsByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customerIDs
 type customerGroupRow struct {
 	Key string `db:"key"`
 	CustomerGroup
+}
+
+// GroupFields are the fields of a customer group a client writes.
+type GroupFields struct {
+	Name     string
+	Metadata Change[JSONObject]
+}
+
+func (f GroupFields) assign() (*assignments, error) {
+	name, err := cleanText("input.name", &f.Name, maxText)
+	if err != nil {
+		return nil, err
+	}
+	if name == nil {
+		return nil, errcode.Invalid("input.name", "name is required")
+	}
+	a := &assignments{}
+	a.set("name", *name)
+	a.json("metadata", f.Metadata)
+	return a, nil
+}
+
+// CreateGroup adds a customer group.
+// Returns INVALID_DATA for bad fields and DUPLICATE_ERROR when a group of
+// that name, in any letter case, exists.
+func CreateGroup(ctx context.Context, q sqlx.QueryerContext, f GroupFields, createdBy *string) (*CustomerGroup, error) {
+	a, err := f.assign()
+	if err != nil {
+		return nil, err
+	}
+	a.set("id", NewID(PrefixGroup))
+	a.set("created_by", createdBy)
+	var out CustomerGroup
+	if err := sqlx.GetContext(ctx, q, &out, a.insert("customer_group", "g", groupColumns), a.args...); err != nil {
+		return nil, groupWriteError(err, f.Name)
+	}
+	return &out, nil
+}
+
+// UpdateGroup renames a customer group and sets its metadata when Set.
+// Returns INVALID_DATA, NOT_FOUND for an unknown or deleted id, and
+// DUPLICATE_ERROR when the name is taken.
+func UpdateGroup(ctx context.Context, q sqlx.QueryerContext, id string, f GroupFields) (*CustomerGroup, error) {
+	a, err := f.assign()
+	if err != nil {
+		return nil, err
+	}
+	update, args := a.update("customer_group", "g", "g.id = ? AND g.deleted_at IS NULL", groupColumns, id)
+	var out CustomerGroup
+	if err := sqlx.GetContext(ctx, q, &out, update, args...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, notFound(err, "Customer group", id)
+		}
+		return nil, groupWriteError(err, f.Name)
+	}
+	return &out, nil
+}
+
+func groupWriteError(err error, name string) error {
+	err = translate(err, "Customer group")
+	if e, ok := errors.AsType[*errcode.Error](err); ok && e.Code == errcode.DuplicateError {
+		e.Message = fmt.Sprintf("Customer group with name: %s already exists", strings.TrimSpace(name))
+		e.Field = "input.name"
+	}
+	return err
+}
+
+// DeleteGroup soft-deletes a customer group: it leaves lookups, lists and
+// its customers' groups, and its name is free again. Its memberships stay,
+// so nothing is lost should it be restored.
+// Returns NOT_FOUND for an unknown or already deleted id.
+func DeleteGroup(ctx context.Context, q sqlx.QueryerContext, id string) error {
+	const query = `UPDATE customer_group SET deleted_at = now(), updated_at = now()
+		WHERE id = $1 AND deleted_at IS NULL RETURNING id`
+	var deleted string
+	if err := sqlx.GetContext(ctx, q, &deleted, query, id); err != nil {
+		return notFound(err, "Customer group", id)
+	}
+	return nil
+}
+
+// MaxGroupBatch is the most customers one call adds to or removes from a
+// group.
+const MaxGroupBatch = 1000
+
+// AddCustomersToGroup makes the customers members of the group; those who
+// are already members stay as they are. Run it in a transaction.
+// Returns INVALID_DATA for too many ids and NOT_FOUND, naming them, when the
+// group or any customer is unknown or deleted, in which case nothing changes.
+func AddCustomersToGroup(ctx context.Context, q sqlx.ExtContext, groupID string, customerIDs []string, createdBy *string) error {
+	ids, err := lockMembers(ctx, q, groupID, customerIDs)
+	if err != nil {
+		return err
+	}
+	const insert = `INSERT INTO customer_group_customer (customer_group_id, customer_id, created_by)
+		SELECT $1, unnest($2::text[]), $3
+		ON CONFLICT DO NOTHING`
+	if _, err := q.ExecContext(ctx, insert, groupID, pq.Array(ids), createdBy); err != nil {
+		return fmt.Errorf("add customers to group %s: %w", groupID, err)
+	}
+	return nil
+}
+
+// RemoveCustomersFromGroup ends the customers' membership of the group;
+// removing a customer who is not a member does nothing. Run it in a
+// transaction. Returns what AddCustomersToGroup does.
+func RemoveCustomersFromGroup(ctx context.Context, q sqlx.ExtContext, groupID string, customerIDs []string) error {
+	ids, err := lockMembers(ctx, q, groupID, customerIDs)
+	if err != nil {
+		return err
+	}
+	const remove = `DELETE FROM customer_group_customer WHERE customer_group_id = $1 AND customer_id = ANY($2)`
+	if _, err := q.ExecContext(ctx, remove, groupID, pq.Array(ids)); err != nil {
+		return fmt.Errorf("remove customers from group %s: %w", groupID, err)
+	}
+	return nil
+}
+
+// lockMembers checks a membership change before it is made: the group and
+// every customer exist and are not deleted. It locks their rows until the
+// transaction ends, so none is deleted in between, and returns the ids
+// without repeats.
+func lockMembers(ctx context.Context, q sqlx.ExtContext, groupID string, customerIDs []string) ([]string, error) {
+	if len(customerIDs) > MaxGroupBatch {
+		return nil, errcode.Invalid("customer_ids", "at most %d customers at a time, got %d", MaxGroupBatch, len(customerIDs))
+	}
+	ids := make([]string, 0, len(customerIDs))
+	seen := make(map[string]bool, len(customerIDs))
+	for _, id := range customerIDs {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	var group string
+	if err := sqlx.GetContext(ctx, q, &group, `SELECT id FROM customer_group WHERE id = $1 AND deleted_at IS NULL FOR SHARE`, groupID); err != nil {
+		return nil, notFound(err, "Customer group", groupID)
+	}
+	if len(ids) == 0 {
+		return ids, nil
+	}
+	var found []string
+	if err := sqlx.SelectContext(ctx, q, &found, `SELECT id FROM customer WHERE id = ANY($1) AND deleted_at IS NULL FOR SHARE`, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("look up customers: %w", err)
+	}
+	if len(found) < len(ids) {
+		exists := make(map[string]bool, len(found))
+		for _, id := range found {
+			exists[id] = true
+		}
+		var missing []string
+		for _, id := range ids {
+			if !exists[id] {
+				missing = append(missing, id)
+			}
+		}
+		return nil, &errcode.Error{Code: errcode.NotFound, Field: "customer_ids",
+			Message: fmt.Sprintf("Customers with ids: %s were not found", listIDs(missing))}
+	}
+	return ids, nil
+}
+
+// listIDs names ids for a message, the first ten of them.
+func listIDs(ids []string) string {
+	const shown = 10
+	if len(ids) <= shown {
+		return strings.Join(ids, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ids[:shown], ", "), len(ids)-shown)
 }

@@ -7661,98 +7661,98 @@ func (ec *executionContext) unmarshalInputAddressInput(ctx context.Context, obj 
 			if err != nil {
 				return it, err
 			}
-			it.AddressName = data
+			it.AddressName = graphql.OmittableOf(data)
 		case "is_default_shipping":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("is_default_shipping"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.IsDefaultShipping = data
+			it.IsDefaultShipping = graphql.OmittableOf(data)
 		case "is_default_billing":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("is_default_billing"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.IsDefaultBilling = data
+			it.IsDefaultBilling = graphql.OmittableOf(data)
 		case "company":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("company"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Company = data
+			it.Company = graphql.OmittableOf(data)
 		case "first_name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("first_name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.FirstName = data
+			it.FirstName = graphql.OmittableOf(data)
 		case "last_name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("last_name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.LastName = data
+			it.LastName = graphql.OmittableOf(data)
 		case "address_1":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address_1"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Address1 = data
+			it.Address1 = graphql.OmittableOf(data)
 		case "address_2":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address_2"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Address2 = data
+			it.Address2 = graphql.OmittableOf(data)
 		case "city":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("city"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.City = data
+			it.City = graphql.OmittableOf(data)
 		case "country_code":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("country_code"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.CountryCode = data
+			it.CountryCode = graphql.OmittableOf(data)
 		case "province":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("province"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Province = data
+			it.Province = graphql.OmittableOf(data)
 		case "postal_code":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("postal_code"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PostalCode = data
+			it.PostalCode = graphql.OmittableOf(data)
 		case "phone":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Phone = data
+			it.Phone = graphql.OmittableOf(data)
 		case "metadata":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
 			data, err := ec.unmarshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Metadata = data
+			it.Metadata = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -7789,35 +7789,35 @@ func (ec *executionContext) unmarshalInputCreateCustomerInput(ctx context.Contex
 			if err != nil {
 				return it, err
 			}
-			it.FirstName = data
+			it.FirstName = graphql.OmittableOf(data)
 		case "last_name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("last_name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.LastName = data
+			it.LastName = graphql.OmittableOf(data)
 		case "phone":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Phone = data
+			it.Phone = graphql.OmittableOf(data)
 		case "company_name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("company_name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.CompanyName = data
+			it.CompanyName = graphql.OmittableOf(data)
 		case "metadata":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
 			data, err := ec.unmarshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Metadata = data
+			it.Metadata = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -7854,35 +7854,35 @@ func (ec *executionContext) unmarshalInputCustomerAccountInput(ctx context.Conte
 			if err != nil {
 				return it, err
 			}
-			it.FirstName = data
+			it.FirstName = graphql.OmittableOf(data)
 		case "last_name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("last_name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.LastName = data
+			it.LastName = graphql.OmittableOf(data)
 		case "phone":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Phone = data
+			it.Phone = graphql.OmittableOf(data)
 		case "company_name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("company_name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.CompanyName = data
+			it.CompanyName = graphql.OmittableOf(data)
 		case "metadata":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
 			data, err := ec.unmarshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Metadata = data
+			it.Metadata = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -8042,7 +8042,7 @@ func (ec *executionContext) unmarshalInputCustomerGroupInput(ctx context.Context
 			if err != nil {
 				return it, err
 			}
-			it.Metadata = data
+			it.Metadata = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -8116,70 +8116,70 @@ func (ec *executionContext) unmarshalInputOrderAddressInput(ctx context.Context,
 			if err != nil {
 				return it, err
 			}
-			it.FirstName = data
+			it.FirstName = graphql.OmittableOf(data)
 		case "last_name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("last_name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.LastName = data
+			it.LastName = graphql.OmittableOf(data)
 		case "company":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("company"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Company = data
+			it.Company = graphql.OmittableOf(data)
 		case "address_1":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address_1"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Address1 = data
+			it.Address1 = graphql.OmittableOf(data)
 		case "address_2":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address_2"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Address2 = data
+			it.Address2 = graphql.OmittableOf(data)
 		case "city":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("city"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.City = data
+			it.City = graphql.OmittableOf(data)
 		case "country_code":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("country_code"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.CountryCode = data
+			it.CountryCode = graphql.OmittableOf(data)
 		case "province":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("province"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Province = data
+			it.Province = graphql.OmittableOf(data)
 		case "postal_code":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("postal_code"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PostalCode = data
+			it.PostalCode = graphql.OmittableOf(data)
 		case "phone":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Phone = data
+			it.Phone = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -8267,7 +8267,7 @@ func (ec *executionContext) unmarshalInputPlaceOrderInput(ctx context.Context, o
 			if err != nil {
 				return it, err
 			}
-			it.Email = data
+			it.Email = graphql.OmittableOf(data)
 		case "currency_code":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency_code"))
 			data, err := ec.unmarshalNString2string(ctx, v)
@@ -8288,14 +8288,14 @@ func (ec *executionContext) unmarshalInputPlaceOrderInput(ctx context.Context, o
 			if err != nil {
 				return it, err
 			}
-			it.ShippingAddress = data
+			it.ShippingAddress = graphql.OmittableOf(data)
 		case "billing_address":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billing_address"))
 			data, err := ec.unmarshalOOrderAddressInput2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐOrderAddressInput(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.BillingAddress = data
+			it.BillingAddress = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -8376,42 +8376,42 @@ func (ec *executionContext) unmarshalInputUpdateCustomerInput(ctx context.Contex
 			if err != nil {
 				return it, err
 			}
-			it.Email = data
+			it.Email = graphql.OmittableOf(data)
 		case "first_name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("first_name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.FirstName = data
+			it.FirstName = graphql.OmittableOf(data)
 		case "last_name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("last_name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.LastName = data
+			it.LastName = graphql.OmittableOf(data)
 		case "phone":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Phone = data
+			it.Phone = graphql.OmittableOf(data)
 		case "company_name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("company_name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.CompanyName = data
+			it.CompanyName = graphql.OmittableOf(data)
 		case "metadata":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
 			data, err := ec.unmarshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Metadata = data
+			it.Metadata = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -8441,35 +8441,35 @@ func (ec *executionContext) unmarshalInputUpdateMeInput(ctx context.Context, obj
 			if err != nil {
 				return it, err
 			}
-			it.FirstName = data
+			it.FirstName = graphql.OmittableOf(data)
 		case "last_name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("last_name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.LastName = data
+			it.LastName = graphql.OmittableOf(data)
 		case "phone":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Phone = data
+			it.Phone = graphql.OmittableOf(data)
 		case "company_name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("company_name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.CompanyName = data
+			it.CompanyName = graphql.OmittableOf(data)
 		case "metadata":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
 			data, err := ec.unmarshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Metadata = data
+			it.Metadata = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil

@@ -142,57 +142,57 @@ func (r *mutationResolver) DeclineOrderTransfer(ctx context.Context, orderID str
 
 // CreateCustomer is the resolver for the create_customer field.
 func (r *mutationResolver) CreateCustomer(ctx context.Context, input model.CreateCustomerInput) (*db.Customer, error) {
-	return nil, errNotImplemented
+	return prefetchedOne(ctx, prefetchCustomers)(db.CreateCustomer(ctx, r.DB, db.NewCustomer{CustomerFields: newCustomerFields(input)}))
 }
 
 // UpdateCustomer is the resolver for the update_customer field.
 func (r *mutationResolver) UpdateCustomer(ctx context.Context, id string, input model.UpdateCustomerInput) (*db.Customer, error) {
-	return nil, errNotImplemented
+	return prefetchedOne(ctx, prefetchCustomers)(db.UpdateCustomer(ctx, r.DB, id, customerChanges(input)))
 }
 
 // DeleteCustomer is the resolver for the delete_customer field.
 func (r *mutationResolver) DeleteCustomer(ctx context.Context, id string) (*model.DeleteResult, error) {
-	return nil, errNotImplemented
+	return r.deleteCustomer(ctx, id)
 }
 
 // CreateCustomerAddress is the resolver for the create_customer_address field.
 func (r *mutationResolver) CreateCustomerAddress(ctx context.Context, customerID string, input model.AddressInput) (*db.Address, error) {
-	return nil, errNotImplemented
+	return r.createAddress(ctx, customerID, input)
 }
 
 // UpdateCustomerAddress is the resolver for the update_customer_address field.
 func (r *mutationResolver) UpdateCustomerAddress(ctx context.Context, id string, input model.AddressInput) (*db.Address, error) {
-	return nil, errNotImplemented
+	return r.updateAddress(ctx, id, "", input)
 }
 
 // DeleteCustomerAddress is the resolver for the delete_customer_address field.
 func (r *mutationResolver) DeleteCustomerAddress(ctx context.Context, id string) (*model.DeleteResult, error) {
-	return nil, errNotImplemented
+	return r.deleteAddress(ctx, id, "")
 }
 
 // CreateCustomerGroup is the resolver for the create_customer_group field.
 func (r *mutationResolver) CreateCustomerGroup(ctx context.Context, input model.CustomerGroupInput) (*db.CustomerGroup, error) {
-	return nil, errNotImplemented
+	return prefetchedOne(ctx, prefetchGroups)(db.CreateGroup(ctx, r.DB, groupFields(input), nil))
 }
 
 // UpdateCustomerGroup is the resolver for the update_customer_group field.
 func (r *mutationResolver) UpdateCustomerGroup(ctx context.Context, id string, input model.CustomerGroupInput) (*db.CustomerGroup, error) {
-	return nil, errNotImplemented
+	return prefetchedOne(ctx, prefetchGroups)(db.UpdateGroup(ctx, r.DB, id, groupFields(input)))
 }
 
 // DeleteCustomerGroup is the resolver for the delete_customer_group field.
 func (r *mutationResolver) DeleteCustomerGroup(ctx context.Context, id string) (*model.DeleteResult, error) {
-	return nil, errNotImplemented
+	return deleted(id, "customer_group", db.DeleteGroup(ctx, r.DB, id))
 }
 
 // AddCustomersToGroup is the resolver for the add_customers_to_group field.
 func (r *mutationResolver) AddCustomersToGroup(ctx context.Context, groupID string, customerIds []string) (*db.CustomerGroup, error) {
-	return nil, errNotImplemented
+	return prefetchedOne(ctx, prefetchGroups)(r.changeMembers(ctx, groupID, customerIds, true))
 }
 
 // RemoveCustomersFromGroup is the resolver for the remove_customers_from_group field.
 func (r *mutationResolver) RemoveCustomersFromGroup(ctx context.Context, groupID string, customerIds []string) (*db.CustomerGroup, error) {
-	return nil, errNotImplemented
+	return prefetchedOne(ctx, prefetchGroups)(r.changeMembers(ctx, groupID, customerIds, false))
 }
 
 // Customer is the resolver for the customer field.

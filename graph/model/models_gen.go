@@ -9,24 +9,25 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/acme/customerservice/db"
 )
 
 type AddressInput struct {
-	AddressName       *string       `json:"address_name,omitempty"`
-	IsDefaultShipping *bool         `json:"is_default_shipping,omitempty"`
-	IsDefaultBilling  *bool         `json:"is_default_billing,omitempty"`
-	Company           *string       `json:"company,omitempty"`
-	FirstName         *string       `json:"first_name,omitempty"`
-	LastName          *string       `json:"last_name,omitempty"`
-	Address1          *string       `json:"address_1,omitempty"`
-	Address2          *string       `json:"address_2,omitempty"`
-	City              *string       `json:"city,omitempty"`
-	CountryCode       *string       `json:"country_code,omitempty"`
-	Province          *string       `json:"province,omitempty"`
-	PostalCode        *string       `json:"postal_code,omitempty"`
-	Phone             *string       `json:"phone,omitempty"`
-	Metadata          db.JSONObject `json:"metadata,omitempty"`
+	AddressName       graphql.Omittable[*string]       `json:"address_name,omitempty"`
+	IsDefaultShipping graphql.Omittable[*bool]         `json:"is_default_shipping,omitempty"`
+	IsDefaultBilling  graphql.Omittable[*bool]         `json:"is_default_billing,omitempty"`
+	Company           graphql.Omittable[*string]       `json:"company,omitempty"`
+	FirstName         graphql.Omittable[*string]       `json:"first_name,omitempty"`
+	LastName          graphql.Omittable[*string]       `json:"last_name,omitempty"`
+	Address1          graphql.Omittable[*string]       `json:"address_1,omitempty"`
+	Address2          graphql.Omittable[*string]       `json:"address_2,omitempty"`
+	City              graphql.Omittable[*string]       `json:"city,omitempty"`
+	CountryCode       graphql.Omittable[*string]       `json:"country_code,omitempty"`
+	Province          graphql.Omittable[*string]       `json:"province,omitempty"`
+	PostalCode        graphql.Omittable[*string]       `json:"postal_code,omitempty"`
+	Phone             graphql.Omittable[*string]       `json:"phone,omitempty"`
+	Metadata          graphql.Omittable[db.JSONObject] `json:"metadata,omitempty"`
 }
 
 type AuthToken struct {
@@ -35,12 +36,12 @@ type AuthToken struct {
 }
 
 type CreateCustomerInput struct {
-	Email       string        `json:"email"`
-	FirstName   *string       `json:"first_name,omitempty"`
-	LastName    *string       `json:"last_name,omitempty"`
-	Phone       *string       `json:"phone,omitempty"`
-	CompanyName *string       `json:"company_name,omitempty"`
-	Metadata    db.JSONObject `json:"metadata,omitempty"`
+	Email       string                           `json:"email"`
+	FirstName   graphql.Omittable[*string]       `json:"first_name,omitempty"`
+	LastName    graphql.Omittable[*string]       `json:"last_name,omitempty"`
+	Phone       graphql.Omittable[*string]       `json:"phone,omitempty"`
+	CompanyName graphql.Omittable[*string]       `json:"company_name,omitempty"`
+	Metadata    graphql.Omittable[db.JSONObject] `json:"metadata,omitempty"`
 }
 
 type CustomerAccount struct {
@@ -50,17 +51,17 @@ type CustomerAccount struct {
 }
 
 type CustomerAccountInput struct {
-	Email       string        `json:"email"`
-	FirstName   *string       `json:"first_name,omitempty"`
-	LastName    *string       `json:"last_name,omitempty"`
-	Phone       *string       `json:"phone,omitempty"`
-	CompanyName *string       `json:"company_name,omitempty"`
-	Metadata    db.JSONObject `json:"metadata,omitempty"`
+	Email       string                           `json:"email"`
+	FirstName   graphql.Omittable[*string]       `json:"first_name,omitempty"`
+	LastName    graphql.Omittable[*string]       `json:"last_name,omitempty"`
+	Phone       graphql.Omittable[*string]       `json:"phone,omitempty"`
+	CompanyName graphql.Omittable[*string]       `json:"company_name,omitempty"`
+	Metadata    graphql.Omittable[db.JSONObject] `json:"metadata,omitempty"`
 }
 
 type CustomerGroupInput struct {
-	Name     string        `json:"name"`
-	Metadata db.JSONObject `json:"metadata,omitempty"`
+	Name     string                           `json:"name"`
+	Metadata graphql.Omittable[db.JSONObject] `json:"metadata,omitempty"`
 }
 
 type DeleteResult struct {
@@ -80,16 +81,16 @@ type Mutation struct {
 }
 
 type OrderAddressInput struct {
-	FirstName   *string `json:"first_name,omitempty"`
-	LastName    *string `json:"last_name,omitempty"`
-	Company     *string `json:"company,omitempty"`
-	Address1    *string `json:"address_1,omitempty"`
-	Address2    *string `json:"address_2,omitempty"`
-	City        *string `json:"city,omitempty"`
-	CountryCode *string `json:"country_code,omitempty"`
-	Province    *string `json:"province,omitempty"`
-	PostalCode  *string `json:"postal_code,omitempty"`
-	Phone       *string `json:"phone,omitempty"`
+	FirstName   graphql.Omittable[*string] `json:"first_name,omitempty"`
+	LastName    graphql.Omittable[*string] `json:"last_name,omitempty"`
+	Company     graphql.Omittable[*string] `json:"company,omitempty"`
+	Address1    graphql.Omittable[*string] `json:"address_1,omitempty"`
+	Address2    graphql.Omittable[*string] `json:"address_2,omitempty"`
+	City        graphql.Omittable[*string] `json:"city,omitempty"`
+	CountryCode graphql.Omittable[*string] `json:"country_code,omitempty"`
+	Province    graphql.Omittable[*string] `json:"province,omitempty"`
+	PostalCode  graphql.Omittable[*string] `json:"postal_code,omitempty"`
+	Phone       graphql.Omittable[*string] `json:"phone,omitempty"`
 }
 
 type OrderTransferRequest struct {
@@ -101,31 +102,31 @@ type OrderTransferRequest struct {
 
 type PlaceOrderInput struct {
 	// required for guests; a signed-in customer's order uses the customer's email when omitted
-	Email           *string            `json:"email,omitempty"`
-	CurrencyCode    string             `json:"currency_code"`
-	Items           []*LineItemInput   `json:"items"`
-	ShippingAddress *OrderAddressInput `json:"shipping_address,omitempty"`
-	BillingAddress  *OrderAddressInput `json:"billing_address,omitempty"`
+	Email           graphql.Omittable[*string]            `json:"email,omitempty"`
+	CurrencyCode    string                                `json:"currency_code"`
+	Items           []*LineItemInput                      `json:"items"`
+	ShippingAddress graphql.Omittable[*OrderAddressInput] `json:"shipping_address,omitempty"`
+	BillingAddress  graphql.Omittable[*OrderAddressInput] `json:"billing_address,omitempty"`
 }
 
 type Query struct {
 }
 
 type UpdateCustomerInput struct {
-	Email       *string       `json:"email,omitempty"`
-	FirstName   *string       `json:"first_name,omitempty"`
-	LastName    *string       `json:"last_name,omitempty"`
-	Phone       *string       `json:"phone,omitempty"`
-	CompanyName *string       `json:"company_name,omitempty"`
-	Metadata    db.JSONObject `json:"metadata,omitempty"`
+	Email       graphql.Omittable[*string]       `json:"email,omitempty"`
+	FirstName   graphql.Omittable[*string]       `json:"first_name,omitempty"`
+	LastName    graphql.Omittable[*string]       `json:"last_name,omitempty"`
+	Phone       graphql.Omittable[*string]       `json:"phone,omitempty"`
+	CompanyName graphql.Omittable[*string]       `json:"company_name,omitempty"`
+	Metadata    graphql.Omittable[db.JSONObject] `json:"metadata,omitempty"`
 }
 
 type UpdateMeInput struct {
-	FirstName   *string       `json:"first_name,omitempty"`
-	LastName    *string       `json:"last_name,omitempty"`
-	Phone       *string       `json:"phone,omitempty"`
-	CompanyName *string       `json:"company_name,omitempty"`
-	Metadata    db.JSONObject `json:"metadata,omitempty"`
+	FirstName   graphql.Omittable[*string]       `json:"first_name,omitempty"`
+	LastName    graphql.Omittable[*string]       `json:"last_name,omitempty"`
+	Phone       graphql.Omittable[*string]       `json:"phone,omitempty"`
+	CompanyName graphql.Omittable[*string]       `json:"company_name,omitempty"`
+	Metadata    graphql.Omittable[db.JSONObject] `json:"metadata,omitempty"`
 }
 
 type ActorType string
