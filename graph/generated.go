@@ -10862,13 +10862,13 @@ func (ec *executionContext) marshalNDeleteResult2ᚖgithubᚗcomᚋacmeᚋcustom
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
-	res, err := graphql.UnmarshalID(v)
+	res, err := model.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalID(v)
+	res := model.MarshalID(v)
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -11020,14 +11020,14 @@ func (ec *executionContext) marshalNOrderList2ᚖgithubᚗcomᚋacmeᚋcustomers
 }
 
 func (ec *executionContext) unmarshalNOrderStatus2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatus(ctx context.Context, v any) (db.OrderStatus, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := unmarshalNOrderStatus2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNOrderStatus2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatus(ctx context.Context, sel ast.SelectionSet, v db.OrderStatus) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNOrderStatus2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatus[v])
+	res := model.MarshalString(marshalNOrderStatus2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatus[v])
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -11065,13 +11065,13 @@ func (ec *executionContext) unmarshalNPlaceOrderInput2githubᚗcomᚋacmeᚋcust
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
-	res, err := graphql.UnmarshalString(v)
+	res, err := model.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(v)
+	res := model.MarshalString(v)
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -11468,7 +11468,7 @@ func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v an
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalString(v)
+	res, err := model.UnmarshalString(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -11478,7 +11478,7 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(*v)
+	res := model.MarshalString(*v)
 	return res
 }
 

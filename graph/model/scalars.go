@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -40,6 +41,10 @@ func UnmarshalJSONObject(v any) (db.JSONObject, error) {
 	if err != nil {
 		return nil, errcode.New(errcode.InvalidData, "metadata must be a JSON object")
 	}
+	// jsonb cannot hold NUL characters; json.Marshal writes them as \u0000.
+	if strings.Contains(string(b), `\u0000`) {
+		return nil, errcode.New(errcode.InvalidData, "metadata must not contain NUL characters")
+	}
 	if len(b) > MaxMetadataSize {
 		return nil, errcode.New(errcode.InvalidData, "metadata must be at most %d KiB of JSON, got %d bytes", MaxMetadataSize>>10, len(b))
 	}
@@ -63,4 +68,43 @@ func UnmarshalTime(v any) (time.Time, error) {
 		return time.Time{}, errcode.New(errcode.InvalidData, "%q is not an RFC 3339 time, such as 2024-05-01T12:00:00Z", s)
 	}
 	return t, nil
+}
+
+// maxID bounds an ID: real ones have a prefix and 26 characters.
+const maxID = 100
+
+// MarshalID writes the ID scalar.
+func MarshalID(s string) graphql.Marshaler { return graphql.MarshalString(s) }
+
+// UnmarshalID reads the ID scalar: a string (or, as GraphQL allows, an
+// integer) that PostgreSQL can hold.
+func UnmarshalID(v any) (string, error) {
+	s, err := graphql.UnmarshalID(v)
+	if err != nil {
+		return "", errcode.New(errcode.InvalidData, "an ID must be a string")
+	}
+	if len(s) > maxID {
+		return "", errcode.New(errcode.InvalidData, "an ID has at most %d characters, got %d", maxID, len(s))
+	}
+	if strings.ContainsRune(s, 0) {
+		return "", errcode.New(errcode.InvalidData, "an ID must not contain NUL characters")
+	}
+	return s, nil
+}
+
+// MarshalString writes the String scalar.
+func MarshalString(s string) graphql.Marshaler { return graphql.MarshalString(s) }
+
+// UnmarshalString reads the String scalar. PostgreSQL text cannot hold NUL
+// characters, so they are refused here, as bad input, rather than failing
+// in the database.
+func UnmarshalString(v any) (string, error) {
+	s, ok := v.(string)
+	if !ok {
+		return "", errcode.New(errcode.InvalidData, "expected a string, got %T", v)
+	}
+	if strings.ContainsRune(s, 0) {
+		return "", errcode.New(errcode.InvalidData, "strings must not contain NUL characters")
+	}
+	return s, nil
 }
