@@ -1,33 +1,41 @@
 // Command customerservice is the customer service of a commerce platform:
 // Medusa's Customer domain as a GraphQL API on PostgreSQL.
 //
-//	customerservice [serve]          serve GraphQL at /graphql, the Playground at /
-//	customerservice seed -customers N  load the reference benchmark dataset
+//	customerservice [serve]                          serve GraphQL at /graphql, the Playground at /
+//	customerservice seed -customers N                load the reference benchmark dataset
+//	customerservice user create -email E -password-stdin  create an admin user
 //
 // With no DATABASE_URL it runs its own PostgreSQL cluster in DATA_DIR. See
 // README.md for every setting.
 package main
 
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/acme/customerservice/auth"
 	"github.com/acme/customerservice/db"
 	"github.com/acme/customerservice/db/localpg"
 	"github.com/acme/customerservice/db/seed"
 	"github.com/acme/customerservice/graph"
+	"github.com/acme/customerservice/notify"
 )
 
 func main() {
@@ -47,6 +55,9 @@ type config struct {
 	dataDir       string
 	addr          string
 	demoCustomers int
+	tokenSecret   string
+	tokenTTL      time.Duration
+	smtp          notify.SMTPSender
 }
 
 func configFromEnv() (config, error) {
@@ -55,6 +66,21 @@ func configFromEnv() (config, error) {
 		dataDir:       envOr("DATA_DIR", ".data"),
 		addr:          envOr("ADDR", "localhost:8080"),
 		demoCustomers: 300,
+		tokenSecret:   os.Getenv("TOKEN_SECRET"),
+		tokenTTL:      24 * time.Hour,
+		smtp: notify.SMTPSender{
+			Addr:     os.Getenv("SMTP_ADDR"),
+			User:     os.Getenv("SMTP_USER"),
+			Password: os.Getenv("SMTP_PASSWORD"),
+			From:     envOr("SMTP_FROM", "no-reply@localhost"),
+		},
+	}
+	if v := os.Getenv("TOKEN_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("TOKEN_TTL must be a duration such as 24h, got %q", v)
+		}
+		c.tokenTTL = d
 	}
 	if v := os.Getenv("DEMO_CUSTOMERS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -87,11 +113,13 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 		return serve(ctx, cfg, logger)
 	case "seed":
 		return seedCommand(ctx, cfg, args, logger)
+	case "user":
+		return userCommand(ctx, cfg, args, os.Stdin, logger)
 	case "help", "-h", "-help", "--help":
-		fmt.Println("usage: customerservice [serve | seed -customers N]")
+		fmt.Println("usage: customerservice [serve | seed -customers N | user create -email E -password-stdin]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q; use serve or seed", cmd)
+	return fmt.Errorf("unknown command %q; use serve, seed or user", cmd)
 }
 
 // database is an open, migrated database, and what must be done to let it
@@ -144,22 +172,85 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*databa
 	return d, nil
 }
 
+// authService returns the account flows on pool, signing tokens with
+// TOKEN_SECRET or, without one, a secret generated once in the data folder.
+func authService(cfg config, pool *sqlx.DB) (*auth.Service, error) {
+	secret := []byte(cfg.tokenSecret)
+	if cfg.tokenSecret == "" {
+		var err error
+		if secret, err = auth.LoadOrCreateSecret(filepath.Join(cfg.dataDir, "token.secret")); err != nil {
+			return nil, err
+		}
+	}
+	tokens, err := auth.NewTokens(secret, cfg.tokenTTL)
+	if err != nil {
+		return nil, fmt.Errorf("TOKEN_SECRET: %w", err)
+	}
+	hasher, err := auth.NewHasher()
+	if err != nil {
+		return nil, err
+	}
+	return &auth.Service{DB: pool, Hasher: hasher, Tokens: tokens}, nil
+}
+
+// The demo data's logins: an admin user and a registered customer, who
+// share a password generated with the data and kept in the data folder, so
+// the server can print it.
+const (
+	demoAdmin    = "admin@example.com"
+	demoCustomer = "customer4@example.com"
+)
+
+func loadDemoData(ctx context.Context, cfg config, svc *auth.Service, logger *slog.Logger) error {
+	if err := seed.Load(ctx, svc.DB, cfg.demoCustomers, time.Now(), nil); err != nil {
+		return fmt.Errorf("load demo data: %w", err)
+	}
+	password := rand.Text()
+	if _, err := svc.CreateUser(ctx, demoAdmin, password, nil, nil); err != nil {
+		return fmt.Errorf("create the demo admin user: %w", err)
+	}
+	if err := svc.LinkDemoCustomer(ctx, demoCustomer, password); err != nil {
+		return fmt.Errorf("give the demo customer a login: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.dataDir, "admin.password"), []byte(password+"\n"), 0o600); err != nil {
+		return err
+	}
+	logger.Info("loaded demo data", "customers", cfg.demoCustomers)
+	return nil
+}
+
 func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	d, err := openDatabase(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	if d.fresh && cfg.demoCustomers > 0 {
-		if err := seed.Load(ctx, d.pool, cfg.demoCustomers, time.Now(), nil); err != nil {
-			return fmt.Errorf("load demo data: %w", err)
-		}
-		logger.Info("loaded demo data", "customers", cfg.demoCustomers)
+	svc, err := authService(cfg, d.pool)
+	if err != nil {
+		return err
 	}
+	if d.fresh && cfg.demoCustomers > 0 {
+		if err := loadDemoData(ctx, cfg, svc, logger); err != nil {
+			return err
+		}
+	}
+	if pw, err := os.ReadFile(filepath.Join(cfg.dataDir, "admin.password")); err == nil && cfg.databaseURL == "" {
+		logger.Info("demo logins: use the login mutation", "admin_user", demoAdmin, "customer", demoCustomer, "password", strings.TrimSpace(string(pw)))
+	}
+
+	var sender notify.Sender = notify.LogSender{Logger: logger}
+	if cfg.smtp.Addr != "" {
+		sender = cfg.smtp
+	}
+	dispatcher := &notify.Dispatcher{DB: d.pool, Sender: sender, Logger: logger}
+	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	dispatched := make(chan struct{})
+	go func() { dispatcher.Run(dispatchCtx); close(dispatched) }()
+	defer func() { stopDispatch(); <-dispatched }()
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", playground.Handler("Customer service", "/graphql"))
-	mux.Handle("/graphql", graph.NewHandler(d.pool, graph.Options{Logger: logger}))
+	mux.Handle("/graphql", graph.NewHandler(d.pool, graph.Options{Auth: svc, Logger: logger}))
 	srv := &http.Server{
 		Addr:              cfg.addr,
 		Handler:           mux,
@@ -184,6 +275,52 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// userCommand runs "user create": an admin user, whose password is read
+// from standard input so it stays out of shell history and process lists.
+func userCommand(ctx context.Context, cfg config, args []string, stdin io.Reader, logger *slog.Logger) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: customerservice user create -email E -password-stdin [-first-name F] [-last-name L]")
+	}
+	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+	email := fs.String("email", "", "the user's email, with which it logs in")
+	passwordStdin := fs.Bool("password-stdin", false, "read the password from standard input")
+	first := fs.String("first-name", "", "first name")
+	last := fs.String("last-name", "", "last name")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *email == "" || !*passwordStdin {
+		return errors.New("user create needs -email and -password-stdin")
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read password: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	d, err := openDatabase(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	svc, err := authService(cfg, d.pool)
+	if err != nil {
+		return err
+	}
+	user, err := svc.CreateUser(ctx, *email, password, optional(*first), optional(*last))
+	if err != nil {
+		return err
+	}
+	logger.Info("created admin user", "id", user.ID, "email", user.Email)
+	return nil
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func seedCommand(ctx context.Context, cfg config, args []string, logger *slog.Logger) error {

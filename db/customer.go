@@ -330,8 +330,9 @@ func customerWriteError(err error, a *assignments) error {
 
 // DeleteCustomer soft-deletes a customer: the row stays, with deleted_at,
 // so its orders keep pointing at it, but it leaves lookups and lists and its
-// email is free again. Its addresses are deleted with it and it leaves its
-// groups. Run it in a transaction. Returns NOT_FOUND for an unknown or
+// email is free again. Its addresses are deleted with it, it leaves its
+// groups and its login identity is unlinked (the identity stays, and may
+// create a new account). Run it in a transaction. Returns NOT_FOUND for an unknown or
 // already deleted id.
 func DeleteCustomer(ctx context.Context, q sqlx.ExtContext, id string) error {
 	const query = `UPDATE customer SET deleted_at = now(), updated_at = now()
@@ -346,6 +347,9 @@ func DeleteCustomer(ctx context.Context, q sqlx.ExtContext, id string) error {
 	}
 	if _, err := q.ExecContext(ctx, `DELETE FROM customer_group_customer WHERE customer_id = $1`, id); err != nil {
 		return fmt.Errorf("remove %s from its groups: %w", id, err)
+	}
+	if _, err := q.ExecContext(ctx, `UPDATE auth_identity SET customer_id = NULL, updated_at = now() WHERE customer_id = $1`, id); err != nil {
+		return fmt.Errorf("unlink the identity of %s: %w", id, err)
 	}
 	return nil
 }

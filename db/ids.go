@@ -10,13 +10,14 @@ import (
 // The ID prefixes Medusa uses, followed by a ULID: sortable by creation time,
 // unguessable, and recognisable in logs.
 const (
-	PrefixCustomer = "cus_"
-	PrefixGroup    = "cusgroup_"
-	PrefixAddress  = "cuaddr_"
-	PrefixOrder    = "order_"
-	PrefixLineItem = "ordli_"
-	PrefixUser     = "user_"
-	PrefixIdentity = "authid_"
+	PrefixCustomer     = "cus_"
+	PrefixGroup        = "cusgroup_"
+	PrefixAddress      = "cuaddr_"
+	PrefixOrder        = "order_"
+	PrefixLineItem     = "ordli_"
+	PrefixUser         = "user_"
+	PrefixIdentity     = "authid_"
+	PrefixNotification = "noti_"
 )
 
 // NewID returns a new ID with the given prefix.

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
@@ -165,6 +166,12 @@ func OrderByID(ctx context.Context, q sqlx.QueryerContext, id string) (*Order, e
 		return nil, notFound(err, "Order", id)
 	}
 	return &out, nil
+}
+
+// OrderNotFound is the error for an order that is not there, or not the
+// caller's to see: the two must look the same.
+func OrderNotFound(id string) error {
+	return notFound(sql.ErrNoRows, "Order", id)
 }
 
 // OrdersByCustomerIDs returns one page of each customer's orders, newest

@@ -56,8 +56,11 @@ func TestCreateCustomer(t *testing.T) {
 	if c.Email != "jane.doe@example.com" || *c.FirstName != "Jane" || *c.LastName != "Doe" || *c.Phone != "+1 (555) 010-9999" || *c.CompanyName != "Acme" {
 		t.Errorf("customer = %+v", c)
 	}
-	if c.HasAccount || c.CreatedBy != nil || c.DeletedAt != nil || len(c.Groups) != 0 || len(c.Addresses) != 0 {
+	if c.HasAccount || c.DeletedAt != nil || len(c.Groups) != 0 || len(c.Addresses) != 0 {
 		t.Errorf("a new admin-created customer is a guest with nothing else: %+v", c)
+	}
+	if c.CreatedBy == nil || *c.CreatedBy != a.adminID {
+		t.Errorf("created_by = %v, want the admin user %s", c.CreatedBy, a.adminID)
 	}
 	if c.Metadata["source"] != "import" || c.Metadata["tier"] != float64(2) {
 		t.Errorf("metadata = %v", c.Metadata)

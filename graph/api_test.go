@@ -14,6 +14,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/acme/customerservice/auth"
 	"github.com/acme/customerservice/db"
 	"github.com/acme/customerservice/db/dbtest"
 	"github.com/acme/customerservice/db/seed"
@@ -22,18 +23,57 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
-// api is the GraphQL endpoint on a test database of its own.
+// api is the GraphQL endpoint on a test database of its own, called as an
+// admin user unless told otherwise.
 type api struct {
-	tb   testing.TB
-	pool *sqlx.DB
-	h    http.Handler
+	tb    testing.TB
+	pool  *sqlx.DB
+	h     http.Handler
+	auth  *auth.Service
+	token string // sent as the bearer token; "" sends none
+	// adminID is the admin user the default token acts as.
+	adminID string
 }
 
 func newAPI(tb testing.TB) *api {
 	tb.Helper()
 	pool := dbtest.New(tb)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return &api{tb: tb, pool: pool, h: graph.NewHandler(pool, graph.Options{Logger: logger})}
+	hasher, err := auth.NewHasher()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tokens, err := auth.NewTokens([]byte("a test secret of at least 32 bytes!!"), time.Hour)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc := &auth.Service{DB: pool, Hasher: hasher, Tokens: tokens}
+	a := &api{tb: tb, pool: pool, auth: svc, h: graph.NewHandler(pool, graph.Options{Auth: svc, Logger: logger})}
+	user, err := svc.CreateUser(context.Background(), "admin@example.com", "admin password", nil, nil)
+	if err != nil {
+		tb.Fatalf("create admin user: %v", err)
+	}
+	a.adminID = user.ID
+	a.token = a.login("USER", "admin@example.com", "admin password")
+	return a
+}
+
+// as returns the api called with another bearer token ("" for none).
+func (a *api) as(token string) *api {
+	b := *a
+	b.token = token
+	return &b
+}
+
+// login logs in and returns the token.
+func (a *api) login(actorType, email, password string) string {
+	a.tb.Helper()
+	var got struct {
+		Login struct{ Token string } `json:"login"`
+	}
+	a.as("").query(`mutation ($t: ActorType!, $e: String!, $p: String!) { login(actor_type: $t, email: $e, password: $p) { token } }`,
+		map[string]any{"t": actorType, "e": email, "p": password}, &got)
+	return got.Login.Token
 }
 
 // seeded returns an api whose database holds the reference dataset for n
@@ -72,6 +112,9 @@ func (a *api) do(query string, vars map[string]any) response {
 	ctx, counter := db.WithCounter(context.Background())
 	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
 	rec := httptest.NewRecorder()
 	a.h.ServeHTTP(rec, req)
 	var resp response

@@ -42,6 +42,7 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
+	Auth func(ctx context.Context, obj any, next graphql.Resolver, actor model.ActorType) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -1345,6 +1346,13 @@ var sources = []*ast.Source{
 # - Auth: "Authorization: Bearer <token>". Admin operations need a token whose
 #   actor is a USER; storefront "my" operations need a CUSTOMER actor.
 
+"""
+Added: the field needs a token whose actor is of this type and linked to an
+account (an admin user, or a customer). Without a token the error is
+UNAUTHORIZED; with another actor's, NOT_ALLOWED.
+"""
+directive @auth(actor: ActorType!) on FIELD_DEFINITION
+
 scalar Time # RFC 3339
 scalar JSON # a JSON object (metadata)
 
@@ -1396,7 +1404,7 @@ type CustomerGroup {
   created_by: String
   created_at: Time!
   updated_at: Time!
-  customers(limit: Int = 20, offset: Int = 0, order: String = "-created_at"): CustomerList!
+  customers(limit: Int = 20, offset: Int = 0, order: String = "-created_at"): CustomerList! @auth(actor: USER)
 }
 
 type Address {
@@ -1636,17 +1644,17 @@ input PlaceOrderInput {
 
 type Query {
   # Admin (USER actor)
-  customer(id: ID!): Customer!
-  customers(filter: CustomerFilter, limit: Int = 20, offset: Int = 0, order: String = "-created_at", with_deleted: Boolean = false): CustomerList!
-  customer_group(id: ID!): CustomerGroup!
-  customer_groups(filter: CustomerGroupFilter, limit: Int = 20, offset: Int = 0, order: String = "-created_at"): CustomerGroupList!
-  orders(filter: OrderFilter, limit: Int = 20, offset: Int = 0, order: String = "-created_at"): OrderList!
+  customer(id: ID!): Customer! @auth(actor: USER)
+  customers(filter: CustomerFilter, limit: Int = 20, offset: Int = 0, order: String = "-created_at", with_deleted: Boolean = false): CustomerList! @auth(actor: USER)
+  customer_group(id: ID!): CustomerGroup! @auth(actor: USER)
+  customer_groups(filter: CustomerGroupFilter, limit: Int = 20, offset: Int = 0, order: String = "-created_at"): CustomerGroupList! @auth(actor: USER)
+  orders(filter: OrderFilter, limit: Int = 20, offset: Int = 0, order: String = "-created_at"): OrderList! @auth(actor: USER)
 
   # Admin any order; a CUSTOMER only its own (others are NOT_FOUND)
   order(id: ID!): Order!
 
   # Storefront (CUSTOMER actor)
-  me: Customer!
+  me: Customer! @auth(actor: CUSTOMER)
 }
 
 type Mutation {
@@ -1660,10 +1668,10 @@ type Mutation {
   # Storefront
   "Needs a CUSTOMER token from register or login whose identity is not yet linked to a customer; creates a has_account=true customer."
   create_customer_account(input: CustomerAccountInput!): CustomerAccount!
-  update_me(input: UpdateMeInput!): Customer!
-  create_my_address(input: AddressInput!): Address!
-  update_my_address(id: ID!, input: AddressInput!): Address!
-  delete_my_address(id: ID!): DeleteResult!
+  update_me(input: UpdateMeInput!): Customer! @auth(actor: CUSTOMER)
+  create_my_address(input: AddressInput!): Address! @auth(actor: CUSTOMER)
+  update_my_address(id: ID!, input: AddressInput!): Address! @auth(actor: CUSTOMER)
+  delete_my_address(id: ID!): DeleteResult! @auth(actor: CUSTOMER)
   "Guest checkout without a token (creates or reuses the has_account=false customer for the email); a signed-in customer's order is theirs."
   place_order(input: PlaceOrderInput!): Order!
   "A signed-in customer asks to take over a guest order; a single-use token goes to the order's email."
@@ -1672,17 +1680,17 @@ type Mutation {
   decline_order_transfer(order_id: ID!, token: String!): Boolean!
 
   # Admin (USER actor)
-  create_customer(input: CreateCustomerInput!): Customer!
-  update_customer(id: ID!, input: UpdateCustomerInput!): Customer!
-  delete_customer(id: ID!): DeleteResult!
-  create_customer_address(customer_id: ID!, input: AddressInput!): Address!
-  update_customer_address(id: ID!, input: AddressInput!): Address!
-  delete_customer_address(id: ID!): DeleteResult!
-  create_customer_group(input: CustomerGroupInput!): CustomerGroup!
-  update_customer_group(id: ID!, input: CustomerGroupInput!): CustomerGroup!
-  delete_customer_group(id: ID!): DeleteResult!
-  add_customers_to_group(group_id: ID!, customer_ids: [ID!]!): CustomerGroup!
-  remove_customers_from_group(group_id: ID!, customer_ids: [ID!]!): CustomerGroup!
+  create_customer(input: CreateCustomerInput!): Customer! @auth(actor: USER)
+  update_customer(id: ID!, input: UpdateCustomerInput!): Customer! @auth(actor: USER)
+  delete_customer(id: ID!): DeleteResult! @auth(actor: USER)
+  create_customer_address(customer_id: ID!, input: AddressInput!): Address! @auth(actor: USER)
+  update_customer_address(id: ID!, input: AddressInput!): Address! @auth(actor: USER)
+  delete_customer_address(id: ID!): DeleteResult! @auth(actor: USER)
+  create_customer_group(input: CustomerGroupInput!): CustomerGroup! @auth(actor: USER)
+  update_customer_group(id: ID!, input: CustomerGroupInput!): CustomerGroup! @auth(actor: USER)
+  delete_customer_group(id: ID!): DeleteResult! @auth(actor: USER)
+  add_customers_to_group(group_id: ID!, customer_ids: [ID!]!): CustomerGroup! @auth(actor: USER)
+  remove_customers_from_group(group_id: ID!, customer_ids: [ID!]!): CustomerGroup! @auth(actor: USER)
 }
 `, BuiltIn: false},
 }
@@ -2073,6 +2081,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) dir_auth_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "actor",
+		func(ctx context.Context, v any) (model.ActorType, error) {
+			return ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["actor"] = arg0
+	return args, nil
+}
 
 func (ec *executionContext) field_CustomerGroup_customers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -3974,7 +3996,25 @@ func (ec *executionContext) _CustomerGroup_customers(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.CustomerGroup().Customers(ctx, obj, fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *model.CustomerList
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.CustomerList
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, obj, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerList) graphql.Marshaler {
 			return ec.marshalNCustomerList2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCustomerList(ctx, selections, v)
 		},
@@ -4624,7 +4664,25 @@ func (ec *executionContext) _Mutation_update_me(ctx context.Context, field graph
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateMe(ctx, fc.Args["input"].(model.UpdateMeInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *db.Customer
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.Customer
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
 			return ec.marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
 		},
@@ -4668,7 +4726,25 @@ func (ec *executionContext) _Mutation_create_my_address(ctx context.Context, fie
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateMyAddress(ctx, fc.Args["input"].(model.AddressInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *db.Address
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.Address
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Address) graphql.Marshaler {
 			return ec.marshalNAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐAddress(ctx, selections, v)
 		},
@@ -4712,7 +4788,25 @@ func (ec *executionContext) _Mutation_update_my_address(ctx context.Context, fie
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateMyAddress(ctx, fc.Args["id"].(string), fc.Args["input"].(model.AddressInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *db.Address
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.Address
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Address) graphql.Marshaler {
 			return ec.marshalNAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐAddress(ctx, selections, v)
 		},
@@ -4756,7 +4850,25 @@ func (ec *executionContext) _Mutation_delete_my_address(ctx context.Context, fie
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().DeleteMyAddress(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *model.DeleteResult
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.DeleteResult
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteResult) graphql.Marshaler {
 			return ec.marshalNDeleteResult2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐDeleteResult(ctx, selections, v)
 		},
@@ -4976,7 +5088,25 @@ func (ec *executionContext) _Mutation_create_customer(ctx context.Context, field
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateCustomer(ctx, fc.Args["input"].(model.CreateCustomerInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *db.Customer
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.Customer
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
 			return ec.marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
 		},
@@ -5020,7 +5150,25 @@ func (ec *executionContext) _Mutation_update_customer(ctx context.Context, field
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateCustomer(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdateCustomerInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *db.Customer
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.Customer
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
 			return ec.marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
 		},
@@ -5064,7 +5212,25 @@ func (ec *executionContext) _Mutation_delete_customer(ctx context.Context, field
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().DeleteCustomer(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *model.DeleteResult
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.DeleteResult
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteResult) graphql.Marshaler {
 			return ec.marshalNDeleteResult2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐDeleteResult(ctx, selections, v)
 		},
@@ -5108,7 +5274,25 @@ func (ec *executionContext) _Mutation_create_customer_address(ctx context.Contex
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateCustomerAddress(ctx, fc.Args["customer_id"].(string), fc.Args["input"].(model.AddressInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *db.Address
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.Address
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Address) graphql.Marshaler {
 			return ec.marshalNAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐAddress(ctx, selections, v)
 		},
@@ -5152,7 +5336,25 @@ func (ec *executionContext) _Mutation_update_customer_address(ctx context.Contex
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateCustomerAddress(ctx, fc.Args["id"].(string), fc.Args["input"].(model.AddressInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *db.Address
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.Address
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Address) graphql.Marshaler {
 			return ec.marshalNAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐAddress(ctx, selections, v)
 		},
@@ -5196,7 +5398,25 @@ func (ec *executionContext) _Mutation_delete_customer_address(ctx context.Contex
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().DeleteCustomerAddress(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *model.DeleteResult
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.DeleteResult
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteResult) graphql.Marshaler {
 			return ec.marshalNDeleteResult2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐDeleteResult(ctx, selections, v)
 		},
@@ -5240,7 +5460,25 @@ func (ec *executionContext) _Mutation_create_customer_group(ctx context.Context,
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateCustomerGroup(ctx, fc.Args["input"].(model.CustomerGroupInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *db.CustomerGroup
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.CustomerGroup
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.CustomerGroup) graphql.Marshaler {
 			return ec.marshalNCustomerGroup2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroup(ctx, selections, v)
 		},
@@ -5284,7 +5522,25 @@ func (ec *executionContext) _Mutation_update_customer_group(ctx context.Context,
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateCustomerGroup(ctx, fc.Args["id"].(string), fc.Args["input"].(model.CustomerGroupInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *db.CustomerGroup
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.CustomerGroup
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.CustomerGroup) graphql.Marshaler {
 			return ec.marshalNCustomerGroup2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroup(ctx, selections, v)
 		},
@@ -5328,7 +5584,25 @@ func (ec *executionContext) _Mutation_delete_customer_group(ctx context.Context,
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().DeleteCustomerGroup(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *model.DeleteResult
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.DeleteResult
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteResult) graphql.Marshaler {
 			return ec.marshalNDeleteResult2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐDeleteResult(ctx, selections, v)
 		},
@@ -5372,7 +5646,25 @@ func (ec *executionContext) _Mutation_add_customers_to_group(ctx context.Context
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().AddCustomersToGroup(ctx, fc.Args["group_id"].(string), fc.Args["customer_ids"].([]string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *db.CustomerGroup
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.CustomerGroup
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.CustomerGroup) graphql.Marshaler {
 			return ec.marshalNCustomerGroup2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroup(ctx, selections, v)
 		},
@@ -5416,7 +5708,25 @@ func (ec *executionContext) _Mutation_remove_customers_from_group(ctx context.Co
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RemoveCustomersFromGroup(ctx, fc.Args["group_id"].(string), fc.Args["customer_ids"].([]string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *db.CustomerGroup
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.CustomerGroup
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.CustomerGroup) graphql.Marshaler {
 			return ec.marshalNCustomerGroup2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroup(ctx, selections, v)
 		},
@@ -6218,7 +6528,25 @@ func (ec *executionContext) _Query_customer(ctx context.Context, field graphql.C
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Customer(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *db.Customer
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.Customer
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
 			return ec.marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
 		},
@@ -6262,7 +6590,25 @@ func (ec *executionContext) _Query_customers(ctx context.Context, field graphql.
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Customers(ctx, fc.Args["filter"].(*db.CustomerFilter), fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string), fc.Args["with_deleted"].(*bool))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *model.CustomerList
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.CustomerList
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerList) graphql.Marshaler {
 			return ec.marshalNCustomerList2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCustomerList(ctx, selections, v)
 		},
@@ -6306,7 +6652,25 @@ func (ec *executionContext) _Query_customer_group(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().CustomerGroup(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *db.CustomerGroup
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.CustomerGroup
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.CustomerGroup) graphql.Marshaler {
 			return ec.marshalNCustomerGroup2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroup(ctx, selections, v)
 		},
@@ -6350,7 +6714,25 @@ func (ec *executionContext) _Query_customer_groups(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().CustomerGroups(ctx, fc.Args["filter"].(*db.CustomerGroupFilter), fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *model.CustomerGroupList
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.CustomerGroupList
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerGroupList) graphql.Marshaler {
 			return ec.marshalNCustomerGroupList2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCustomerGroupList(ctx, selections, v)
 		},
@@ -6394,7 +6776,25 @@ func (ec *executionContext) _Query_orders(ctx context.Context, field graphql.Col
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Orders(ctx, fc.Args["filter"].(*db.OrderFilter), fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *model.OrderList
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.OrderList
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderList) graphql.Marshaler {
 			return ec.marshalNOrderList2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐOrderList(ctx, selections, v)
 		},
@@ -6481,7 +6881,25 @@ func (ec *executionContext) _Query_me(ctx context.Context, field graphql.Collect
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Query().Me(ctx)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *db.Customer
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.Customer
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
 			return ec.marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
 		},

@@ -46,7 +46,7 @@ func (r *Resolver) changeMembers(ctx context.Context, groupID string, customerID
 	return db.InTx(ctx, r.DB, func(tx *sqlx.Tx) (*db.CustomerGroup, error) {
 		var err error
 		if add {
-			err = db.AddCustomersToGroup(ctx, tx, groupID, customerIDs, nil)
+			err = db.AddCustomersToGroup(ctx, tx, groupID, customerIDs, adminID(ctx))
 		} else {
 			err = db.RemoveCustomersFromGroup(ctx, tx, groupID, customerIDs)
 		}

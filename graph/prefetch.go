@@ -150,6 +150,9 @@ func needsCustomerPrefetch(fields []graphql.CollectedField) bool {
 }
 
 func prefetchGroupFields(ctx context.Context, groups []*db.CustomerGroup, fields []graphql.CollectedField) {
+	if !isAdmin(ctx) {
+		return // members are for admin users; @auth refuses the field
+	}
 	l := loadersFrom(ctx)
 	ids := make([]string, len(groups))
 	for i, g := range groups {

@@ -1,13 +1,19 @@
 // Package graph is the GraphQL API: the gqlgen-generated executor, thin
-// resolvers that parse arguments and call the db package, the per-request
-// dataloaders every relation goes through, and the error presenter.
+// resolvers that parse arguments and call the db and auth packages, the
+// per-request dataloaders every relation goes through, and the error
+// presenter.
 package graph
 
 //go:generate go run github.com/99designs/gqlgen generate
 
-import "github.com/jmoiron/sqlx"
+import (
+	"github.com/jmoiron/sqlx"
+
+	"github.com/acme/customerservice/auth"
+)
 
 // Resolver holds the dependencies of the resolvers.
 type Resolver struct {
-	DB *sqlx.DB
+	DB   *sqlx.DB
+	Auth *auth.Service
 }

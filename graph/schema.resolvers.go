@@ -77,47 +77,59 @@ func (r *customerListResolver) Count(ctx context.Context, obj *model.CustomerLis
 
 // Register is the resolver for the register field.
 func (r *mutationResolver) Register(ctx context.Context, actorType model.ActorType, email string, password string) (*model.AuthToken, error) {
-	return nil, errNotImplemented
+	return token(r.Auth.Register(ctx, toActorType(actorType), email, password))
 }
 
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, actorType model.ActorType, email string, password string) (*model.AuthToken, error) {
-	return nil, errNotImplemented
+	return token(r.Auth.Login(ctx, toActorType(actorType), email, password))
 }
 
 // RequestPasswordReset is the resolver for the request_password_reset field.
 func (r *mutationResolver) RequestPasswordReset(ctx context.Context, actorType model.ActorType, email string) (bool, error) {
-	return false, errNotImplemented
+	return true, r.Auth.RequestPasswordReset(ctx, toActorType(actorType), email)
 }
 
 // ResetPassword is the resolver for the reset_password field.
 func (r *mutationResolver) ResetPassword(ctx context.Context, token string, password string) (bool, error) {
-	return false, errNotImplemented
+	return true, r.Auth.ResetPassword(ctx, token, password)
 }
 
 // CreateCustomerAccount is the resolver for the create_customer_account field.
 func (r *mutationResolver) CreateCustomerAccount(ctx context.Context, input model.CustomerAccountInput) (*model.CustomerAccount, error) {
-	return nil, errNotImplemented
+	return r.createCustomerAccount(ctx, input)
 }
 
 // UpdateMe is the resolver for the update_me field.
 func (r *mutationResolver) UpdateMe(ctx context.Context, input model.UpdateMeInput) (*db.Customer, error) {
-	return nil, errNotImplemented
+	return r.updateMe(ctx, input)
 }
 
 // CreateMyAddress is the resolver for the create_my_address field.
 func (r *mutationResolver) CreateMyAddress(ctx context.Context, input model.AddressInput) (*db.Address, error) {
-	return nil, errNotImplemented
+	id, err := me(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.createAddress(ctx, id, input)
 }
 
 // UpdateMyAddress is the resolver for the update_my_address field.
 func (r *mutationResolver) UpdateMyAddress(ctx context.Context, id string, input model.AddressInput) (*db.Address, error) {
-	return nil, errNotImplemented
+	owner, err := me(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.updateAddress(ctx, id, owner, input)
 }
 
 // DeleteMyAddress is the resolver for the delete_my_address field.
 func (r *mutationResolver) DeleteMyAddress(ctx context.Context, id string) (*model.DeleteResult, error) {
-	return nil, errNotImplemented
+	owner, err := me(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.deleteAddress(ctx, id, owner)
 }
 
 // PlaceOrder is the resolver for the place_order field.
@@ -142,7 +154,7 @@ func (r *mutationResolver) DeclineOrderTransfer(ctx context.Context, orderID str
 
 // CreateCustomer is the resolver for the create_customer field.
 func (r *mutationResolver) CreateCustomer(ctx context.Context, input model.CreateCustomerInput) (*db.Customer, error) {
-	return prefetchedOne(ctx, prefetchCustomers)(db.CreateCustomer(ctx, r.DB, db.NewCustomer{CustomerFields: newCustomerFields(input)}))
+	return prefetchedOne(ctx, prefetchCustomers)(db.CreateCustomer(ctx, r.DB, db.NewCustomer{CustomerFields: newCustomerFields(input), CreatedBy: adminID(ctx)}))
 }
 
 // UpdateCustomer is the resolver for the update_customer field.
@@ -172,7 +184,7 @@ func (r *mutationResolver) DeleteCustomerAddress(ctx context.Context, id string)
 
 // CreateCustomerGroup is the resolver for the create_customer_group field.
 func (r *mutationResolver) CreateCustomerGroup(ctx context.Context, input model.CustomerGroupInput) (*db.CustomerGroup, error) {
-	return prefetchedOne(ctx, prefetchGroups)(db.CreateGroup(ctx, r.DB, groupFields(input), nil))
+	return prefetchedOne(ctx, prefetchGroups)(db.CreateGroup(ctx, r.DB, groupFields(input), adminID(ctx)))
 }
 
 // UpdateCustomerGroup is the resolver for the update_customer_group field.
@@ -248,12 +260,16 @@ func (r *queryResolver) Orders(ctx context.Context, filter *db.OrderFilter, limi
 
 // Order is the resolver for the order field.
 func (r *queryResolver) Order(ctx context.Context, id string) (*db.Order, error) {
-	return prefetchedOne(ctx, prefetchOrders)(db.OrderByID(ctx, r.DB, id))
+	return prefetchedOne(ctx, prefetchOrders)(r.orderFor(ctx, id))
 }
 
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*db.Customer, error) {
-	return nil, errNotImplemented
+	id, err := me(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return prefetchedOne(ctx, prefetchCustomers)(db.CustomerByID(ctx, r.DB, id))
 }
 
 // Address returns AddressResolver implementation.

@@ -1,0 +1,297 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/acme/customerservice/db"
+	"github.com/acme/customerservice/errcode"
+)
+
+// Service runs the account flows: registering identities, logging in,
+// resetting passwords, and turning an identity into a customer or an admin
+// user.
+type Service struct {
+	DB     *sqlx.DB
+	Hasher *Hasher
+	Tokens *Tokens
+}
+
+// Token is a signed token and its expiry.
+type Token struct {
+	Token     string
+	ExpiresAt time.Time
+}
+
+// ResetTokenTTL is how long a password reset token can be used.
+const ResetTokenTTL = time.Hour
+
+var errInvalidLogin = errcode.New(errcode.Unauthorized, "Invalid email or password")
+
+func (s *Service) issue(a Actor) (Token, error) {
+	tok, exp, err := s.Tokens.Issue(a)
+	return Token{Token: tok, ExpiresAt: exp}, err
+}
+
+// Register creates an emailpass identity and returns a token of actor type
+// t that is not linked to any account yet. Returns INVALID_DATA for a bad
+// email or password and UNAUTHORIZED "Identity with email already exists"
+// when the email has an identity, whoever it belongs to.
+func (s *Service) Register(ctx context.Context, t ActorType, email, password string) (Token, error) {
+	clean, err := db.CleanEmail("email", email)
+	if err != nil {
+		return Token{}, err
+	}
+	if err := CheckPassword("password", password); err != nil {
+		return Token{}, err
+	}
+	hash, err := s.Hasher.Hash(ctx, password)
+	if err != nil {
+		return Token{}, err
+	}
+	identity, err := db.CreateIdentity(ctx, s.DB, clean, hash)
+	if err != nil {
+		return Token{}, err
+	}
+	return s.issue(Actor{Type: t, IdentityID: identity.ID})
+}
+
+// Login checks an email and password and returns a token for the
+// identity's account of type t, or an unlinked token when it has none.
+// A wrong password and an unknown email fail alike, in about the same time:
+// UNAUTHORIZED "Invalid email or password". After MaxLoginFailures failures
+// for an email, it is refused (NOT_ALLOWED) until the lockout window ends.
+func (s *Service) Login(ctx context.Context, t ActorType, email, password string) (Token, error) {
+	clean := db.NormalizeEmail(email)
+	locked, err := db.LockedOut(ctx, s.DB, clean)
+	if err != nil {
+		return Token{}, err
+	}
+	if locked {
+		return Token{}, errcode.New(errcode.NotAllowed, "Too many failed logins for this email; try again in %d minutes", int(db.LockoutWindow.Minutes()))
+	}
+	identity, err := db.IdentityByEmail(ctx, s.DB, clean)
+	if err != nil {
+		return Token{}, err
+	}
+	hash := ""
+	if identity != nil {
+		hash = identity.PasswordHash
+	}
+	ok, err := s.Hasher.Verify(ctx, password, hash)
+	if err != nil {
+		return Token{}, err
+	}
+	if !ok {
+		if len(clean) <= 320 {
+			if err := db.RecordLoginFailure(ctx, s.DB, clean); err != nil {
+				return Token{}, err
+			}
+		}
+		return Token{}, errInvalidLogin
+	}
+	if err := db.ClearLoginFailures(ctx, s.DB, clean); err != nil {
+		return Token{}, err
+	}
+	a := Actor{Type: t, IdentityID: identity.ID}
+	switch {
+	case t == Customer && identity.CustomerID != nil:
+		a.ID = *identity.CustomerID
+	case t == User && identity.UserID != nil:
+		a.ID = *identity.UserID
+	}
+	return s.issue(a)
+}
+
+// RequestPasswordReset puts a single-use reset token for the email's
+// identity in the notification outbox. It says nothing of whether the email
+// has an identity: it succeeds for any email.
+func (s *Service) RequestPasswordReset(ctx context.Context, t ActorType, email string) error {
+	clean, err := db.CleanEmail("email", email)
+	if err != nil {
+		return nil
+	}
+	identity, err := db.IdentityByEmail(ctx, s.DB, clean)
+	if err != nil || identity == nil {
+		return err
+	}
+	token, hash, err := newSecretToken()
+	if err != nil {
+		return err
+	}
+	expires := time.Now().Add(ResetTokenTTL)
+	_, err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (struct{}, error) {
+		if err := db.CreateResetToken(ctx, tx, identity.ID, hash, expires); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, db.EnqueueNotification(ctx, tx, identity.Email, "password_reset", db.JSONObject{
+			"token": token, "actor_type": string(t), "expires_at": expires.UTC().Format(time.RFC3339),
+		})
+	})
+	return err
+}
+
+// ResetPassword spends a reset token and sets the identity's new password.
+// Returns INVALID_DATA for a bad password and UNAUTHORIZED for a token that
+// is unknown, used or expired.
+func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
+	if err := CheckPassword("password", password); err != nil {
+		return err
+	}
+	// Hashing first keeps the transaction short.
+	hash, err := s.Hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	_, err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (struct{}, error) {
+		identityID, err := db.UseResetToken(ctx, tx, HashToken(token))
+		if err != nil {
+			return struct{}{}, err
+		}
+		if err := db.SetPassword(ctx, tx, identityID, hash); err != nil {
+			return struct{}{}, err
+		}
+		identity, err := db.IdentityByID(ctx, tx, identityID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, db.ClearLoginFailures(ctx, tx, identity.Email)
+	})
+	return err
+}
+
+var errAlreadyCustomer = errcode.New(errcode.NotAllowed, "Request already authenticated as a customer")
+
+// CreateCustomerAccount creates the registered customer of the identity in
+// ctx, which must be a customer token not linked yet, and returns it with a
+// token that acts as it. A guest customer with the same email stays as it
+// is. Returns UNAUTHORIZED without a token, NOT_ALLOWED for a user token or
+// an identity that has a customer, and INVALID_DATA for bad fields or an
+// email other than the identity's.
+func (s *Service) CreateCustomerAccount(ctx context.Context, fields db.CustomerFields) (*db.Customer, Token, error) {
+	a, err := ActorFrom(ctx)
+	if err != nil {
+		return nil, Token{}, err
+	}
+	if a.Type != Customer {
+		return nil, Token{}, errcode.New(errcode.NotAllowed, "Creating a customer account needs a customer token from register or login")
+	}
+	if a.ID != "" {
+		return nil, Token{}, errAlreadyCustomer
+	}
+	identity, err := db.IdentityByID(ctx, s.DB, a.IdentityID)
+	if err != nil {
+		return nil, Token{}, err
+	}
+	if identity.CustomerID != nil {
+		return nil, Token{}, errAlreadyCustomer
+	}
+	email, err := db.CleanEmail("input.email", fields.Email.Value)
+	if err != nil {
+		return nil, Token{}, err
+	}
+	if email != identity.Email {
+		return nil, Token{}, errcode.Invalid("input.email", "email must be the one the account logs in with: %s", identity.Email)
+	}
+	customer, err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (*db.Customer, error) {
+		c, err := db.CreateCustomer(ctx, tx, db.NewCustomer{CustomerFields: fields, HasAccount: true})
+		if err != nil {
+			return nil, err
+		}
+		return c, db.LinkCustomer(ctx, tx, identity.ID, c.ID)
+	})
+	if err != nil {
+		return nil, Token{}, err
+	}
+	tok, err := s.issue(Actor{Type: Customer, ID: customer.ID, IdentityID: identity.ID})
+	return customer, tok, err
+}
+
+// CreateUser creates an admin user who logs in with email and password.
+// When the email has an identity already (a customer's, say), the password
+// must be that identity's, and the user shares it.
+func (s *Service) CreateUser(ctx context.Context, email, password string, firstName, lastName *string) (*db.User, error) {
+	clean, err := db.CleanEmail("email", email)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckPassword("password", password); err != nil {
+		return nil, err
+	}
+	hash, err := s.Hasher.Hash(ctx, password)
+	if err != nil {
+		return nil, err
+	}
+	identity, err := db.IdentityByEmail(ctx, s.DB, clean)
+	if err != nil {
+		return nil, err
+	}
+	if identity != nil {
+		if ok, err := s.Hasher.Verify(ctx, password, identity.PasswordHash); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, fmt.Errorf("%s already has an identity, and the password is not its password", clean)
+		}
+	}
+	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (*db.User, error) {
+		if identity == nil {
+			if identity, err = db.CreateIdentity(ctx, tx, clean, hash); err != nil {
+				return nil, err
+			}
+		}
+		user, err := db.CreateUser(ctx, tx, clean, firstName, lastName)
+		if err != nil {
+			return nil, err
+		}
+		return user, db.LinkUser(ctx, tx, identity.ID, user.ID)
+	})
+}
+
+// LinkDemoCustomer gives the registered customer with email a login with
+// password, for demo data.
+func (s *Service) LinkDemoCustomer(ctx context.Context, email, password string) error {
+	hash, err := s.Hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	customers, err := db.ListCustomers(ctx, s.DB, db.CustomerFilter{Email: []string{email}, HasAccount: new(true)}, db.Page{Limit: 1, Sort: db.Sort{Column: "created_at"}})
+	if err != nil {
+		return err
+	}
+	if len(customers) == 0 {
+		return fmt.Errorf("no registered customer has the email %s", email)
+	}
+	_, err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (struct{}, error) {
+		identity, err := db.CreateIdentity(ctx, tx, db.NormalizeEmail(email), hash)
+		if err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, db.LinkCustomer(ctx, tx, identity.ID, customers[0].ID)
+	})
+	return err
+}
+
+// newSecretToken returns a random token for a message and the hash that is
+// stored in its place.
+func newSecretToken() (token, hash string, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", err
+	}
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, HashToken(token), nil
+}
+
+// HashToken is how single-use tokens are stored: SHA-256, in hex. They are
+// random and long, so a fast hash is enough.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}

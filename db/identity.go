@@ -1,0 +1,173 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/acme/customerservice/errcode"
+)
+
+// Identity is a row of auth_identity: an email and password that log in,
+// shared by at most one customer and one admin user.
+type Identity struct {
+	ID           string    `db:"id"`
+	Email        string    `db:"email"`
+	PasswordHash string    `db:"password_hash"`
+	CustomerID   *string   `db:"customer_id"`
+	UserID       *string   `db:"user_id"`
+	CreatedAt    time.Time `db:"created_at"`
+}
+
+const identityColumns = `i.id, i.email, i.password_hash, i.customer_id, i.user_id, i.created_at`
+
+// ErrIdentityExists is Medusa's answer to registering a taken email,
+// whichever actor the identity belongs to.
+var ErrIdentityExists = errcode.New(errcode.Unauthorized, "Identity with email already exists")
+
+// CreateIdentity adds an identity; email must be clean (see CleanEmail).
+// Returns UNAUTHORIZED (ErrIdentityExists) when the email has one: the
+// unique constraint decides between concurrent registrations.
+func CreateIdentity(ctx context.Context, q sqlx.QueryerContext, email, passwordHash string) (*Identity, error) {
+	const query = `INSERT INTO auth_identity AS i (id, email, password_hash) VALUES ($1, $2, $3) RETURNING ` + identityColumns
+	var out Identity
+	if err := sqlx.GetContext(ctx, q, &out, query, NewID(PrefixIdentity), email, passwordHash); err != nil {
+		if errcode.Of(translate(err, "Identity")) == errcode.DuplicateError {
+			return nil, ErrIdentityExists
+		}
+		return nil, fmt.Errorf("create identity: %w", err)
+	}
+	return &out, nil
+}
+
+// IdentityByEmail returns the identity of a clean email, or nil when there
+// is none.
+func IdentityByEmail(ctx context.Context, q sqlx.QueryerContext, email string) (*Identity, error) {
+	const query = `SELECT ` + identityColumns + ` FROM auth_identity i WHERE i.email = $1`
+	var out Identity
+	if err := sqlx.GetContext(ctx, q, &out, query, email); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("identity by email: %w", err)
+	}
+	return &out, nil
+}
+
+// IdentityByID returns an identity. Returns NOT_FOUND when there is none.
+func IdentityByID(ctx context.Context, q sqlx.QueryerContext, id string) (*Identity, error) {
+	const query = `SELECT ` + identityColumns + ` FROM auth_identity i WHERE i.id = $1`
+	var out Identity
+	if err := sqlx.GetContext(ctx, q, &out, query, id); err != nil {
+		return nil, notFound(err, "Identity", id)
+	}
+	return &out, nil
+}
+
+// LinkCustomer makes customerID the identity's customer. Returns
+// NOT_ALLOWED when the identity has one already, as a concurrent request
+// may have just linked.
+func LinkCustomer(ctx context.Context, q sqlx.ExecerContext, identityID, customerID string) error {
+	return link(ctx, q, "customer_id", identityID, customerID, "Request already authenticated as a customer")
+}
+
+// LinkUser makes userID the identity's admin user. Returns NOT_ALLOWED
+// when the identity has one already.
+func LinkUser(ctx context.Context, q sqlx.ExecerContext, identityID, userID string) error {
+	return link(ctx, q, "user_id", identityID, userID, "The identity belongs to an admin user already")
+}
+
+func link(ctx context.Context, q sqlx.ExecerContext, column, identityID, actorID, taken string) error {
+	query := `UPDATE auth_identity SET ` + column + ` = $2, updated_at = now() WHERE id = $1 AND ` + column + ` IS NULL`
+	res, err := q.ExecContext(ctx, query, identityID, actorID)
+	if err != nil {
+		return fmt.Errorf("link identity: %w", translate(err, "Identity"))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return errcode.New(errcode.NotAllowed, "%s", taken)
+	}
+	return nil
+}
+
+// SetPassword replaces an identity's password hash.
+func SetPassword(ctx context.Context, q sqlx.ExecerContext, identityID, passwordHash string) error {
+	const query = `UPDATE auth_identity SET password_hash = $2, updated_at = now() WHERE id = $1`
+	if _, err := q.ExecContext(ctx, query, identityID, passwordHash); err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	return nil
+}
+
+// Lockout policy: this many failed logins for one email within the window
+// lock it for the window.
+const (
+	MaxLoginFailures = 10
+	LockoutWindow    = 15 * time.Minute
+)
+
+// LockedOut reports whether logins for a clean email are refused for now.
+func LockedOut(ctx context.Context, q sqlx.QueryerContext, email string) (bool, error) {
+	var locked bool
+	err := sqlx.GetContext(ctx, q, &locked, `SELECT coalesce(locked_until > now(), false) FROM login_failure WHERE email = $1`, email)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("lockout: %w", err)
+	}
+	return locked, nil
+}
+
+// RecordLoginFailure counts a failed login for a clean email, whether or
+// not it has an identity, and locks the email at the limit.
+func RecordLoginFailure(ctx context.Context, q sqlx.ExecerContext, email string) error {
+	// A failure after the window starts a new one.
+	const query = `INSERT INTO login_failure AS f (email, failures, first_failed_at) VALUES ($1, 1, now())
+		ON CONFLICT (email) DO UPDATE SET
+			failures = CASE WHEN f.first_failed_at < now() - $2::interval THEN 1 ELSE f.failures + 1 END,
+			first_failed_at = CASE WHEN f.first_failed_at < now() - $2::interval THEN now() ELSE f.first_failed_at END,
+			locked_until = CASE
+				WHEN f.first_failed_at >= now() - $2::interval AND f.failures + 1 >= $3 THEN now() + $2::interval
+				ELSE f.locked_until END`
+	if _, err := q.ExecContext(ctx, query, email, LockoutWindow.String(), MaxLoginFailures); err != nil {
+		return fmt.Errorf("record login failure: %w", err)
+	}
+	return nil
+}
+
+// ClearLoginFailures forgets the failures of a clean email after a
+// successful login or password reset.
+func ClearLoginFailures(ctx context.Context, q sqlx.ExecerContext, email string) error {
+	if _, err := q.ExecContext(ctx, `DELETE FROM login_failure WHERE email = $1`, email); err != nil {
+		return fmt.Errorf("clear login failures: %w", err)
+	}
+	return nil
+}
+
+// CreateResetToken stores the hash of a password reset token.
+func CreateResetToken(ctx context.Context, q sqlx.ExecerContext, identityID, tokenHash string, expires time.Time) error {
+	const query = `INSERT INTO password_reset_token (token_hash, auth_identity_id, expires_at) VALUES ($1, $2, $3)`
+	if _, err := q.ExecContext(ctx, query, tokenHash, identityID, expires); err != nil {
+		return fmt.Errorf("create reset token: %w", err)
+	}
+	return nil
+}
+
+// UseResetToken spends a reset token and returns its identity. Returns
+// UNAUTHORIZED for a token that is unknown, used or expired; of concurrent
+// uses, one succeeds.
+func UseResetToken(ctx context.Context, q sqlx.QueryerContext, tokenHash string) (string, error) {
+	const query = `UPDATE password_reset_token SET used_at = now()
+		WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING auth_identity_id`
+	var identityID string
+	if err := sqlx.GetContext(ctx, q, &identityID, query, tokenHash); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", errcode.New(errcode.Unauthorized, "Invalid or expired reset token")
+		}
+		return "", fmt.Errorf("use reset token: %w", err)
+	}
+	return identityID, nil
+}

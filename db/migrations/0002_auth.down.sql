@@ -1,0 +1,1 @@
+DROP TABLE notification, password_reset_token, login_failure;

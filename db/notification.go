@@ -1,0 +1,68 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Notification is a message in the outbox.
+type Notification struct {
+	ID        string     `db:"id"`
+	Channel   string     `db:"channel"`
+	Recipient string     `db:"recipient"`
+	Template  string     `db:"template"`
+	Data      JSONObject `db:"data"`
+	Attempts  int        `db:"attempts"`
+	CreatedAt time.Time  `db:"created_at"`
+}
+
+const notificationColumns = `n.id, n.channel, n.recipient, n.template, n.data, n.attempts, n.created_at`
+
+// EnqueueNotification puts an email in the outbox. Run it in the
+// transaction that creates what the message carries, so the message exists
+// exactly when that does.
+func EnqueueNotification(ctx context.Context, q sqlx.ExecerContext, recipient, template string, data JSONObject) error {
+	const query = `INSERT INTO notification (id, recipient, template, data) VALUES ($1, $2, $3, $4)`
+	if _, err := q.ExecContext(ctx, query, NewID(PrefixNotification), recipient, template, data); err != nil {
+		return fmt.Errorf("enqueue notification: %w", err)
+	}
+	return nil
+}
+
+// ClaimNotifications locks up to limit messages that are due, oldest
+// first, skipping those another transaction holds: run it in the
+// transaction that sends them and marks them.
+func ClaimNotifications(ctx context.Context, q sqlx.QueryerContext, limit int) ([]*Notification, error) {
+	const query = `SELECT ` + notificationColumns + ` FROM notification n
+		WHERE n.sent_at IS NULL AND n.next_attempt_at <= now()
+		ORDER BY n.next_attempt_at, n.id LIMIT $1
+		FOR UPDATE SKIP LOCKED`
+	var out []*Notification
+	if err := sqlx.SelectContext(ctx, q, &out, query, limit); err != nil {
+		return nil, fmt.Errorf("claim notifications: %w", err)
+	}
+	return out, nil
+}
+
+// MarkNotificationSent records that a message went out, and forgets the
+// token it carried.
+func MarkNotificationSent(ctx context.Context, q sqlx.ExecerContext, id string) error {
+	const query = `UPDATE notification SET sent_at = now(), attempts = attempts + 1, last_error = NULL,
+		data = data - 'token' WHERE id = $1`
+	if _, err := q.ExecContext(ctx, query, id); err != nil {
+		return fmt.Errorf("mark notification sent: %w", err)
+	}
+	return nil
+}
+
+// MarkNotificationFailed records a failed attempt and when to try again.
+func MarkNotificationFailed(ctx context.Context, q sqlx.ExecerContext, id, reason string, retryAt time.Time) error {
+	const query = `UPDATE notification SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1`
+	if _, err := q.ExecContext(ctx, query, id, reason, retryAt); err != nil {
+		return fmt.Errorf("mark notification failed: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+// Package notify delivers the messages of the notification outbox: every
+// message that carries a token (password resets, order transfers) is
+// written to the outbox in the transaction that creates the token, and a
+// Dispatcher sends it after commit, retrying until it goes out.
+package notify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/acme/customerservice/db"
+)
+
+// Message is an email to send.
+type Message struct {
+	To      string
+	Subject string
+	Body    string
+}
+
+// Sender delivers messages.
+type Sender interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// LogSender writes messages to the log instead of sending them: the local
+// default, so a developer can read reset and transfer tokens.
+type LogSender struct{ Logger *slog.Logger }
+
+// Send logs m.
+func (s LogSender) Send(ctx context.Context, m Message) error {
+	s.Logger.InfoContext(ctx, "email (not sent: no SMTP server is configured)", "to", m.To, "subject", m.Subject, "body", m.Body)
+	return nil
+}
+
+// Dispatcher drains the outbox.
+type Dispatcher struct {
+	DB     *sqlx.DB
+	Sender Sender
+	Logger *slog.Logger
+	// Interval is how often the outbox is polled; a second when 0.
+	Interval time.Duration
+}
+
+// batchSize is how many messages one transaction claims.
+const batchSize = 20
+
+// Run sends due messages until ctx is done.
+func (d *Dispatcher) Run(ctx context.Context) {
+	interval := d.Interval
+	if interval == 0 {
+		interval = time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for {
+			n, err := d.SendDue(ctx)
+			if err != nil && ctx.Err() == nil {
+				d.Logger.ErrorContext(ctx, "notification outbox", "error", err)
+			}
+			if err != nil || n < batchSize {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// SendDue sends one batch of due messages and returns how many it tried.
+// Each is locked while it is sent and marked sent in the same transaction,
+// so servers sharing the outbox never send one twice; a failure is retried
+// later, with a growing delay.
+func (d *Dispatcher) SendDue(ctx context.Context) (int, error) {
+	return db.InTx(ctx, d.DB, func(tx *sqlx.Tx) (int, error) {
+		due, err := db.ClaimNotifications(ctx, tx, batchSize)
+		if err != nil {
+			return 0, err
+		}
+		for _, n := range due {
+			err := d.Sender.Send(ctx, render(n))
+			if err != nil {
+				retry := time.Now().Add(backoff(n.Attempts))
+				d.Logger.WarnContext(ctx, "notification not sent; will retry", "id", n.ID, "attempt", n.Attempts+1, "retry_at", retry, "error", err)
+				if err := db.MarkNotificationFailed(ctx, tx, n.ID, err.Error(), retry); err != nil {
+					return 0, err
+				}
+				continue
+			}
+			if err := db.MarkNotificationSent(ctx, tx, n.ID); err != nil {
+				return 0, err
+			}
+		}
+		return len(due), nil
+	})
+}
+
+// backoff is the delay before attempt n+1: 5s, 10s, 20s ... up to an hour.
+func backoff(attempts int) time.Duration {
+	d := 5 * time.Second << min(attempts, 10)
+	return min(d, time.Hour)
+}
+
+// render turns an outbox row into an email.
+func render(n *db.Notification) Message {
+	m := Message{To: n.Recipient}
+	switch n.Template {
+	case "password_reset":
+		m.Subject = "Reset your password"
+		m.Body = fmt.Sprintf("Someone asked to reset the password of %s. If it was you, use this token within the hour: %v\n"+
+			"If it was not, ignore this message.", n.Recipient, n.Data["token"])
+	case "order_transfer":
+		m.Subject = fmt.Sprintf("Transfer of order #%v", n.Data["display_id"])
+		m.Body = fmt.Sprintf("A customer account asked to take over order #%v, placed with this email. "+
+			"To accept, use this token within 24 hours: %v\nTo refuse, decline it with the same token, or ignore this message.",
+			n.Data["display_id"], n.Data["token"])
+	default:
+		m.Subject = n.Template
+		m.Body = fmt.Sprint(n.Data)
+	}
+	return m
+}
