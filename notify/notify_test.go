@@ -1,0 +1,88 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/acme/customerservice/db"
+	"github.com/acme/customerservice/db/dbtest"
+	"github.com/acme/customerservice/notify"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+// recorder is a Sender that remembers what it sent, or fails.
+type recorder struct {
+	mu   sync.Mutex
+	sent []notify.Message
+	fail bool
+}
+
+func (r *recorder) Send(_ context.Context, m notify.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail {
+		return errors.New("mail server down")
+	}
+	r.sent = append(r.sent, m)
+	return nil
+}
+
+func TestOutboxIsSentOnceAndRetried(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	if err := db.EnqueueNotification(ctx, pool, "a@example.com", "password_reset", db.JSONObject{"token": "secret-1"}); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{fail: true}
+	d := &notify.Dispatcher{DB: pool, Sender: rec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+
+	// A failure keeps the message, for later.
+	if n, err := d.SendDue(ctx); err != nil || n != 1 {
+		t.Fatalf("SendDue = %d, %v", n, err)
+	}
+	var attempts int
+	var lastError string
+	if err := pool.QueryRow(`SELECT attempts, last_error FROM notification`).Scan(&attempts, &lastError); err != nil || attempts != 1 || lastError != "mail server down" {
+		t.Errorf("after a failure: attempts %d, last_error %q (%v)", attempts, lastError, err)
+	}
+	if n, _ := d.SendDue(ctx); n != 0 {
+		t.Errorf("a failed message was retried at once")
+	}
+
+	// When it is due again, it goes out once, and its token is forgotten.
+	rec.fail = false
+	if _, err := pool.Exec(`UPDATE notification SET next_attempt_at = now()`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.EnqueueNotification(ctx, pool, "b@example.com", "order_transfer", db.JSONObject{"token": "secret-2", "display_id": 7}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 { // dispatchers racing for the outbox
+		wg.Add(1)
+		go func() { defer wg.Done(); d.SendDue(ctx) }()
+	}
+	wg.Wait()
+	d.SendDue(ctx)
+	if len(rec.sent) != 2 {
+		t.Fatalf("sent %d messages, want 2 exactly once each: %+v", len(rec.sent), rec.sent)
+	}
+	for _, m := range rec.sent {
+		if m.To == "a@example.com" && (m.Subject != "Reset your password" || !strings.Contains(m.Body, "secret-1")) ||
+			m.To == "b@example.com" && (m.Subject != "Transfer of order #7" || !strings.Contains(m.Body, "secret-2")) {
+			t.Errorf("message = %+v", m)
+		}
+	}
+	var left int
+	if err := pool.Get(&left, `SELECT count(*) FROM notification WHERE sent_at IS NULL OR data ? 'token'`); err != nil || left != 0 {
+		t.Errorf("%d messages unsent or still holding their token (%v)", left, err)
+	}
+}
