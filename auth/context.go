@@ -53,6 +53,12 @@ func ActorFrom(ctx context.Context) (Actor, error) {
 	return cred.actor, cred.err
 }
 
+// HasCredential reports whether the request sent a token, good or bad.
+func HasCredential(ctx context.Context) bool {
+	_, ok := ctx.Value(credentialKey{}).(credential)
+	return ok
+}
+
 // Require returns the actor of ctx when it is a linked actor of type t:
 // UNAUTHORIZED without a valid token, NOT_ALLOWED for another actor type or
 // for a token whose identity has no such account yet.

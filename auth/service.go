@@ -122,7 +122,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, t ActorType, email s
 	if err != nil || identity == nil {
 		return err
 	}
-	token, hash, err := newSecretToken()
+	token, hash, err := NewSecretToken()
 	if err != nil {
 		return err
 	}
@@ -278,9 +278,9 @@ func (s *Service) LinkDemoCustomer(ctx context.Context, email, password string) 
 	return err
 }
 
-// newSecretToken returns a random token for a message and the hash that is
+// NewSecretToken returns a random token for a message and the hash that is
 // stored in its place.
-func newSecretToken() (token, hash string, err error) {
+func NewSecretToken() (token, hash string, err error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", "", err

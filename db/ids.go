@@ -15,6 +15,7 @@ const (
 	PrefixAddress      = "cuaddr_"
 	PrefixOrder        = "order_"
 	PrefixLineItem     = "ordli_"
+	PrefixTransfer     = "ordtr_"
 	PrefixUser         = "user_"
 	PrefixIdentity     = "authid_"
 	PrefixNotification = "noti_"

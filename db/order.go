@@ -5,11 +5,15 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/acme/customerservice/errcode"
 )
 
 // OrderStatus is the state of an order.
@@ -222,4 +226,165 @@ func LineItemsByOrderIDs(ctx context.Context, q sqlx.QueryerContext, orderIDs []
 		return nil, fmt.Errorf("line items by order ids: %w", err)
 	}
 	return byParent(orderIDs, rows, func(i *LineItem) (string, *LineItem) { return i.OrderID, i }), nil
+}
+
+// Order limits.
+const (
+	MaxOrderItems = 100
+	MaxQuantity   = 10_000
+	// maxTotal keeps every amount a GraphQL Int (32 bits).
+	maxTotal = 1<<31 - 1
+)
+
+// NewOrder is an order to place.
+type NewOrder struct {
+	CustomerID      string
+	Email           string
+	CurrencyCode    string
+	Items           []NewLineItem
+	ShippingAddress *OrderAddress
+	BillingAddress  *OrderAddress
+}
+
+// NewLineItem is a line of an order to place.
+type NewLineItem struct {
+	Title     string
+	Quantity  int
+	UnitPrice int64
+}
+
+// validate cleans the order and computes its total, or returns
+// INVALID_DATA naming the field at fault.
+func (o *NewOrder) validate() (int64, error) {
+	email, err := CleanEmail("input.email", o.Email)
+	if err != nil {
+		return 0, err
+	}
+	o.Email = email
+	code := strings.ToLower(strings.TrimSpace(o.CurrencyCode))
+	if !currencies[code] {
+		return 0, errcode.Invalid("input.currency_code", "%q is not an ISO 4217 currency code, such as \"usd\" or \"eur\"", o.CurrencyCode)
+	}
+	o.CurrencyCode = code
+	if len(o.Items) == 0 || len(o.Items) > MaxOrderItems {
+		return 0, errcode.Invalid("input.items", "an order has 1 to %d items, got %d", MaxOrderItems, len(o.Items))
+	}
+	var total int64
+	for i := range o.Items {
+		it := &o.Items[i]
+		field := fmt.Sprintf("input.items.%d", i)
+		title, err := cleanText(field+".title", &it.Title, maxText)
+		if err != nil {
+			return 0, err
+		}
+		if title == nil {
+			return 0, errcode.Invalid(field+".title", "an item needs a title")
+		}
+		it.Title = *title
+		if it.Quantity < 1 || it.Quantity > MaxQuantity {
+			return 0, errcode.Invalid(field+".quantity", "quantity must be between 1 and %d, got %d", MaxQuantity, it.Quantity)
+		}
+		if it.UnitPrice < 0 || it.UnitPrice > maxTotal {
+			return 0, errcode.Invalid(field+".unit_price", "unit_price must be between 0 and %d minor units, got %d", maxTotal, it.UnitPrice)
+		}
+		total += int64(it.Quantity) * it.UnitPrice
+		if total > maxTotal {
+			return 0, errcode.Invalid("input.items", "the order total must be at most %d minor units", maxTotal)
+		}
+	}
+	for field, a := range map[string]*OrderAddress{"input.shipping_address": o.ShippingAddress, "input.billing_address": o.BillingAddress} {
+		if err := a.clean(field); err != nil {
+			return 0, err
+		}
+	}
+	return total, nil
+}
+
+// clean trims and checks an order address in place.
+func (a *OrderAddress) clean(field string) error {
+	if a == nil {
+		return nil
+	}
+	for name, p := range map[string]**string{
+		"first_name": &a.FirstName, "last_name": &a.LastName, "company": &a.Company, "address_1": &a.Address1,
+		"address_2": &a.Address2, "city": &a.City, "province": &a.Province,
+	} {
+		v, err := cleanText(field+"."+name, *p, maxText)
+		if err != nil {
+			return err
+		}
+		*p = v
+	}
+	var err error
+	if a.PostalCode, err = cleanText(field+".postal_code", a.PostalCode, maxPostalCode); err != nil {
+		return err
+	}
+	if a.Phone, err = cleanPhone(field+".phone", a.Phone); err != nil {
+		return err
+	}
+	a.CountryCode, err = cleanCountry(field+".country_code", a.CountryCode)
+	return err
+}
+
+// CreateOrder places an order with its items, its totals computed here
+// from the items. Run it in a transaction. Returns INVALID_DATA for a bad
+// order.
+func CreateOrder(ctx context.Context, q sqlx.ExtContext, o NewOrder) (*Order, error) {
+	total, err := o.validate()
+	if err != nil {
+		return nil, err
+	}
+	const insert = `INSERT INTO orders AS o (id, customer_id, email, currency_code, shipping_address, billing_address, subtotal, total)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING ` + orderColumns
+	var out Order
+	err = sqlx.GetContext(ctx, q, &out, insert, NewID(PrefixOrder), o.CustomerID, o.Email, o.CurrencyCode,
+		o.ShippingAddress, o.BillingAddress, total)
+	if err != nil {
+		return nil, fmt.Errorf("create order: %w", translate(err, "Order"))
+	}
+	ids := make([]string, len(o.Items))
+	titles := make([]string, len(o.Items))
+	quantities := make([]int64, len(o.Items))
+	prices := make([]int64, len(o.Items))
+	for i, it := range o.Items {
+		ids[i], titles[i], quantities[i], prices[i] = NewID(PrefixLineItem), it.Title, int64(it.Quantity), it.UnitPrice
+	}
+	// One statement for all items; created_at keeps their order.
+	const items = `INSERT INTO order_line_item (id, order_id, title, quantity, unit_price, created_at)
+		SELECT i.id, $1, i.title, i.quantity, i.unit_price, now() + i.n * interval '1 microsecond'
+		FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) WITH ORDINALITY AS i(id, title, quantity, unit_price, n)`
+	if _, err := q.ExecContext(ctx, items, out.ID, pq.Array(ids), pq.Array(titles), pq.Array(quantities), pq.Array(prices)); err != nil {
+		return nil, fmt.Errorf("create order items: %w", translate(err, "Order item"))
+	}
+	return &out, nil
+}
+
+// GuestCustomer returns the id of the living guest customer with a clean
+// email, creating it when there is none. Concurrent calls for one email
+// end with one guest: the unique index decides, and the losers read the
+// winner's row.
+func GuestCustomer(ctx context.Context, q sqlx.QueryerContext, email string) (string, error) {
+	const insert = `INSERT INTO customer (id, email, has_account) VALUES ($1, $2, false)
+		ON CONFLICT (email, has_account) WHERE deleted_at IS NULL DO NOTHING RETURNING id`
+	const find = `SELECT id FROM customer WHERE email = $1 AND has_account = false AND deleted_at IS NULL`
+	// The row that blocked the insert can be deleted before it is read;
+	// then the insert is tried again.
+	for range 3 {
+		var id string
+		err := sqlx.GetContext(ctx, q, &id, insert, NewID(PrefixCustomer), email)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return "", fmt.Errorf("create guest customer: %w", translate(err, "Customer"))
+		}
+		err = sqlx.GetContext(ctx, q, &id, find, email)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return "", fmt.Errorf("find guest customer: %w", err)
+		}
+	}
+	return "", fmt.Errorf("guest customer %s: the row kept changing", email)
 }

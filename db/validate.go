@@ -113,14 +113,23 @@ func (a *assignments) country(col, field string, c Change[*string]) {
 	if !c.Set || a.err != nil {
 		return
 	}
-	if c.Value == nil || strings.TrimSpace(*c.Value) == "" {
-		a.set(col, nil)
+	v, err := cleanCountry(field, c.Value)
+	if err != nil {
+		a.err = err
 		return
 	}
-	code := strings.ToLower(strings.TrimSpace(*c.Value))
+	a.set(col, v)
+}
+
+// cleanCountry returns an ISO 3166-1 alpha-2 code in lower case; blank is
+// nil.
+func cleanCountry(field string, s *string) (*string, error) {
+	if s == nil || strings.TrimSpace(*s) == "" {
+		return nil, nil
+	}
+	code := strings.ToLower(strings.TrimSpace(*s))
 	if !countries[code] {
-		a.err = errcode.Invalid(field, "%q is not an ISO 3166-1 alpha-2 country code, such as \"us\" or \"de\"", *c.Value)
-		return
+		return nil, errcode.Invalid(field, "%q is not an ISO 3166-1 alpha-2 country code, such as \"us\" or \"de\"", *s)
 	}
-	a.set(col, code)
+	return &code, nil
 }

@@ -11,10 +11,6 @@ import (
 	"github.com/acme/customerservice/errcode"
 )
 
-// errNotImplemented answers the operations of the contract that later
-// issues build.
-var errNotImplemented = errcode.New(errcode.NotAllowed, "not implemented yet")
-
 // internalMessage is all a client learns of an unexpected failure.
 const internalMessage = "An internal error occurred; it has been logged."
 

@@ -96,17 +96,6 @@ func TestNotFound(t *testing.T) {
 		"NOT_FOUND", "not_found", "Order with id:  was not found")
 }
 
-func TestNotImplementedYet(t *testing.T) {
-	t.Parallel()
-	a := newAPI(t)
-	for _, q := range []string{
-		`mutation { request_order_transfer(order_id: "order_x") { order_id } }`,
-		`mutation { place_order(input: {email: "a@example.com", currency_code: "usd", items: []}) { id } }`,
-	} {
-		wantError(t, a.fail(q, nil), "NOT_ALLOWED", "not_allowed", "not implemented yet")
-	}
-}
-
 func TestDatabaseFailureIsInternal(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)

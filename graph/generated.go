@@ -1675,8 +1675,8 @@ type Mutation {
   "Guest checkout without a token (creates or reuses the has_account=false customer for the email); a signed-in customer's order is theirs."
   place_order(input: PlaceOrderInput!): Order!
   "A signed-in customer asks to take over a guest order; a single-use token goes to the order's email."
-  request_order_transfer(order_id: ID!): OrderTransferRequest!
-  accept_order_transfer(order_id: ID!, token: String!): Order!
+  request_order_transfer(order_id: ID!): OrderTransferRequest! @auth(actor: CUSTOMER)
+  accept_order_transfer(order_id: ID!, token: String!): Order! @auth(actor: CUSTOMER)
   decline_order_transfer(order_id: ID!, token: String!): Boolean!
 
   # Admin (USER actor)
@@ -4956,7 +4956,25 @@ func (ec *executionContext) _Mutation_request_order_transfer(ctx context.Context
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RequestOrderTransfer(ctx, fc.Args["order_id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *model.OrderTransferRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.OrderTransferRequest
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderTransferRequest) graphql.Marshaler {
 			return ec.marshalNOrderTransferRequest2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐOrderTransferRequest(ctx, selections, v)
 		},
@@ -5000,7 +5018,25 @@ func (ec *executionContext) _Mutation_accept_order_transfer(ctx context.Context,
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().AcceptOrderTransfer(ctx, fc.Args["order_id"].(string), fc.Args["token"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *db.Order
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.Order
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Order) graphql.Marshaler {
 			return ec.marshalNOrder2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrder(ctx, selections, v)
 		},
@@ -8510,8 +8546,8 @@ func (ec *executionContext) unmarshalInputLineItemInput(ctx context.Context, obj
 	return it, nil
 }
 
-func (ec *executionContext) unmarshalInputOrderAddressInput(ctx context.Context, obj any) (model.OrderAddressInput, error) {
-	var it model.OrderAddressInput
+func (ec *executionContext) unmarshalInputOrderAddressInput(ctx context.Context, obj any) (db.OrderAddress, error) {
+	var it db.OrderAddress
 	if obj == nil {
 		return it, nil
 	}
@@ -8534,70 +8570,70 @@ func (ec *executionContext) unmarshalInputOrderAddressInput(ctx context.Context,
 			if err != nil {
 				return it, err
 			}
-			it.FirstName = graphql.OmittableOf(data)
+			it.FirstName = data
 		case "last_name":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("last_name"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.LastName = graphql.OmittableOf(data)
+			it.LastName = data
 		case "company":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("company"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Company = graphql.OmittableOf(data)
+			it.Company = data
 		case "address_1":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address_1"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Address1 = graphql.OmittableOf(data)
+			it.Address1 = data
 		case "address_2":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("address_2"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Address2 = graphql.OmittableOf(data)
+			it.Address2 = data
 		case "city":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("city"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.City = graphql.OmittableOf(data)
+			it.City = data
 		case "country_code":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("country_code"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.CountryCode = graphql.OmittableOf(data)
+			it.CountryCode = data
 		case "province":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("province"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Province = graphql.OmittableOf(data)
+			it.Province = data
 		case "postal_code":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("postal_code"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.PostalCode = graphql.OmittableOf(data)
+			it.PostalCode = data
 		case "phone":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.Phone = graphql.OmittableOf(data)
+			it.Phone = data
 		}
 	}
 	return it, nil
@@ -8702,14 +8738,14 @@ func (ec *executionContext) unmarshalInputPlaceOrderInput(ctx context.Context, o
 			it.Items = data
 		case "shipping_address":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shipping_address"))
-			data, err := ec.unmarshalOOrderAddressInput2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐOrderAddressInput(ctx, v)
+			data, err := ec.unmarshalOOrderAddressInput2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderAddress(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ShippingAddress = graphql.OmittableOf(data)
 		case "billing_address":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billing_address"))
-			data, err := ec.unmarshalOOrderAddressInput2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐOrderAddressInput(ctx, v)
+			data, err := ec.unmarshalOOrderAddressInput2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderAddress(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -11795,7 +11831,7 @@ func (ec *executionContext) marshalOOrderAddress2ᚖgithubᚗcomᚋacmeᚋcustom
 	return ec._OrderAddress(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOOrderAddressInput2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐOrderAddressInput(ctx context.Context, v any) (*model.OrderAddressInput, error) {
+func (ec *executionContext) unmarshalOOrderAddressInput2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderAddress(ctx context.Context, v any) (*db.OrderAddress, error) {
 	if v == nil {
 		return nil, nil
 	}

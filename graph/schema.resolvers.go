@@ -134,22 +134,22 @@ func (r *mutationResolver) DeleteMyAddress(ctx context.Context, id string) (*mod
 
 // PlaceOrder is the resolver for the place_order field.
 func (r *mutationResolver) PlaceOrder(ctx context.Context, input model.PlaceOrderInput) (*db.Order, error) {
-	return nil, errNotImplemented
+	return prefetchedOne(ctx, prefetchOrders)(r.placeOrder(ctx, input))
 }
 
 // RequestOrderTransfer is the resolver for the request_order_transfer field.
 func (r *mutationResolver) RequestOrderTransfer(ctx context.Context, orderID string) (*model.OrderTransferRequest, error) {
-	return nil, errNotImplemented
+	return r.requestTransfer(ctx, orderID)
 }
 
 // AcceptOrderTransfer is the resolver for the accept_order_transfer field.
 func (r *mutationResolver) AcceptOrderTransfer(ctx context.Context, orderID string, token string) (*db.Order, error) {
-	return nil, errNotImplemented
+	return prefetchedOne(ctx, prefetchOrders)(r.acceptTransfer(ctx, orderID, token))
 }
 
 // DeclineOrderTransfer is the resolver for the decline_order_transfer field.
 func (r *mutationResolver) DeclineOrderTransfer(ctx context.Context, orderID string, token string) (bool, error) {
-	return false, errNotImplemented
+	return r.declineTransfer(ctx, orderID, token)
 }
 
 // CreateCustomer is the resolver for the create_customer field.

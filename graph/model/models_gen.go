@@ -80,19 +80,6 @@ type LineItemInput struct {
 type Mutation struct {
 }
 
-type OrderAddressInput struct {
-	FirstName   graphql.Omittable[*string] `json:"first_name,omitempty"`
-	LastName    graphql.Omittable[*string] `json:"last_name,omitempty"`
-	Company     graphql.Omittable[*string] `json:"company,omitempty"`
-	Address1    graphql.Omittable[*string] `json:"address_1,omitempty"`
-	Address2    graphql.Omittable[*string] `json:"address_2,omitempty"`
-	City        graphql.Omittable[*string] `json:"city,omitempty"`
-	CountryCode graphql.Omittable[*string] `json:"country_code,omitempty"`
-	Province    graphql.Omittable[*string] `json:"province,omitempty"`
-	PostalCode  graphql.Omittable[*string] `json:"postal_code,omitempty"`
-	Phone       graphql.Omittable[*string] `json:"phone,omitempty"`
-}
-
 type OrderTransferRequest struct {
 	OrderID string `json:"order_id"`
 	// the email the token was sent to (the order's email)
@@ -102,11 +89,11 @@ type OrderTransferRequest struct {
 
 type PlaceOrderInput struct {
 	// required for guests; a signed-in customer's order uses the customer's email when omitted
-	Email           graphql.Omittable[*string]            `json:"email,omitempty"`
-	CurrencyCode    string                                `json:"currency_code"`
-	Items           []*LineItemInput                      `json:"items"`
-	ShippingAddress graphql.Omittable[*OrderAddressInput] `json:"shipping_address,omitempty"`
-	BillingAddress  graphql.Omittable[*OrderAddressInput] `json:"billing_address,omitempty"`
+	Email           graphql.Omittable[*string]          `json:"email,omitempty"`
+	CurrencyCode    string                              `json:"currency_code"`
+	Items           []*LineItemInput                    `json:"items"`
+	ShippingAddress graphql.Omittable[*db.OrderAddress] `json:"shipping_address,omitempty"`
+	BillingAddress  graphql.Omittable[*db.OrderAddress] `json:"billing_address,omitempty"`
 }
 
 type Query struct {

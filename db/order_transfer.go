@@ -1,0 +1,102 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/acme/customerservice/errcode"
+)
+
+// TransferTTL is how long an order transfer token can be used.
+const TransferTTL = 24 * time.Hour
+
+// errInvalidTransferToken is Medusa's answer to a wrong, used or expired
+// transfer token.
+var errInvalidTransferToken = errcode.New(errcode.NotAllowed, "Invalid token.")
+
+// TransferableOrder locks an order that a customer may ask to take over,
+// one that belongs to a guest, and returns it. Returns NOT_FOUND for an
+// unknown order and NOT_ALLOWED when a registered customer owns it.
+func TransferableOrder(ctx context.Context, q sqlx.QueryerContext, orderID string) (*Order, error) {
+	const query = `SELECT ` + orderColumns + `, c.has_account FROM orders o
+		JOIN customer c ON c.id = o.customer_id
+		WHERE o.id = $1 FOR UPDATE OF o`
+	var row struct {
+		Order
+		HasAccount bool `db:"has_account"`
+	}
+	if err := sqlx.GetContext(ctx, q, &row, query, orderID); err != nil {
+		return nil, notFound(err, "Order", orderID)
+	}
+	if row.HasAccount {
+		return nil, errcode.New(errcode.NotAllowed, "Order: %s already belongs to customer: %s", orderID, row.CustomerID)
+	}
+	return &row.Order, nil
+}
+
+// CreateTransfer records a customer's request to take over an order, with
+// the hash of the token sent for it, replacing the order's pending request.
+// Run it in a transaction, after TransferableOrder.
+func CreateTransfer(ctx context.Context, q sqlx.ExecerContext, o *Order, customerID, tokenHash string, expires time.Time) error {
+	const replace = `UPDATE order_transfer SET status = 'replaced', decided_at = now() WHERE order_id = $1 AND status = 'pending'`
+	if _, err := q.ExecContext(ctx, replace, o.ID); err != nil {
+		return fmt.Errorf("replace transfer: %w", err)
+	}
+	const insert = `INSERT INTO order_transfer (id, order_id, customer_id, from_customer_id, token_hash, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`
+	if _, err := q.ExecContext(ctx, insert, NewID(PrefixTransfer), o.ID, customerID, o.CustomerID, tokenHash, expires); err != nil {
+		return fmt.Errorf("create transfer: %w", err)
+	}
+	return nil
+}
+
+// AcceptTransfer moves an order to the customer who asked for it, when the
+// token is that of its pending, unexpired request and that customer accepts.
+// Of concurrent accepts, exactly one succeeds: the request row is spent by
+// the first. Run it in a transaction. Returns NOT_ALLOWED "Invalid token."
+// otherwise.
+func AcceptTransfer(ctx context.Context, q sqlx.QueryerContext, orderID, customerID, tokenHash string) (*Order, error) {
+	const spend = `UPDATE order_transfer SET status = 'accepted', decided_at = now()
+		WHERE order_id = $1 AND token_hash = $2 AND customer_id = $3 AND status = 'pending' AND expires_at > now()
+		RETURNING from_customer_id`
+	var from string
+	if err := sqlx.GetContext(ctx, q, &from, spend, orderID, tokenHash, customerID); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, errInvalidTransferToken
+		}
+		return nil, fmt.Errorf("accept transfer: %w", err)
+	}
+	const move = `UPDATE orders AS o SET customer_id = $2, updated_at = now()
+		WHERE o.id = $1 AND o.customer_id = $3 RETURNING ` + orderColumns
+	var out Order
+	if err := sqlx.GetContext(ctx, q, &out, move, orderID, customerID, from); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			// The order changed hands since the request.
+			return nil, errInvalidTransferToken
+		}
+		return nil, fmt.Errorf("move order: %w", err)
+	}
+	return &out, nil
+}
+
+// DeclineTransfer cancels an order's pending request whose token this is.
+// Returns NOT_ALLOWED "Invalid token." for a wrong, used or expired token.
+func DeclineTransfer(ctx context.Context, q sqlx.ExecerContext, orderID, tokenHash string) error {
+	const query = `UPDATE order_transfer SET status = 'declined', decided_at = now()
+		WHERE order_id = $1 AND token_hash = $2 AND status = 'pending' AND expires_at > now()`
+	res, err := q.ExecContext(ctx, query, orderID, tokenHash)
+	if err != nil {
+		return fmt.Errorf("decline transfer: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return errInvalidTransferToken
+	}
+	return nil
+}

@@ -1,0 +1,110 @@
+package graph
+
+import (
+	"context"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/acme/customerservice/auth"
+	"github.com/acme/customerservice/db"
+	"github.com/acme/customerservice/errcode"
+	"github.com/acme/customerservice/graph/model"
+)
+
+// placeOrder is a guest checkout without a token: the order goes to the
+// guest customer of its email, reused or created in the same transaction.
+// With a customer's token the order is that customer's.
+func (r *Resolver) placeOrder(ctx context.Context, in model.PlaceOrderInput) (*db.Order, error) {
+	o := db.NewOrder{CurrencyCode: in.CurrencyCode}
+	if v, ok := in.Email.ValueOK(); ok && v != nil {
+		o.Email = *v
+	}
+	for _, it := range in.Items {
+		o.Items = append(o.Items, db.NewLineItem{Title: it.Title, Quantity: it.Quantity, UnitPrice: int64(it.UnitPrice)})
+	}
+	o.ShippingAddress, _ = in.ShippingAddress.ValueOK()
+	o.BillingAddress, _ = in.BillingAddress.ValueOK()
+
+	var customer *db.Customer
+	if auth.HasCredential(ctx) {
+		// A token was sent: it must be a customer's.
+		a, err := auth.Require(ctx, auth.Customer)
+		if err != nil {
+			return nil, err
+		}
+		if customer, err = db.CustomerByID(ctx, r.DB, a.ID); err != nil {
+			return nil, err
+		}
+		if o.Email == "" {
+			o.Email = customer.Email
+		}
+	} else if o.Email == "" {
+		return nil, errcode.Invalid("input.email", "a guest order needs an email")
+	}
+	return db.InTx(ctx, r.DB, func(tx *sqlx.Tx) (*db.Order, error) {
+		if customer != nil {
+			o.CustomerID = customer.ID
+		} else {
+			email, err := db.CleanEmail("input.email", o.Email)
+			if err != nil {
+				return nil, err
+			}
+			if o.CustomerID, err = db.GuestCustomer(ctx, tx, email); err != nil {
+				return nil, err
+			}
+		}
+		return db.CreateOrder(ctx, tx, o)
+	})
+}
+
+// requestTransfer records a signed-in customer's request for a guest's
+// order and mails a single-use token to the order's email.
+func (r *Resolver) requestTransfer(ctx context.Context, orderID string) (*model.OrderTransferRequest, error) {
+	customerID, err := me(ctx)
+	if err != nil {
+		return nil, err
+	}
+	token, hash, err := auth.NewSecretToken()
+	if err != nil {
+		return nil, err
+	}
+	expires := time.Now().Add(db.TransferTTL).Truncate(time.Second)
+	return db.InTx(ctx, r.DB, func(tx *sqlx.Tx) (*model.OrderTransferRequest, error) {
+		o, err := db.TransferableOrder(ctx, tx, orderID)
+		if err != nil {
+			return nil, err
+		}
+		if err := db.CreateTransfer(ctx, tx, o, customerID, hash, expires); err != nil {
+			return nil, err
+		}
+		err = db.EnqueueNotification(ctx, tx, o.Email, "order_transfer", db.JSONObject{
+			"token": token, "order_id": o.ID, "display_id": o.DisplayID, "expires_at": expires.UTC().Format(time.RFC3339),
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &model.OrderTransferRequest{OrderID: o.ID, SentTo: o.Email, ExpiresAt: expires}, nil
+	})
+}
+
+// acceptTransfer moves the order to the signed-in customer who asked for
+// it, when the token is right.
+func (r *Resolver) acceptTransfer(ctx context.Context, orderID, token string) (*db.Order, error) {
+	customerID, err := me(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return db.InTx(ctx, r.DB, func(tx *sqlx.Tx) (*db.Order, error) {
+		return db.AcceptTransfer(ctx, tx, orderID, customerID, auth.HashToken(token))
+	})
+}
+
+// declineTransfer cancels a transfer request: whoever reads the order's
+// email holds the token, signed in or not.
+func (r *Resolver) declineTransfer(ctx context.Context, orderID, token string) (bool, error) {
+	if err := db.DeclineTransfer(ctx, r.DB, orderID, auth.HashToken(token)); err != nil {
+		return false, err
+	}
+	return true, nil
+}
