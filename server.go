@@ -18,30 +18,38 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acme/customerservice/auth"
 	"github.com/acme/customerservice/db"
 	"github.com/acme/customerservice/db/localpg"
 	"github.com/acme/customerservice/db/seed"
 	"github.com/acme/customerservice/graph"
+	"github.com/acme/customerservice/httpserver"
 	"github.com/acme/customerservice/notify"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	var logger *slog.Logger
+	if v := os.Getenv("PRODUCTION"); v == "1" || v == "true" {
+		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	} else {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	if err := run(ctx, os.Args[1:], logger); err != nil {
 		logger.Error(err.Error())
 		stop()
@@ -58,6 +66,12 @@ type config struct {
 	tokenSecret   string
 	tokenTTL      time.Duration
 	smtp          notify.SMTPSender
+	production    bool
+	// requestTimeout bounds a request; shutdownGrace bounds the wait for
+	// requests in flight at shutdown.
+	requestTimeout time.Duration
+	shutdownGrace  time.Duration
+	maxConns       int
 }
 
 func configFromEnv() (config, error) {
@@ -75,12 +89,30 @@ func configFromEnv() (config, error) {
 			From:     envOr("SMTP_FROM", "no-reply@localhost"),
 		},
 	}
-	if v := os.Getenv("TOKEN_TTL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return c, fmt.Errorf("TOKEN_TTL must be a duration such as 24h, got %q", v)
+	var err error
+	if c.tokenTTL, err = envDuration("TOKEN_TTL", 24*time.Hour); err != nil {
+		return c, err
+	}
+	if c.requestTimeout, err = envDuration("REQUEST_TIMEOUT", httpserver.DefaultRequestTimeout); err != nil {
+		return c, err
+	}
+	if c.shutdownGrace, err = envDuration("SHUTDOWN_GRACE", 20*time.Second); err != nil {
+		return c, err
+	}
+	switch v := os.Getenv("PRODUCTION"); v {
+	case "", "0", "false":
+	case "1", "true":
+		c.production = true
+	default:
+		return c, fmt.Errorf("PRODUCTION must be true or false, got %q", v)
+	}
+	c.maxConns = 20
+	if v := os.Getenv("DB_MAX_CONNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("DB_MAX_CONNS must be a positive number, got %q", v)
 		}
-		c.tokenTTL = d
+		c.maxConns = n
 	}
 	if v := os.Getenv("DEMO_CUSTOMERS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -90,6 +122,18 @@ func configFromEnv() (config, error) {
 		c.demoCustomers = n
 	}
 	return c, nil
+}
+
+func envDuration(key string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s must be a duration such as 10s, got %q", key, v)
+	}
+	return d, nil
 }
 
 func envOr(key, def string) string {
@@ -161,6 +205,10 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*databa
 		d.close()
 		return nil, err
 	}
+	pool.SetMaxOpenConns(cfg.maxConns)
+	pool.SetMaxIdleConns(cfg.maxConns)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	pool.SetConnMaxLifetime(30 * time.Minute)
 	if err := db.Migrate(ctx, pool.DB); err != nil {
 		pool.Close()
 		d.close()
@@ -242,39 +290,77 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if cfg.smtp.Addr != "" {
 		sender = cfg.smtp
 	}
-	dispatcher := &notify.Dispatcher{DB: d.pool, Sender: sender, Logger: logger}
-	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
-	dispatched := make(chan struct{})
-	go func() { dispatcher.Run(dispatchCtx); close(dispatched) }()
-	defer func() { stopDispatch(); <-dispatched }()
+	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var jobs sync.WaitGroup
+	jobs.Go(func() { (&notify.Dispatcher{DB: d.pool, Sender: sender, Logger: logger}).Run(background) })
+	jobs.Go(func() { purgeIdempotencyKeys(background, d.pool, logger) })
+	defer func() { stopBackground(); jobs.Wait() }()
 
-	mux := http.NewServeMux()
-	mux.Handle("GET /{$}", playground.Handler("Customer service", "/graphql"))
-	mux.Handle("/graphql", graph.NewHandler(d.pool, graph.Options{Auth: svc, Logger: logger}))
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	web := httpserver.New(httpserver.Config{
+		DB: d.pool,
+		GraphQL: graph.NewHandler(d.pool, graph.Options{
+			Auth: svc, Logger: logger, Production: cfg.production,
+		}),
+		Logger:         logger,
+		Registry:       prometheus.NewRegistry(),
+		Production:     cfg.production,
+		RequestTimeout: cfg.requestTimeout,
+	})
+	if cfg.production {
+		logger.Info("serving", "graphql", "http://"+ln.Addr().String()+"/graphql")
+	} else {
+		logger.Info("serving", "playground", "http://"+ln.Addr().String()+"/", "graphql", "http://"+ln.Addr().String()+"/graphql")
+	}
+	return serveUntilDone(ctx, ln, web, cfg, logger)
+}
+
+// serveUntilDone serves on ln until ctx is done, then shuts down in order:
+// /readyz turns 503, the listener closes, requests in flight finish (for
+// up to the grace period), and only then does the caller close the pool.
+func serveUntilDone(ctx context.Context, ln net.Listener, web *httpserver.Server, cfg config, logger *slog.Logger) error {
 	srv := &http.Server{
-		Addr:              cfg.addr,
-		Handler:           mux,
+		Handler:           web,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      cfg.requestTimeout + 5*time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("serving", "playground", "http://"+cfg.addr+"/", "graphql", "http://"+cfg.addr+"/graphql")
-
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	logger.Info("shutting down: finishing requests in flight", "grace", cfg.shutdownGrace)
+	web.Drain()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
 	}
+	logger.Info("stopped")
 	return nil
+}
+
+// purgeIdempotencyKeys deletes expired idempotency keys every hour.
+func purgeIdempotencyKeys(ctx context.Context, pool *sqlx.DB, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := db.PurgeIdempotencyKeys(ctx, pool); err != nil && ctx.Err() == nil {
+			logger.Warn("purge idempotency keys", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // userCommand runs "user create": an admin user, whose password is read

@@ -11,10 +11,14 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 
 	"github.com/golang-migrate/migrate/v4"
 	migratepg "github.com/golang-migrate/migrate/v4/database/postgres"
@@ -32,7 +36,7 @@ var migrations embed.FS
 // key=value connection string) and checks that it answers. Every statement
 // sent through the returned pool is counted in the context's Counter, if any.
 func Open(ctx context.Context, url string) (*sqlx.DB, error) {
-	connector, err := pq.NewConnector(url)
+	connector, err := pq.NewConnector(withConnectTimeout(url))
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
@@ -42,6 +46,26 @@ func Open(ctx context.Context, url string) (*sqlx.DB, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	return sqlx.NewDb(sqlDB, "postgres"), nil
+}
+
+// connectTimeout bounds opening a connection, so a database that does not
+// answer fails requests fast instead of holding them.
+const connectTimeout = "5"
+
+// withConnectTimeout adds connect_timeout to a connection string that has
+// none.
+func withConnectTimeout(url string) string {
+	if strings.Contains(url, "connect_timeout") {
+		return url
+	}
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		sep := "?"
+		if strings.Contains(url, "?") {
+			sep = "&"
+		}
+		return url + sep + "connect_timeout=" + connectTimeout
+	}
+	return url + " connect_timeout=" + connectTimeout
 }
 
 // Migrate applies every migration not yet applied. It takes PostgreSQL's
@@ -116,4 +140,33 @@ func translate(err error, entity string) error {
 var uniqueFields = map[string]string{
 	"customer_email_has_account_key": "email",
 	"customer_group_name_key":        "name",
+}
+
+// Unavailable reports whether err means the database could not be reached
+// or is shutting down or starting: a failure a retry may cure, not a bug.
+func Unavailable(err error) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch {
+		case pqErr.Code.Class() == "08", // connection exception
+			pqErr.Code == "57P01", pqErr.Code == "57P02", pqErr.Code == "57P03", // shutdown, crash, starting
+			pqErr.Code == "53300": // too many connections
+			return true
+		}
+		return false
+	}
+	var netErr net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.As(err, &netErr) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// TimedOut reports whether err is a statement stopped because its
+// request's deadline passed.
+func TimedOut(err error) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "57014" { // query_canceled
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded)
 }

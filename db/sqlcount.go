@@ -10,7 +10,11 @@ import (
 // Counter counts the SQL statements sent on behalf of one context, typically
 // one GraphQL request. It proves that a request's statement count depends on
 // the depth of its query, not on the number of rows, and feeds metrics.
-type Counter struct{ n atomic.Int64 }
+// Counters nest: a statement counts in every counter of its context.
+type Counter struct {
+	n      atomic.Int64
+	parent *Counter
+}
 
 // Count returns the number of statements counted so far.
 func (c *Counter) Count() int64 { return c.n.Load() }
@@ -20,12 +24,14 @@ type counterKey struct{}
 // WithCounter returns a context whose statements are counted in a new
 // Counter, and that Counter.
 func WithCounter(ctx context.Context) (context.Context, *Counter) {
-	c := new(Counter)
+	parent, _ := ctx.Value(counterKey{}).(*Counter)
+	c := &Counter{parent: parent}
 	return context.WithValue(ctx, counterKey{}, c), c
 }
 
 func count(ctx context.Context) {
-	if c, ok := ctx.Value(counterKey{}).(*Counter); ok {
+	c, _ := ctx.Value(counterKey{}).(*Counter)
+	for ; c != nil; c = c.parent {
 		c.n.Add(1)
 	}
 }

@@ -27,11 +27,24 @@ const (
 	Internal       Code = "INTERNAL"
 )
 
+// Codes of requests refused for their shape or size before they run, and of
+// requests the service could not finish.
+const (
+	QueryTooDeep      Code = "QUERY_TOO_DEEP"
+	TooManyAliases    Code = "TOO_MANY_ALIASES"
+	QueryTooLarge     Code = "QUERY_TOO_LARGE"
+	QueryTooComplex   Code = "QUERY_TOO_COMPLEX"
+	BatchNotSupported Code = "BATCH_NOT_SUPPORTED"
+	PayloadTooLarge   Code = "PAYLOAD_TOO_LARGE"
+	Timeout           Code = "TIMEOUT"
+	Unavailable       Code = "SERVICE_UNAVAILABLE"
+)
+
 // Type returns Medusa's lowercase name for the code ("invalid_data", ...),
 // which clients written against Medusa switch on.
 func (c Code) Type() string {
 	switch c {
-	case InvalidData:
+	case InvalidData, QueryTooDeep, TooManyAliases, QueryTooLarge, QueryTooComplex, BatchNotSupported, PayloadTooLarge:
 		return "invalid_data"
 	case NotFound:
 		return "not_found"
@@ -43,6 +56,10 @@ func (c Code) Type() string {
 		return "not_allowed"
 	case Conflict:
 		return "conflict"
+	case Timeout:
+		return "unexpected_state"
+	case Unavailable:
+		return "database_error"
 	default:
 		return "unknown_error"
 	}

@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acme/customerservice/auth"
 	"github.com/acme/customerservice/db"
 	"github.com/acme/customerservice/db/dbtest"
 	"github.com/acme/customerservice/db/seed"
 	"github.com/acme/customerservice/graph"
+	"github.com/acme/customerservice/httpserver"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -35,7 +37,7 @@ type api struct {
 	adminID string
 }
 
-func newAPI(tb testing.TB) *api {
+func newAPI(tb testing.TB, options ...func(*graph.Options)) *api {
 	tb.Helper()
 	pool := dbtest.New(tb)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -48,7 +50,12 @@ func newAPI(tb testing.TB) *api {
 		tb.Fatal(err)
 	}
 	svc := &auth.Service{DB: pool, Hasher: hasher, Tokens: tokens}
-	a := &api{tb: tb, pool: pool, auth: svc, h: graph.NewHandler(pool, graph.Options{Auth: svc, Logger: logger})}
+	opts := graph.Options{Auth: svc, Logger: logger}
+	for _, o := range options {
+		o(&opts)
+	}
+	web := httpserver.New(httpserver.Config{DB: pool, GraphQL: graph.NewHandler(pool, opts), Logger: logger, Registry: prometheus.NewRegistry()})
+	a := &api{tb: tb, pool: pool, auth: svc, h: web}
 	user, err := svc.CreateUser(context.Background(), "admin@example.com", "admin password", nil, nil)
 	if err != nil {
 		tb.Fatalf("create admin user: %v", err)
@@ -78,9 +85,9 @@ func (a *api) login(actorType, email, password string) string {
 
 // seeded returns an api whose database holds the reference dataset for n
 // customers, loaded with now as its reference time.
-func seeded(tb testing.TB, n int, now time.Time) *api {
+func seeded(tb testing.TB, n int, now time.Time, options ...func(*graph.Options)) *api {
 	tb.Helper()
-	a := newAPI(tb)
+	a := newAPI(tb, options...)
 	if err := seed.Load(context.Background(), a.pool, n, now, nil); err != nil {
 		tb.Fatalf("seed: %v", err)
 	}

@@ -8,11 +8,12 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/acme/customerservice/db"
 	"github.com/acme/customerservice/errcode"
 )
 
 // internalMessage is all a client learns of an unexpected failure.
-const internalMessage = "An internal error occurred; it has been logged."
+const internalMessage = "internal system error"
 
 // presentError is the one place errors become GraphQL errors. Every error
 // leaves with extensions.code (an ErrorCode) and extensions.type (Medusa's
@@ -31,10 +32,20 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 				gqlErr.Extensions["field"] = e.Field
 			}
 		case isRequestError(gqlErr):
-			// gqlgen's own parse and validation errors: the request is at
-			// fault, and the message says how.
-			gqlErr.Extensions["reason"] = gqlErr.Extensions["code"]
-			setCode(gqlErr, errcode.InvalidData)
+			// gqlgen's own parse and validation errors, and the limits':
+			// the request is at fault, and the message says how.
+			code := requestErrorCode(gqlErr)
+			if code == errcode.InvalidData {
+				gqlErr.Extensions["reason"] = gqlErr.Extensions["code"]
+			}
+			setCode(gqlErr, code)
+		case db.TimedOut(err):
+			gqlErr.Message = "The request ran past its deadline and was stopped"
+			setCode(gqlErr, errcode.Timeout)
+		case db.Unavailable(err):
+			logger.WarnContext(ctx, "database unavailable", "error", err, "path", gqlErr.Path.String())
+			gqlErr.Message = "The database is unavailable; retry shortly"
+			setCode(gqlErr, errcode.Unavailable)
 		default:
 			logger.ErrorContext(ctx, "internal error", "error", err, "path", gqlErr.Path.String())
 			gqlErr.Message = internalMessage

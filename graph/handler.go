@@ -18,6 +18,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/acme/customerservice/auth"
+	"github.com/acme/customerservice/observe"
 )
 
 // Options configure the GraphQL handler.
@@ -27,6 +28,11 @@ type Options struct {
 	Logger *slog.Logger
 	// LoaderWait is how long loaders collect keys; DefaultLoaderWait when 0.
 	LoaderWait time.Duration
+	// Limits bound query shapes; DefaultLimits when zero.
+	Limits Limits
+	// Production turns off introspection and "did you mean" suggestions,
+	// which map the schema for an attacker.
+	Production bool
 }
 
 // NewHandler returns the GraphQL endpoint (POST and GET) serving the
@@ -38,21 +44,62 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	if opts.LoaderWait == 0 {
 		opts.LoaderWait = DefaultLoaderWait
 	}
+	if opts.Limits == (Limits{}) {
+		opts.Limits = DefaultLimits
+	}
 	srv := handler.New(NewExecutableSchema(Config{
 		Resolvers:  &Resolver{DB: pool, Auth: opts.Auth},
 		Directives: DirectiveRoot{Auth: authDirective},
+		Complexity: complexity(),
 	}))
-	srv.AddTransport(transport.Options{})
+	// GET serves queries only: gqlgen refuses mutations over GET, which a
+	// link or an image tag could otherwise trigger.
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.Introspection{})
+	srv.SetParserTokenLimit(opts.Limits.Tokens)
+	srv.SetDisableSuggestion(opts.Production)
+	if !opts.Production {
+		srv.Use(extension.Introspection{})
+	}
+	// Shape first: the complexity of a query nested without bound is not
+	// worth computing.
+	srv.Use(shapeLimit{depth: opts.Limits.Depth, aliases: opts.Limits.Aliases})
+	srv.Use(extension.FixedComplexityLimit(opts.Limits.Complexity))
 	srv.SetErrorPresenter(presentError(opts.Logger))
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if r := observe.RequestFrom(ctx); r != nil {
+			r.SetOperation(operationName(graphql.GetOperationContext(ctx)))
+		}
 		return next(WithLoaders(ctx, NewLoaders(pool, opts.LoaderWait)))
 	})
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		if r := observe.RequestFrom(ctx); r != nil && resp != nil {
+			for _, e := range resp.Errors {
+				code, _ := e.Extensions["code"].(string)
+				r.AddErrorCode(code)
+			}
+		}
+		return resp
+	})
 	return opts.Auth.Tokens.Middleware(srv)
+}
+
+// operationName names an operation for logs and metrics by its type and
+// first root field ("query customers"): a set the schema bounds, unlike
+// client-chosen operation names.
+func operationName(opCtx *graphql.OperationContext) string {
+	if opCtx == nil || opCtx.Operation == nil {
+		return "invalid"
+	}
+	for _, sel := range opCtx.Operation.SelectionSet {
+		if f, ok := sel.(*ast.Field); ok {
+			return string(opCtx.Operation.Operation) + " " + f.Name
+		}
+	}
+	return string(opCtx.Operation.Operation)
 }
 
 // recoverPanic logs a resolver's panic with its stack; the client gets

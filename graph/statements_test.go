@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/acme/customerservice/graph"
 )
 
 // headline asks for everything an admin list shows, several levels deep.
@@ -28,7 +30,9 @@ const headline = `query ($limit: Int!) {
 // with all their relations cost as many SQL statements as one customer.
 func TestStatementsDependOnDepthNotRows(t *testing.T) {
 	t.Parallel()
-	a := seeded(t, 100, time.Now())
+	// 100 customers with five orders each cost more than the default
+	// complexity budget allows; this test is about statements.
+	a := seeded(t, 100, time.Now(), func(o *graph.Options) { o.Limits = graph.DefaultLimits; o.Limits.Complexity = 1 << 20 })
 
 	counts := map[int]int64{}
 	for _, limit := range []int{1, 10, 100} {

@@ -1,0 +1,222 @@
+// Package httpserver is the service's HTTP surface: the GraphQL endpoint
+// behind the protections a public endpoint needs (body size, transports,
+// deadlines, idempotency keys), the Playground, health and readiness
+// probes, and metrics.
+package httpserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/acme/customerservice/errcode"
+	"github.com/acme/customerservice/observe"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxBody        = 1 << 20
+	DefaultRequestTimeout = 10 * time.Second
+)
+
+// Config assembles the HTTP surface.
+type Config struct {
+	DB      *sqlx.DB
+	GraphQL http.Handler
+	Logger  *slog.Logger
+	// Registry serves /metrics and receives the request metrics; none are
+	// kept when nil.
+	Registry *prometheus.Registry
+	// Production serves no Playground.
+	Production bool
+	// MaxBody bounds request bodies (DefaultMaxBody when 0).
+	MaxBody int64
+	// RequestTimeout bounds a request, its SQL included
+	// (DefaultRequestTimeout when 0).
+	RequestTimeout time.Duration
+}
+
+// Server is the HTTP surface of one process.
+type Server struct {
+	cfg      Config
+	draining atomic.Bool
+	handler  http.Handler
+}
+
+// New returns the HTTP surface.
+func New(cfg Config) *Server {
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg}
+	var metrics *observe.Metrics
+	mux := http.NewServeMux()
+	if cfg.Registry != nil {
+		metrics = observe.NewMetrics(cfg.Registry, cfg.DB.DB)
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	}
+	graphql := observe.Middleware(cfg.Logger, metrics)(
+		s.recoverPanics(s.guard(s.deadline(s.idempotent(cfg.GraphQL)))))
+	mux.Handle("/graphql", graphql)
+	if !cfg.Production {
+		mux.Handle("GET /{$}", playground.Handler("Customer service", "/graphql"))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	s.handler = mux
+	return s
+}
+
+// ServeHTTP serves the HTTP surface.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Drain makes /readyz answer 503, so load balancers stop sending requests
+// while the ones in flight finish.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// ready answers whether this process should get traffic: not while it
+// drains, nor while the database does not answer.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	defer cancel()
+	if err := s.cfg.DB.PingContext(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// guard admits a request to the GraphQL endpoint: GET, or POST of a JSON
+// body of at most MaxBody bytes holding one operation. Refusals happen
+// before anything is parsed, and never echo the body.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet:
+			next.ServeHTTP(w, r)
+			return
+		case http.MethodPost:
+		default:
+			w.Header().Set("Allow", "GET, POST")
+			writeError(w, http.StatusMethodNotAllowed, errcode.InvalidData, "use POST with a JSON body, or GET for queries")
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			writeError(w, http.StatusUnsupportedMediaType, errcode.InvalidData, "POST bodies must be application/json")
+			return
+		}
+		if r.ContentLength > s.cfg.MaxBody {
+			writeError(w, http.StatusRequestEntityTooLarge, errcode.PayloadTooLarge, s.tooLarge())
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeError(w, http.StatusRequestEntityTooLarge, errcode.PayloadTooLarge, s.tooLarge())
+			} else {
+				writeError(w, http.StatusBadRequest, errcode.InvalidData, "the request body could not be read")
+			}
+			return
+		}
+		switch first := firstByte(body); first {
+		case '{':
+		case '[':
+			writeError(w, http.StatusBadRequest, errcode.BatchNotSupported, "send one operation per request, not a JSON array of them")
+			return
+		default:
+			writeError(w, http.StatusBadRequest, errcode.InvalidData, `the body must be a JSON object: {"query": "...", "variables": {...}}`)
+			return
+		}
+		if !json.Valid(body) {
+			writeError(w, http.StatusBadRequest, errcode.InvalidData, "the body is not valid JSON")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) tooLarge() string {
+	return fmt.Sprintf("the request body is larger than %d bytes", s.cfg.MaxBody)
+}
+
+func firstByte(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c
+	}
+	return 0
+}
+
+// deadline bounds the request: when it passes, the context is canceled,
+// and with it any SQL statement still running.
+func (s *Server) deadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// recoverPanics answers INTERNAL for a panic outside the resolvers (which
+// gqlgen recovers itself), logs it with its stack, and keeps serving.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.cfg.Logger.ErrorContext(r.Context(), "panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				writeError(w, http.StatusInternalServerError, errcode.Internal, "internal system error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers with a GraphQL error response, as the endpoint's own
+// errors look.
+func writeError(w http.ResponseWriter, status int, code errcode.Code, message string) {
+	writeJSON(w, status, map[string]any{"errors": []map[string]any{{
+		"message":    message,
+		"extensions": map[string]any{"code": string(code), "type": code.Type()},
+	}}})
+}

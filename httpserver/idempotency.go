@@ -1,0 +1,138 @@
+package httpserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/acme/customerservice/db"
+	"github.com/acme/customerservice/errcode"
+)
+
+// idempotent makes a POST with an Idempotency-Key act once: the first
+// request with a key runs and its response is kept for a day; a retry with
+// the same key and body gets that response (marked Idempotent-Replayed),
+// waiting for it if the first is still running; the same key with another
+// body is a CONFLICT. Keys are scoped to the caller's credentials.
+func (s *Server) idempotent(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("Idempotency-Key")
+		if key == "" || r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if len(key) > 255 || !printable(key) {
+			writeError(w, http.StatusBadRequest, errcode.InvalidData, "Idempotency-Key must be 1 to 255 printable ASCII characters")
+			return
+		}
+		body, err := io.ReadAll(r.Body) // guard has bounded and buffered it
+		if err != nil {
+			writeError(w, http.StatusBadRequest, errcode.InvalidData, "the request body could not be read")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		ctx := r.Context()
+		scope, hash := digest(r.Header.Get("Authorization")), digest(string(body))
+
+		claimed, err := db.ClaimIdempotencyKey(ctx, s.cfg.DB, scope, key, hash)
+		if err != nil {
+			s.storeFailed(w, r, err)
+			return
+		}
+		if claimed {
+			rec := &recorder{header: http.Header{}, status: http.StatusOK}
+			next.ServeHTTP(rec, r)
+			// Kept with a context of its own: the answer must be stored
+			// even when the request's deadline has just passed.
+			storeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if rec.status >= 500 {
+				err = db.ReleaseIdempotencyKey(storeCtx, s.cfg.DB, scope, key)
+			} else {
+				err = db.CompleteIdempotencyKey(storeCtx, s.cfg.DB, scope, key, rec.status, rec.header.Get("Content-Type"), rec.body.Bytes())
+			}
+			if err != nil {
+				s.cfg.Logger.ErrorContext(ctx, "keep idempotent response", "error", err)
+			}
+			rec.writeTo(w)
+			return
+		}
+		for {
+			state, err := db.IdempotencyKeyState(ctx, s.cfg.DB, scope, key)
+			if err != nil {
+				s.storeFailed(w, r, err)
+				return
+			}
+			switch {
+			case state == nil:
+				// The first request failed and let the key go: the client
+				// may retry.
+				writeError(w, http.StatusConflict, errcode.Conflict, "the first request with this Idempotency-Key failed; retry it")
+				return
+			case state.RequestHash != hash:
+				writeError(w, http.StatusConflict, errcode.Conflict, "this Idempotency-Key was used with another request body")
+				return
+			case state.Done():
+				if state.ContentType != nil {
+					w.Header().Set("Content-Type", *state.ContentType)
+				}
+				w.Header().Set("Idempotent-Replayed", "true")
+				w.WriteHeader(*state.Status)
+				w.Write(state.Response)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				writeError(w, http.StatusConflict, errcode.Conflict, "a request with this Idempotency-Key is still running")
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+}
+
+func (s *Server) storeFailed(w http.ResponseWriter, r *http.Request, err error) {
+	code, status := errcode.Internal, http.StatusInternalServerError
+	if db.Unavailable(err) {
+		code, status = errcode.Unavailable, http.StatusServiceUnavailable
+	}
+	s.cfg.Logger.ErrorContext(r.Context(), "idempotency key", "error", err)
+	writeError(w, status, code, "the request could not be checked for repeats; retry shortly")
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// recorder keeps a response to store it before it is sent.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(status int)      { r.status = status }
+
+func (r *recorder) writeTo(w http.ResponseWriter) {
+	for k, v := range r.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(r.status)
+	w.Write(r.body.Bytes())
+}

@@ -1,0 +1,153 @@
+// Package observe is what the service tells its operators: a request id
+// and a structured log line per request, and Prometheus metrics for
+// requests, latency, errors, SQL statements and the connection pool.
+package observe
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/acme/customerservice/db"
+)
+
+// Request is what one request's handlers learn about it, for its log line
+// and metrics.
+type Request struct {
+	ID string
+
+	mu        sync.Mutex
+	operation string
+	codes     []string
+}
+
+// SetOperation names the GraphQL operation the request ran.
+func (r *Request) SetOperation(op string) {
+	r.mu.Lock()
+	r.operation = op
+	r.mu.Unlock()
+}
+
+// AddErrorCode records the code of an error the request answered with.
+func (r *Request) AddErrorCode(code string) {
+	r.mu.Lock()
+	r.codes = append(r.codes, code)
+	r.mu.Unlock()
+}
+
+func (r *Request) snapshot() (string, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	op := r.operation
+	if op == "" {
+		op = "none"
+	}
+	return op, slices.Clone(r.codes)
+}
+
+type requestKey struct{}
+
+// RequestFrom returns the request ctx belongs to, or nil outside one.
+func RequestFrom(ctx context.Context) *Request {
+	r, _ := ctx.Value(requestKey{}).(*Request)
+	return r
+}
+
+// Metrics are the service's Prometheus collectors.
+type Metrics struct {
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	errors     *prometheus.CounterVec
+	statements prometheus.Histogram
+}
+
+// NewMetrics registers the service's collectors, and the pool's statistics,
+// with reg.
+func NewMetrics(reg prometheus.Registerer, pool *sql.DB) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "customerservice_requests_total",
+			Help: "HTTP requests to /graphql, by operation and status code.",
+		}, []string{"operation", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "customerservice_request_duration_seconds",
+			Help:    "Time to answer a /graphql request, by operation.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"operation"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "customerservice_errors_total",
+			Help: "GraphQL errors answered, by code.",
+		}, []string{"code"}),
+		statements: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "customerservice_sql_statements_per_request",
+			Help:    "SQL statements sent for one /graphql request.",
+			Buckets: []float64{0, 1, 2, 4, 8, 16, 32, 64},
+		}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.errors, m.statements, collectors.NewDBStatsCollector(pool, "customerservice"))
+	return m
+}
+
+// requestIDPattern is what an incoming X-Request-Id must look like to be
+// kept: a caller's id ties logs together, but must not inject into them.
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// Middleware gives each request an id (X-Request-Id, kept from the caller
+// when it looks like one), counts its SQL statements, and after it logs one
+// line and records the metrics. Metrics may be nil.
+func Middleware(logger *slog.Logger, m *Metrics) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			req := &Request{ID: r.Header.Get("X-Request-Id")}
+			if !requestIDPattern.MatchString(req.ID) {
+				req.ID = rand.Text()
+			}
+			w.Header().Set("X-Request-Id", req.ID)
+			ctx, counter := db.WithCounter(context.WithValue(r.Context(), requestKey{}, req))
+			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+			next.ServeHTTP(sw, r.WithContext(ctx))
+
+			op, codes := req.snapshot()
+			elapsed := time.Since(start)
+			if m != nil {
+				m.requests.WithLabelValues(op, strconv.Itoa(sw.status)).Inc()
+				m.duration.WithLabelValues(op).Observe(elapsed.Seconds())
+				m.statements.Observe(float64(counter.Count()))
+				for _, c := range codes {
+					m.errors.WithLabelValues(c).Inc()
+				}
+			}
+			level := slog.LevelInfo
+			if sw.status >= 500 {
+				level = slog.LevelError
+			}
+			logger.Log(ctx, level, "request", "request_id", req.ID, "method", r.Method, "path", r.URL.Path,
+				"operation", op, "status", sw.status, "duration_ms", float64(elapsed.Microseconds())/1000,
+				"sql_statements", counter.Count(), "error_codes", codes)
+		})
+	}
+}
+
+// statusWriter remembers the status code a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
