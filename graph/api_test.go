@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,7 +146,28 @@ func (a *api) post(query string, vars map[string]any, authorization string) resp
 		a.tb.Fatalf("response is not JSON: %v\n%s", err, rec.Body.String())
 	}
 	resp.Statements = counter.Count()
+	for _, e := range resp.Errors {
+		checkNoLeak(a.tb, e)
+	}
 	return resp
+}
+
+// leaks are what no error a client sees may contain: SQL, driver text,
+// constraint and table names, stack traces.
+var leaks = []string{"pq:", "SQLSTATE", "sql:", "violates", "constraint", "duplicate key", `relation "`,
+	"goroutine ", ".go:", "customer_address", "auth_identity", "order_line_item", "customer_group_customer",
+	"idempotency_key", "password_hash", "login_failure", "syntax error at"}
+
+// checkNoLeak fails the test when an error tells more than a client should
+// know. Every error of the test suite passes through it.
+func checkNoLeak(tb testing.TB, e gqlError) {
+	tb.Helper()
+	text := e.Message + fmt.Sprint(e.Extensions)
+	for _, l := range leaks {
+		if strings.Contains(text, l) {
+			tb.Errorf("an error leaks %q: %+v", l, e)
+		}
+	}
 }
 
 // query runs a query that must succeed and decodes its data into out.

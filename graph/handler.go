@@ -50,7 +50,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	srv := handler.New(NewExecutableSchema(Config{
 		Resolvers:  &Resolver{DB: pool, Auth: opts.Auth},
 		Directives: DirectiveRoot{Auth: authDirective},
-		Complexity: complexity(),
+		Complexity: listComplexity(),
 	}))
 	// GET serves queries only: gqlgen refuses mutations over GET, which a
 	// link or an image tag could otherwise trigger.
@@ -62,10 +62,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	if !opts.Production {
 		srv.Use(extension.Introspection{})
 	}
-	// Shape first: the complexity of a query nested without bound is not
-	// worth computing.
-	srv.Use(shapeLimit{depth: opts.Limits.Depth, aliases: opts.Limits.Aliases})
-	srv.Use(extension.FixedComplexityLimit(opts.Limits.Complexity))
+	srv.Use(&queryLimits{limits: opts.Limits})
 	srv.SetErrorPresenter(presentError(opts.Logger))
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -29,19 +30,32 @@ type Limits struct {
 // DefaultLimits are the limits of the local default and of production.
 var DefaultLimits = Limits{Depth: 12, Aliases: 15, Tokens: 10_000, Complexity: 5_000}
 
-// shapeLimit checks depth and aliases of the operation a request runs.
-type shapeLimit struct{ depth, aliases int }
+// queryLimits checks the operation a request runs against the limits, in
+// order: its shape first, since the complexity of a query nested without
+// bound is not worth computing.
+type queryLimits struct {
+	limits Limits
+	schema graphql.ExecutableSchema
+}
 
-func (shapeLimit) ExtensionName() string                   { return "ShapeLimit" }
-func (shapeLimit) Validate(graphql.ExecutableSchema) error { return nil }
-func (l shapeLimit) MutateOperationContext(_ context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
+func (*queryLimits) ExtensionName() string { return "QueryLimits" }
+
+func (l *queryLimits) Validate(schema graphql.ExecutableSchema) error {
+	l.schema = schema
+	return nil
+}
+
+func (l *queryLimits) MutateOperationContext(ctx context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
 	m := measurer{fragments: map[string]shape{}, doc: opCtx.Doc}
 	s := m.selections(opCtx.Operation.SelectionSet)
 	switch {
-	case s.depth > l.depth:
-		return limitError(errcode.QueryTooDeep, "the query nests %d levels deep; the limit is %d", s.depth, l.depth)
-	case s.aliases > l.aliases:
-		return limitError(errcode.TooManyAliases, "the query has %d aliases; the limit is %d", s.aliases, l.aliases)
+	case s.depth > l.limits.Depth:
+		return limitError(errcode.QueryTooDeep, "the query nests %d levels deep; the limit is %d", s.depth, l.limits.Depth)
+	case s.aliases > l.limits.Aliases:
+		return limitError(errcode.TooManyAliases, "the query has %d aliases; the limit is %d", s.aliases, l.limits.Aliases)
+	}
+	if c := complexity.Calculate(ctx, l.schema, opCtx.Operation, opCtx.Variables); c > l.limits.Complexity {
+		return limitError(errcode.QueryTooComplex, "the query has complexity %d; the budget is %d (a list costs its limit times what it selects)", c, l.limits.Complexity)
 	}
 	return nil
 }
@@ -113,8 +127,8 @@ func listCost(child int, limit *int) int {
 	return 1 + child*n
 }
 
-// complexity prices the paginated list fields by their limit.
-func complexity() ComplexityRoot {
+// listComplexity prices the paginated list fields by their limit.
+func listComplexity() ComplexityRoot {
 	var c ComplexityRoot
 	c.Query.Customers = func(child int, _ *db.CustomerFilter, limit, _ *int, _ *string, _ *bool) int {
 		return listCost(child, limit)
@@ -132,9 +146,7 @@ func complexity() ComplexityRoot {
 // malformed or oversized request.
 func requestErrorCode(gqlErr *gqlerror.Error) errcode.Code {
 	switch reason, _ := gqlErr.Extensions["code"].(string); {
-	case reason == "COMPLEXITY_LIMIT_EXCEEDED":
-		return errcode.QueryTooComplex
-	case reason == string(errcode.QueryTooDeep), reason == string(errcode.TooManyAliases):
+	case reason == string(errcode.QueryTooDeep), reason == string(errcode.TooManyAliases), reason == string(errcode.QueryTooComplex):
 		return errcode.Code(reason)
 	case strings.HasPrefix(gqlErr.Message, "exceeded token limit"):
 		return errcode.QueryTooLarge

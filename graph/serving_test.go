@@ -1,0 +1,265 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/acme/customerservice/db"
+	"github.com/acme/customerservice/graph"
+	"github.com/acme/customerservice/httpserver"
+)
+
+func TestQueryShapeLimits(t *testing.T) {
+	t.Parallel()
+	a := seeded(t, 3, time.Now())
+	// 14 levels: customers items orders items customer ... id.
+	deep := "{ customers { items { orders { items { customer { orders { items { customer { orders { items { customer { orders { items { id } } } } } } } } } } } } } }"
+	viaFragments := `query { customers { items { ...A } } }
+		fragment A on Customer { orders { items { customer { ...B } } } }
+		fragment B on Customer { orders { items { customer { ...C } } } }
+		fragment C on Customer { orders { items { customer { orders { items { id } } } } } }`
+	var aliases strings.Builder
+	aliases.WriteString("{")
+	for i := range 16 {
+		aliases.WriteString(" a" + string(rune('a'+i)) + ": customers(limit: 1) { count }")
+	}
+	aliases.WriteString(" }")
+	tokens := "{ customers { count " + strings.Repeat("__typename ", 10_000) + "} }"
+	complex := "{ customers(limit: 100) { items { orders(limit: 100) { items { id } } } } }"
+
+	tests := []struct {
+		name, query, code string
+	}{
+		{"deep", deep, "QUERY_TOO_DEEP"},
+		{"deep through fragments", viaFragments, "QUERY_TOO_DEEP"},
+		{"aliases", aliases.String(), "TOO_MANY_ALIASES"},
+		{"token bomb", tokens, "QUERY_TOO_LARGE"},
+		{"complex", complex, "QUERY_TOO_COMPLEX"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := a.do(tt.query, nil)
+			if len(resp.Errors) != 1 || resp.Errors[0].Extensions["code"] != tt.code {
+				t.Fatalf("errors = %+v, want one %s", resp.Errors, tt.code)
+			}
+			if resp.Statements != 0 {
+				t.Errorf("a refused query ran %d statements", resp.Statements)
+			}
+		})
+	}
+	// At the limits, queries run.
+	var ok struct{}
+	a.query("{ customers(limit: 1) { items { orders(limit: 1) { items { customer { orders(limit: 1) { items { customer { id } } } } } } } } }", nil, &ok)
+	a.query(strings.Replace(aliases.String(), " ap: customers(limit: 1) { count }", "", 1), nil, &ok)
+	a.query("{ customers(limit: 100) { count items { id email addresses { id } groups { id } orders { count } } } }", nil, &ok)
+}
+
+// raw posts a body as it is, with a content type, to the full HTTP stack.
+func (a *api) raw(method, contentType string, body []byte) (int, []byte, int64) {
+	a.tb.Helper()
+	ctx, counter := db.WithCounter(context.Background())
+	req := httptest.NewRequestWithContext(ctx, method, "/graphql", bytes.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	rec := httptest.NewRecorder()
+	a.h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.Bytes(), counter.Count()
+}
+
+func TestTransportGuards(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	secret := "SECRET-BODY-CONTENT"
+	huge := []byte(`{"query": "{ customers { count } }", "variables": {"x": "` + secret + strings.Repeat("x", 1<<20) + `"}}`)
+	tests := []struct {
+		name, method, contentType string
+		body                      []byte
+		status                    int
+		code                      string
+	}{
+		{"body over 1 MiB", "POST", "application/json", huge, 413, "PAYLOAD_TOO_LARGE"},
+		{"batched operations", "POST", "application/json", []byte(`[{"query": "{ customers { count } }"}, {"query": "{ orders { count } }"}]`), 400, "BATCH_NOT_SUPPORTED"},
+		{"not JSON", "POST", "application/json", []byte(`query=` + secret), 400, "INVALID_DATA"},
+		{"broken JSON", "POST", "application/json", []byte(`{"query": "` + secret), 400, "INVALID_DATA"},
+		{"form post", "POST", "application/x-www-form-urlencoded", []byte(`query={customers{count}}`), 415, "INVALID_DATA"},
+		{"PUT", "PUT", "application/json", []byte(`{"query": "{ customers { count } }"}`), 405, "INVALID_DATA"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body, statements := a.raw(tt.method, tt.contentType, tt.body)
+			var resp response
+			if err := json.Unmarshal(body, &resp); err != nil {
+				t.Fatalf("not a GraphQL error response: %s", body)
+			}
+			if status != tt.status || len(resp.Errors) != 1 || resp.Errors[0].Extensions["code"] != tt.code {
+				t.Errorf("status %d, errors %+v; want %d %s", status, resp.Errors, tt.status, tt.code)
+			}
+			if bytes.Contains(body, []byte(secret)) {
+				t.Errorf("the error echoes the body: %.200s", body)
+			}
+			if statements != 0 {
+				t.Errorf("%d statements ran", statements)
+			}
+		})
+	}
+
+	// A mutation over GET is refused; a query over GET runs.
+	get := func(q string) (int, string) {
+		req := httptest.NewRequest("GET", "/graphql?query="+strings.ReplaceAll(q, " ", "+"), nil)
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		rec := httptest.NewRecorder()
+		a.h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	if status, body := get(`mutation { create_customer(input: {email: "get@example.com"}) { id } }`); status < 400 || strings.Contains(body, `"data":{`) {
+		t.Errorf("mutation over GET: %d %s", status, body)
+	}
+	if status, body := get(`{ customers { count } }`); status != 200 || !strings.Contains(body, `"count":0`) {
+		t.Errorf("query over GET: %d %s", status, body)
+	}
+}
+
+func TestPanicIsInternalAndTheServerGoesOn(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	// A nil pool makes every resolver that reads the database panic.
+	broken := graph.NewHandler(nil, graph.Options{Auth: a.auth, Logger: logger})
+	b := *a
+	b.h = httpserver.New(httpserver.Config{DB: a.pool, GraphQL: broken, Logger: logger, Registry: prometheus.NewRegistry()})
+	err := b.fail(`{ customers { count } }`, nil)
+	wantError(t, err, "INTERNAL", "unknown_error", "internal system error")
+	if !strings.Contains(logs.String(), "panic in resolver") || !strings.Contains(logs.String(), "goroutine") {
+		t.Errorf("the panic was not logged with its stack:\n%s", logs.String())
+	}
+	// The next request is served.
+	b.login("USER", "admin@example.com", "admin password")
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestDeadlineCancelsRunningSQL(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.createCustomer(map[string]any{"email": "locked@example.com"})
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	b := *a
+	b.h = httpserver.New(httpserver.Config{DB: a.pool, GraphQL: graph.NewHandler(a.pool, graph.Options{Auth: a.auth, Logger: logger}),
+		Logger: logger, RequestTimeout: 300 * time.Millisecond})
+
+	// Another transaction holds the row, so the update waits for its lock.
+	lock, err := a.pool.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback()
+	if _, err := lock.Exec(`SELECT id FROM customer WHERE id = $1 FOR UPDATE`, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	e := b.fail(`mutation ($id: ID!) { update_customer(id: $id, input: {first_name: "Late"}) { id } }`, map[string]any{"id": c.ID})
+	wantError(t, e, "TIMEOUT", "unexpected_state", "The request ran past its deadline and was stopped")
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("the request took %v with a 300ms deadline", took)
+	}
+	// The statement no longer waits in the database.
+	var waiting int
+	if err := a.pool.Get(&waiting, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'UPDATE customer%'`); err != nil {
+		t.Fatal(err)
+	}
+	if waiting != 0 {
+		t.Errorf("%d updates still run after the deadline", waiting)
+	}
+	lock.Rollback()
+	var name *string
+	a.pool.Get(&name, `SELECT first_name FROM customer WHERE id = $1`, c.ID)
+	if name != nil {
+		t.Errorf("the timed-out update was applied: %q", *name)
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	body := []byte(`{"query": "mutation { create_customer(input: {email: \"once@example.com\"}) { id email } }"}`)
+	send := func(key string, body []byte) (int, string, http.Header) {
+		req := httptest.NewRequest("POST", "/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		req.Header.Set("Idempotency-Key", key)
+		rec := httptest.NewRecorder()
+		a.h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String(), rec.Header()
+	}
+	const n = 10
+	var wg sync.WaitGroup
+	bodies := make([]string, n)
+	replayed := make([]bool, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, b, h := send("key-1", body)
+			if status != 200 {
+				t.Errorf("retry %d: %d %s", i, status, b)
+			}
+			bodies[i], replayed[i] = b, h.Get("Idempotent-Replayed") == "true"
+		}()
+	}
+	wg.Wait()
+	var customers int
+	a.pool.Get(&customers, `SELECT count(*) FROM customer WHERE email = 'once@example.com'`)
+	first := 0
+	for i := range n {
+		if bodies[i] != bodies[0] {
+			t.Errorf("response %d differs: %s vs %s", i, bodies[i], bodies[0])
+		}
+		if !replayed[i] {
+			first++
+		}
+	}
+	if customers != 1 || first != 1 || strings.Contains(bodies[0], "errors") {
+		t.Errorf("%d customers, %d first responses, body %s; want 1, 1 and no error", customers, first, bodies[0])
+	}
+	// The same key with another body is a conflict.
+	status, b, _ := send("key-1", []byte(`{"query": "mutation { create_customer(input: {email: \"other@example.com\"}) { id } }"}`))
+	if status != 409 || !strings.Contains(b, `"CONFLICT"`) {
+		t.Errorf("same key, other body: %d %s", status, b)
+	}
+	// Another key acts (and meets the duplicate email).
+	if _, b, _ := send("key-2", body); !strings.Contains(b, "DUPLICATE_ERROR") {
+		t.Errorf("a new key should act again: %s", b)
+	}
+	if status, b, _ := send(strings.Repeat("k", 256), body); status != 400 {
+		t.Errorf("an overlong key: %d %s", status, b)
+	}
+}
