@@ -71,7 +71,9 @@ type config struct {
 	// requests in flight at shutdown.
 	requestTimeout time.Duration
 	shutdownGrace  time.Duration
-	maxConns       int
+	// drainDelay is how long /readyz fails before the listener closes.
+	drainDelay time.Duration
+	maxConns   int
 }
 
 func configFromEnv() (config, error) {
@@ -98,6 +100,12 @@ func configFromEnv() (config, error) {
 	}
 	if c.shutdownGrace, err = envDuration("SHUTDOWN_GRACE", 20*time.Second); err != nil {
 		return c, err
+	}
+	if c.drainDelay, err = envDuration("SHUTDOWN_DELAY", 0); err != nil {
+		return c, err
+	}
+	if c.tokenTTL == 0 || c.requestTimeout == 0 {
+		return c, errors.New("TOKEN_TTL and REQUEST_TIMEOUT must be longer than 0")
 	}
 	switch v := os.Getenv("PRODUCTION"); v {
 	case "", "0", "false":
@@ -130,7 +138,7 @@ func envDuration(key string, def time.Duration) (time.Duration, error) {
 		return def, nil
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
+	if err != nil || d < 0 {
 		return 0, fmt.Errorf("%s must be a duration such as 10s, got %q", key, v)
 	}
 	return d, nil
@@ -267,19 +275,29 @@ func loadDemoData(ctx context.Context, cfg config, svc *auth.Service, logger *sl
 	return nil
 }
 
-func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
+// app is the running service without its listener: the database, the
+// background jobs and the HTTP surface.
+type app struct {
+	db    *database
+	auth  *auth.Service
+	web   *httpserver.Server
+	close func()
+}
+
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
 	d, err := openDatabase(ctx, cfg, logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer d.close()
 	svc, err := authService(cfg, d.pool)
 	if err != nil {
-		return err
+		d.close()
+		return nil, err
 	}
 	if d.fresh && cfg.demoCustomers > 0 {
 		if err := loadDemoData(ctx, cfg, svc, logger); err != nil {
-			return err
+			d.close()
+			return nil, err
 		}
 	}
 	if pw, err := os.ReadFile(filepath.Join(cfg.dataDir, "admin.password")); err == nil && cfg.databaseURL == "" {
@@ -294,12 +312,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	var jobs sync.WaitGroup
 	jobs.Go(func() { (&notify.Dispatcher{DB: d.pool, Sender: sender, Logger: logger}).Run(background) })
 	jobs.Go(func() { purgeIdempotencyKeys(background, d.pool, logger) })
-	defer func() { stopBackground(); jobs.Wait() }()
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return err
-	}
 	web := httpserver.New(httpserver.Config{
 		DB: d.pool,
 		GraphQL: graph.NewHandler(d.pool, graph.Options{
@@ -310,12 +323,29 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Production:     cfg.production,
 		RequestTimeout: cfg.requestTimeout,
 	})
+	return &app{db: d, auth: svc, web: web, close: func() {
+		stopBackground()
+		jobs.Wait()
+		d.close()
+	}}, nil
+}
+
+func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
+	a, err := newApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
 	if cfg.production {
 		logger.Info("serving", "graphql", "http://"+ln.Addr().String()+"/graphql")
 	} else {
 		logger.Info("serving", "playground", "http://"+ln.Addr().String()+"/", "graphql", "http://"+ln.Addr().String()+"/graphql")
 	}
-	return serveUntilDone(ctx, ln, web, cfg, logger)
+	return serveUntilDone(ctx, ln, a.web, cfg, logger)
 }
 
 // serveUntilDone serves on ln until ctx is done, then shuts down in order:
@@ -338,6 +368,9 @@ func serveUntilDone(ctx context.Context, ln net.Listener, web *httpserver.Server
 	}
 	logger.Info("shutting down: finishing requests in flight", "grace", cfg.shutdownGrace)
 	web.Drain()
+	// Load balancers stop sending requests once they see /readyz fail;
+	// until then, new requests are still served.
+	time.Sleep(cfg.drainDelay)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {

@@ -154,8 +154,15 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			writeError(w, http.StatusBadRequest, errcode.InvalidData, `the body must be a JSON object: {"query": "...", "variables": {...}}`)
 			return
 		}
-		if !json.Valid(body) {
-			writeError(w, http.StatusBadRequest, errcode.InvalidData, "the body is not valid JSON")
+		var params struct {
+			Query         string         `json:"query"`
+			OperationName string         `json:"operationName"`
+			Variables     map[string]any `json:"variables"`
+			Extensions    map[string]any `json:"extensions"`
+		}
+		if err := json.Unmarshal(body, &params); err != nil {
+			writeError(w, http.StatusBadRequest, errcode.InvalidData,
+				`the body must be {"query": string, "operationName": string, "variables": object}, with JSON types as shown`)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))

@@ -46,6 +46,8 @@ type Options struct {
 	// Ephemeral trades durability for speed (no fsync), for throwaway test
 	// clusters.
 	Ephemeral bool
+	// Port is the TCP port to listen on; a free one when 0.
+	Port int
 	// Logf, when set, reports what the launcher does.
 	Logf func(format string, args ...any)
 }
@@ -106,8 +108,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, err
 		}
 	}
-	if c.port, err = freePort(); err != nil {
-		return nil, err
+	c.port = opts.Port
+	if c.port == 0 {
+		if c.port, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.start(bin, pgdata, runAs, opts.Ephemeral); err != nil {
 		return nil, err

@@ -67,6 +67,11 @@ func UnmarshalTime(v any) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, errcode.New(errcode.InvalidData, "%q is not an RFC 3339 time, such as 2024-05-01T12:00:00Z", s)
 	}
+	// Year 0 is 1 BC: outside what the API deals in, and a trap for the
+	// database's calendar.
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return time.Time{}, errcode.New(errcode.InvalidData, "%q is outside the years 1 to 9999", s)
+	}
 	return t, nil
 }
 

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/acme/customerservice/auth"
+	"github.com/acme/customerservice/db/dbtest"
+	"github.com/acme/customerservice/db/localpg"
+)
+
+// client posts GraphQL requests to a running server.
+type client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+type reply struct {
+	status int
+	Data   map[string]json.RawMessage `json:"data"`
+	Errors []struct {
+		Message    string         `json:"message"`
+		Extensions map[string]any `json:"extensions"`
+	} `json:"errors"`
+}
+
+func (c *client) post(query string) (reply, error) {
+	body, _ := json.Marshal(map[string]any{"query": query})
+	req, _ := http.NewRequest("POST", c.base+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	defer resp.Body.Close()
+	var r reply
+	r.status = resp.StatusCode
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+func (c *client) status(path string) int {
+	resp, err := c.http.Get(c.base + path)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func testConfig(url, dataDir string) config {
+	return config{databaseURL: url, dataDir: dataDir, tokenTTL: time.Hour, requestTimeout: 5 * time.Second,
+		shutdownGrace: 10 * time.Second, maxConns: 10}
+}
+
+// adminToken creates an admin user and returns its token.
+func adminToken(t *testing.T, a *app) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := a.auth.CreateUser(ctx, "ops@example.com", "ops password", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := a.auth.Login(ctx, auth.User, "ops@example.com", "ops password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.Token
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestOutageAndRecovery stops PostgreSQL under a load of writes and starts
+// it again: requests fail fast with SERVICE_UNAVAILABLE meanwhile, /readyz
+// follows the database, the server recovers by itself, and every write that
+// was acknowledged is there, once.
+func TestOutageAndRecovery(t *testing.T) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "outage-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	cluster, err := localpg.Start(ctx, localpg.Options{Dir: dir, Ephemeral: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cluster.Stop() }()
+	if _, err := cluster.CreateDatabase(ctx, "outage"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(ctx, testConfig(cluster.URL("outage"), dir), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	ts := httptest.NewServer(a.web)
+	defer ts.Close()
+	c := &client{base: ts.URL, token: adminToken(t, a), http: &http.Client{Timeout: 10 * time.Second}}
+
+	var (
+		stop     atomic.Bool
+		mu       sync.Mutex
+		acked    []string
+		codes    = map[string]int{}
+		workers  sync.WaitGroup
+		sequence atomic.Int64
+	)
+	for w := range 4 {
+		workers.Go(func() {
+			for !stop.Load() {
+				email := fmt.Sprintf("load-%d-%d@example.com", w, sequence.Add(1))
+				r, err := c.post(`mutation { create_customer(input: {email: "` + email + `"}) { id } }`)
+				mu.Lock()
+				switch {
+				case err != nil:
+					codes["transport: "+err.Error()]++
+				case len(r.Errors) == 0:
+					acked = append(acked, email)
+				default:
+					codes[fmt.Sprint(r.Errors[0].Extensions["code"])]++
+				}
+				mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r, err := c.post(`{ customers { count } }`)
+	if took := time.Since(start); err != nil || len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "SERVICE_UNAVAILABLE" || took > 3*time.Second {
+		t.Errorf("during the outage: %+v, %v, after %v; want SERVICE_UNAVAILABLE fast", r, err, took)
+	}
+	if s := c.status("/readyz"); s != http.StatusServiceUnavailable {
+		t.Errorf("/readyz during the outage = %d, want 503", s)
+	}
+	if s := c.status("/healthz"); s != http.StatusOK {
+		t.Errorf("/healthz during the outage = %d, want 200", s)
+	}
+	time.Sleep(300 * time.Millisecond)
+
+	cluster, err = localpg.Start(ctx, localpg.Options{Dir: dir, Ephemeral: true, Port: cluster.Port()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for c.status("/readyz") != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("not ready 15s after PostgreSQL came back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("ready again %v after the restart", time.Since(start))
+	time.Sleep(300 * time.Millisecond)
+	stop.Store(true)
+	workers.Wait()
+	if r, err := c.post(`{ customers { count } }`); err != nil || len(r.Errors) != 0 {
+		t.Errorf("after recovery: %+v, %v", r, err)
+	}
+
+	for code, n := range codes {
+		if code != "SERVICE_UNAVAILABLE" {
+			t.Errorf("%d requests failed with %s; only SERVICE_UNAVAILABLE is expected", n, code)
+		}
+	}
+	var rows []struct {
+		Email string
+		N     int
+	}
+	if err := a.db.pool.Select(&rows, `SELECT email, count(*) AS n FROM customer GROUP BY email`); err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]int{}
+	for _, r := range rows {
+		stored[r.Email] = r.N
+		if r.N != 1 {
+			t.Errorf("%s was written %d times", r.Email, r.N)
+		}
+	}
+	for _, e := range acked {
+		if stored[e] != 1 {
+			t.Errorf("acknowledged %s is not stored", e)
+		}
+	}
+	t.Logf("%d writes acknowledged and stored; failures by code: %v", len(acked), codes)
+	if len(acked) == 0 {
+		t.Error("no write went through")
+	}
+}
+
+// TestGracefulShutdown stops the server while 100 mutations are in flight:
+// /readyz turns 503 first, and every mutation that was answered is stored.
+func TestGracefulShutdown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := testConfig(dbtest.URL(t), t.TempDir())
+	cfg.drainDelay = 300 * time.Millisecond
+	a, err := newApp(ctx, cfg, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- serveUntilDone(ctx, ln, a.web, cfg, quietLogger()) }()
+	c := &client{base: "http://" + ln.Addr().String(), token: adminToken(t, a), http: &http.Client{Timeout: 20 * time.Second}}
+
+	const n = 100
+	var wg sync.WaitGroup
+	acked := make([]string, n)
+	started := make(chan struct{}, n)
+	for i := range n {
+		wg.Go(func() {
+			email := fmt.Sprintf("inflight-%d@example.com", i)
+			started <- struct{}{}
+			r, err := c.post(`mutation { create_customer(input: {email: "` + email + `"}) { id } }`)
+			if err == nil && len(r.Errors) == 0 && r.Data["create_customer"] != nil {
+				acked[i] = email
+			}
+		})
+	}
+	for range n {
+		<-started
+	}
+	cancel() // as SIGTERM does
+	time.Sleep(50 * time.Millisecond)
+	if s := c.status("/readyz"); s != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while draining = %d, want 503", s)
+	}
+	wg.Wait()
+	if err := <-served; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	count := 0
+	for _, e := range acked {
+		if e == "" {
+			continue
+		}
+		count++
+		var n int
+		if err := a.db.pool.Get(&n, `SELECT count(*) FROM customer WHERE email = $1`, e); err != nil || n != 1 {
+			t.Errorf("acknowledged %s: %d rows (%v)", e, n, err)
+		}
+	}
+	t.Logf("%d of %d mutations acknowledged, all stored", count, n)
+	if count == 0 {
+		t.Error("no mutation was answered")
+	}
+}
