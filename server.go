@@ -4,6 +4,7 @@
 //	customerservice [serve]                          serve GraphQL at /graphql, the Playground at /
 //	customerservice seed -customers N                load the reference benchmark dataset
 //	customerservice user create -email E -password-stdin  create an admin user
+//	customerservice bench [-scenario S] [-c N] [-duration D]  drive a running server and measure
 //
 // With no DATABASE_URL it runs its own PostgreSQL cluster in DATA_DIR. See
 // README.md for every setting.
@@ -13,6 +14,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acme/customerservice/auth"
+	"github.com/acme/customerservice/bench"
 	"github.com/acme/customerservice/db"
 	"github.com/acme/customerservice/db/localpg"
 	"github.com/acme/customerservice/db/seed"
@@ -167,11 +170,13 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 		return seedCommand(ctx, cfg, args, logger)
 	case "user":
 		return userCommand(ctx, cfg, args, os.Stdin, logger)
+	case "bench":
+		return benchCommand(ctx, cfg, args)
 	case "help", "-h", "-help", "--help":
-		fmt.Println("usage: customerservice [serve | seed -customers N | user create -email E -password-stdin]")
+		fmt.Println("usage: customerservice [serve | seed -customers N | user create -email E -password-stdin | bench [-scenario S] [-c N] [-duration D]]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q; use serve, seed or user", cmd)
+	return fmt.Errorf("unknown command %q; use serve, seed, user or bench", cmd)
 }
 
 // database is an open, migrated database, and what must be done to let it
@@ -257,9 +262,11 @@ const (
 	demoCustomer = "customer4@example.com"
 )
 
-func loadDemoData(ctx context.Context, cfg config, svc *auth.Service, logger *slog.Logger) error {
-	if err := seed.Load(ctx, svc.DB, cfg.demoCustomers, time.Now(), nil); err != nil {
-		return fmt.Errorf("load demo data: %w", err)
+// loadDataset loads the dataset for n customers and the demo logins, whose
+// password it keeps in the data folder.
+func loadDataset(ctx context.Context, cfg config, svc *auth.Service, n int, progress seed.Progress) error {
+	if err := seed.Load(ctx, svc.DB, n, time.Now(), progress); err != nil {
+		return fmt.Errorf("load the dataset: %w", err)
 	}
 	password := rand.Text()
 	if _, err := svc.CreateUser(ctx, demoAdmin, password, nil, nil); err != nil {
@@ -268,11 +275,10 @@ func loadDemoData(ctx context.Context, cfg config, svc *auth.Service, logger *sl
 	if err := svc.LinkDemoCustomer(ctx, demoCustomer, password); err != nil {
 		return fmt.Errorf("give the demo customer a login: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(cfg.dataDir, "admin.password"), []byte(password+"\n"), 0o600); err != nil {
+	if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
 		return err
 	}
-	logger.Info("loaded demo data", "customers", cfg.demoCustomers)
-	return nil
+	return os.WriteFile(filepath.Join(cfg.dataDir, "admin.password"), []byte(password+"\n"), 0o600)
 }
 
 // app is the running service without its listener: the database, the
@@ -295,12 +301,13 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		return nil, err
 	}
 	if d.fresh && cfg.demoCustomers > 0 {
-		if err := loadDemoData(ctx, cfg, svc, logger); err != nil {
+		if err := loadDataset(ctx, cfg, svc, cfg.demoCustomers, nil); err != nil {
 			d.close()
 			return nil, err
 		}
+		logger.Info("loaded demo data", "customers", cfg.demoCustomers)
 	}
-	if pw, err := os.ReadFile(filepath.Join(cfg.dataDir, "admin.password")); err == nil && cfg.databaseURL == "" {
+	if pw, err := os.ReadFile(filepath.Join(cfg.dataDir, "admin.password")); err == nil {
 		logger.Info("demo logins: use the login mutation", "admin_user", demoAdmin, "customer", demoCustomer, "password", strings.TrimSpace(string(pw)))
 	}
 
@@ -448,19 +455,97 @@ func seedCommand(ctx context.Context, cfg config, args []string, logger *slog.Lo
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// The dataset is the demo data: the server must not add its own.
+	cfg.demoCustomers = 0
 	d, err := openDatabase(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	start := time.Now()
-	err = seed.Load(ctx, d.pool, *n, start, func(done, total int) {
-		fmt.Fprintf(os.Stderr, "\rseeding: %d/%d customers", done, total)
-	})
-	fmt.Fprintln(os.Stderr)
+	svc, err := authService(cfg, d.pool)
 	if err != nil {
 		return err
 	}
-	logger.Info("seeded", "customers", *n, "took", time.Since(start).Round(time.Millisecond))
+	start := time.Now()
+	bar := newProgressBar(os.Stderr, start)
+	err = loadDataset(ctx, cfg, svc, *n, bar.update)
+	bar.done()
+	if err != nil {
+		return err
+	}
+	logger.Info("seeded", "customers", *n, "took", time.Since(start).Round(time.Millisecond),
+		"logins", demoAdmin+", "+demoCustomer, "password_file", filepath.Join(cfg.dataDir, "admin.password"))
+	return nil
+}
+
+// progressBar draws the seeder's progress on a terminal line.
+type progressBar struct {
+	w     io.Writer
+	start time.Time
+}
+
+func newProgressBar(w io.Writer, start time.Time) *progressBar {
+	return &progressBar{w: w, start: start}
+}
+
+func (p *progressBar) update(done, total int) {
+	const width = 30
+	filled := width * done / max(total, 1)
+	elapsed := time.Since(p.start)
+	rate := float64(done) / max(elapsed.Seconds(), 0.001)
+	eta := time.Duration(float64(total-done)/max(rate, 1)) * time.Second
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d customers  %.0f/s  %s elapsed  ~%s left ",
+		strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total, rate,
+		elapsed.Round(time.Second), eta.Round(time.Second))
+}
+
+func (p *progressBar) done() { fmt.Fprintln(p.w) }
+
+// benchCommand runs the load driver against a running server.
+func benchCommand(ctx context.Context, cfg config, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	url := fs.String("url", "http://"+cfg.addr, "the server's base URL")
+	scenarios := fs.String("scenario", "all", "a scenario, a comma-separated list, or all: "+strings.Join(bench.Scenarios(), ", "))
+	concurrency := fs.Int("c", 4, "concurrent clients")
+	duration := fs.Duration("duration", 10*time.Second, "how long each scenario runs")
+	requests := fs.Int("n", 0, "stop each scenario after this many requests (0: by duration only)")
+	email := fs.String("email", demoAdmin, "admin user to log in as")
+	customerEmail := fs.String("customer-email", demoCustomer, "customer to log in as, for the me and mixed scenarios")
+	password := fs.String("password", "", "password of both logins (default: DATA_DIR/admin.password)")
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *password == "" {
+		b, err := os.ReadFile(filepath.Join(cfg.dataDir, "admin.password"))
+		if err != nil {
+			return fmt.Errorf("no -password and no %s: %w", filepath.Join(cfg.dataDir, "admin.password"), err)
+		}
+		*password = strings.TrimSpace(string(b))
+	}
+	admin, err := bench.Login(ctx, *url, "USER", *email, *password)
+	if err != nil {
+		return err
+	}
+	customer, _ := bench.Login(ctx, *url, "CUSTOMER", *customerEmail, *password)
+	names := bench.Scenarios()
+	if *scenarios != "all" {
+		names = strings.Split(*scenarios, ",")
+	}
+	var results []bench.Result
+	for _, name := range names {
+		r, err := bench.Run(ctx, bench.Config{URL: *url, Scenario: strings.TrimSpace(name), Concurrency: *concurrency,
+			Duration: *duration, Requests: *requests, AdminToken: admin, CustomerToken: customer})
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		results = append(results, r)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(results)
+	}
+	bench.Print(os.Stdout, results)
 	return nil
 }

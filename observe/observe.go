@@ -71,8 +71,8 @@ type Metrics struct {
 	statements prometheus.Histogram
 }
 
-// NewMetrics registers the service's collectors, and the pool's statistics,
-// with reg.
+// NewMetrics registers the service's collectors, the pool's statistics and
+// the process's (resident memory, CPU, goroutines) with reg.
 func NewMetrics(reg prometheus.Registerer, pool *sql.DB) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -94,7 +94,10 @@ func NewMetrics(reg prometheus.Registerer, pool *sql.DB) *Metrics {
 			Buckets: []float64{0, 1, 2, 4, 8, 16, 32, 64},
 		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.errors, m.statements, collectors.NewDBStatsCollector(pool, "customerservice"))
+	reg.MustRegister(m.requests, m.duration, m.errors, m.statements,
+		collectors.NewDBStatsCollector(pool, "customerservice"),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector())
 	return m
 }
 
