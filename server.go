@@ -22,9 +22,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +47,7 @@ import (
 )
 
 func main() {
+	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var logger *slog.Logger
@@ -57,6 +60,20 @@ func main() {
 		logger.Error(err.Error())
 		stop()
 		os.Exit(1)
+	}
+}
+
+// tuneGC sets the collector for a request-heavy server with a small live
+// heap: collecting at 5x the live heap rather than 2x cuts the CPU the
+// collector takes by about half (profiles showed it near 20%), and the soft
+// memory limit makes it collect early rather than let the process grow past
+// 48 MiB. GOGC and GOMEMLIMIT override both.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(48 << 20)
 	}
 }
 
@@ -347,6 +364,16 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if addr := os.Getenv("PPROF_ADDR"); addr != "" {
+		// Profiles on a listener of their own, never on the public one.
+		go func() {
+			mux := http.NewServeMux()
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+			logger.Info("pprof", "addr", addr, "error", http.ListenAndServe(addr, mux))
+		}()
+	}
 	if cfg.production {
 		logger.Info("serving", "graphql", "http://"+ln.Addr().String()+"/graphql")
 	} else {
@@ -527,7 +554,13 @@ func benchCommand(ctx context.Context, cfg config, args []string) error {
 	if err != nil {
 		return err
 	}
-	customer, _ := bench.Login(ctx, *url, "CUSTOMER", *customerEmail, *password)
+	customer, err := bench.Login(ctx, *url, "CUSTOMER", *customerEmail, *password)
+	if err != nil {
+		// No such login yet: a shopper of the run's own.
+		if customer, err = bench.SignUp(ctx, *url, *customerEmail, *password); err != nil {
+			return err
+		}
+	}
 	names := bench.Scenarios()
 	if *scenarios != "all" {
 		names = strings.Split(*scenarios, ",")

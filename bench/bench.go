@@ -357,3 +357,38 @@ func Print(w io.Writer, results []Result) {
 		}
 	}
 }
+
+// SignUp registers a customer with an account and returns its token, for
+// a database whose dataset has no customer login.
+func SignUp(ctx context.Context, url, email, password string) (string, error) {
+	d := &driver{cfg: Config{URL: url}, client: http.DefaultClient}
+	var reg struct {
+		Data struct {
+			Register struct{ Token string } `json:"register"`
+		} `json:"data"`
+		Errors []struct{ Message string } `json:"errors"`
+	}
+	q := `mutation ($e: String!, $p: String!) { register(actor_type: CUSTOMER, email: $e, password: $p) { token } }`
+	if err := d.post(ctx, request{q, map[string]any{"e": email, "p": password}, ""}, &reg); err != nil {
+		return "", err
+	}
+	if len(reg.Errors) > 0 {
+		return "", fmt.Errorf("register %s: %s", email, reg.Errors[0].Message)
+	}
+	var acc struct {
+		Data struct {
+			Account struct {
+				Token struct{ Token string } `json:"token"`
+			} `json:"create_customer_account"`
+		} `json:"data"`
+		Errors []struct{ Message string } `json:"errors"`
+	}
+	q = `mutation ($e: String!) { create_customer_account(input: {email: $e}) { token { token } } }`
+	if err := d.post(ctx, request{q, map[string]any{"e": email}, reg.Data.Register.Token}, &acc); err != nil {
+		return "", err
+	}
+	if len(acc.Errors) > 0 {
+		return "", fmt.Errorf("create the account of %s: %s", email, acc.Errors[0].Message)
+	}
+	return acc.Data.Account.Token.Token, nil
+}

@@ -45,8 +45,8 @@ func AddressesByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customer
 	const query = `SELECT ` + addressColumns + ` FROM customer_address a
 		WHERE a.customer_id = ANY($1) AND a.deleted_at IS NULL
 		ORDER BY a.customer_id, a.created_at, a.id`
-	var rows []*Address
-	if err := sqlx.SelectContext(ctx, q, &rows, query, pq.Array(customerIDs)); err != nil {
+	rows, err := selectRows(ctx, q, query, []any{pq.Array(customerIDs)}, (*Address).fields)
+	if err != nil {
 		return nil, fmt.Errorf("addresses by customer ids: %w", err)
 	}
 	return byParent(customerIDs, rows, func(a *Address) (string, *Address) { return a.CustomerID, a }), nil

@@ -136,9 +136,8 @@ func ListCustomers(ctx context.Context, q sqlx.QueryerContext, f CustomerFilter,
 	}
 	query := fmt.Sprintf(`SELECT %s FROM customer c %s ORDER BY %s LIMIT ? OFFSET ?`,
 		customerColumns, c.where(), p.Sort.orderBy("c"))
-	out := []*Customer{}
-	args := append(c.args, p.Limit, p.Offset)
-	if err := sqlx.SelectContext(ctx, q, &out, sqlx.Rebind(sqlx.DOLLAR, query), args...); err != nil {
+	out, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, p.Limit, p.Offset), (*Customer).fields)
+	if err != nil {
 		return nil, fmt.Errorf("list customers: %w", err)
 	}
 	return out, nil
@@ -175,8 +174,8 @@ func CustomerByID(ctx context.Context, q sqlx.QueryerContext, id string) (*Custo
 // it belonged to. A missing id has a nil entry.
 func CustomersByIDs(ctx context.Context, q sqlx.QueryerContext, ids []string) ([]*Customer, error) {
 	const query = `SELECT ` + customerColumns + ` FROM customer c WHERE c.id = ANY($1)`
-	var rows []*Customer
-	if err := sqlx.SelectContext(ctx, q, &rows, query, pq.Array(ids)); err != nil {
+	rows, err := selectRows(ctx, q, query, []any{pq.Array(ids)}, (*Customer).fields)
+	if err != nil {
 		return nil, fmt.Errorf("customers by ids: %w", err)
 	}
 	byID := make(map[string]*Customer, len(rows))
@@ -202,8 +201,10 @@ func CustomersByGroupIDs(ctx context.Context, q sqlx.QueryerContext, groupIDs []
 			WHERE m.customer_group_id = k.key
 			ORDER BY %s LIMIT $2 OFFSET $3
 		) c`, customerColumns, customerColumns, p.Sort.orderBy("c"))
-	var rows []*groupMember
-	if err := sqlx.SelectContext(ctx, q, &rows, query, pq.Array(groupIDs), p.Limit, p.Offset); err != nil {
+	rows, err := selectRows(ctx, q, query, []any{pq.Array(groupIDs), p.Limit, p.Offset}, func(r *groupMember) []any {
+		return append([]any{&r.Key}, r.Customer.fields()...)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("customers by group ids: %w", err)
 	}
 	return byParent(groupIDs, rows, func(r *groupMember) (string, *Customer) { return r.Key, &r.Customer }), nil

@@ -87,9 +87,8 @@ func ListGroups(ctx context.Context, q sqlx.QueryerContext, f CustomerGroupFilte
 	}
 	query := fmt.Sprintf(`SELECT %s FROM customer_group g %s ORDER BY %s LIMIT ? OFFSET ?`,
 		groupColumns, c.where(), p.Sort.orderBy("g"))
-	out := []*CustomerGroup{}
-	args := append(c.args, p.Limit, p.Offset)
-	if err := sqlx.SelectContext(ctx, q, &out, sqlx.Rebind(sqlx.DOLLAR, query), args...); err != nil {
+	out, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, p.Limit, p.Offset), (*CustomerGroup).fields)
+	if err != nil {
 		return nil, fmt.Errorf("list customer groups: %w", err)
 	}
 	return out, nil
@@ -129,8 +128,10 @@ func GroupsByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customerIDs
 		JOIN customer_group g ON g.id = m.customer_group_id AND g.deleted_at IS NULL
 		WHERE m.customer_id = ANY($1)
 		ORDER BY g.name, g.id`
-	var rows []*customerGroupRow
-	if err := sqlx.SelectContext(ctx, q, &rows, query, pq.Array(customerIDs)); err != nil {
+	rows, err := selectRows(ctx, q, query, []any{pq.Array(customerIDs)}, func(r *customerGroupRow) []any {
+		return append([]any{&r.Key}, r.CustomerGroup.fields()...)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("groups by customer ids: %w", err)
 	}
 	return byParent(customerIDs, rows, func(r *customerGroupRow) (string, *CustomerGroup) {

@@ -85,6 +85,8 @@ type LineItem struct {
 	Total     int64  `db:"total"`
 }
 
+const lineItemColumns = `i.id, i.order_id, i.title, i.quantity, i.unit_price, i.total`
+
 const orderColumns = `o.id, o.display_id, o.customer_id, o.email, o.status, o.currency_code,
 	o.shipping_address, o.billing_address, o.subtotal, o.total, o.created_at, o.updated_at`
 
@@ -142,9 +144,8 @@ func ListOrders(ctx context.Context, q sqlx.QueryerContext, f OrderFilter, p Pag
 	c := f.conds()
 	query := fmt.Sprintf(`SELECT %s FROM orders o %s ORDER BY %s LIMIT ? OFFSET ?`,
 		orderColumns, c.where(), p.Sort.orderBy("o"))
-	out := []*Order{}
-	args := append(c.args, p.Limit, p.Offset)
-	if err := sqlx.SelectContext(ctx, q, &out, sqlx.Rebind(sqlx.DOLLAR, query), args...); err != nil {
+	out, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, p.Limit, p.Offset), (*Order).fields)
+	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
 	}
 	return out, nil
@@ -190,8 +191,10 @@ func OrdersByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customerIDs
 			WHERE o.customer_id = k.key
 			ORDER BY o.created_at DESC, o.id DESC LIMIT $2 OFFSET $3
 		) o`
-	var rows []*customerOrderRow
-	if err := sqlx.SelectContext(ctx, q, &rows, query, pq.Array(customerIDs), limit, offset); err != nil {
+	rows, err := selectRows(ctx, q, query, []any{pq.Array(customerIDs), limit, offset}, func(r *customerOrderRow) []any {
+		return append([]any{&r.Key}, r.Order.fields()...)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("orders by customer ids: %w", err)
 	}
 	return byParent(customerIDs, rows, func(r *customerOrderRow) (string, *Order) { return r.Key, &r.Order }), nil
@@ -218,11 +221,11 @@ func CountOrdersByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, custom
 // LineItemsByOrderIDs returns the items of each order in the order they
 // were added, in key order.
 func LineItemsByOrderIDs(ctx context.Context, q sqlx.QueryerContext, orderIDs []string) ([][]*LineItem, error) {
-	const query = `SELECT i.id, i.order_id, i.title, i.quantity, i.unit_price, i.total
+	const query = `SELECT ` + lineItemColumns + `
 		FROM order_line_item i WHERE i.order_id = ANY($1)
 		ORDER BY i.order_id, i.created_at, i.id`
-	var rows []*LineItem
-	if err := sqlx.SelectContext(ctx, q, &rows, query, pq.Array(orderIDs)); err != nil {
+	rows, err := selectRows(ctx, q, query, []any{pq.Array(orderIDs)}, (*LineItem).fields)
+	if err != nil {
 		return nil, fmt.Errorf("line items by order ids: %w", err)
 	}
 	return byParent(orderIDs, rows, func(i *LineItem) (string, *LineItem) { return i.OrderID, i }), nil

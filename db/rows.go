@@ -1,9 +1,12 @@
 package db
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/acme/customerservice/errcode"
 )
@@ -56,4 +59,53 @@ func countsByKey(keys []string, rows []keyCount) []int {
 type keyCount struct {
 	Key   string `db:"key"`
 	Count int    `db:"count"`
+}
+
+// selectRows runs a query and scans each row into a new T through the
+// pointers fields returns, in the order of the query's columns. It is the
+// hot path of every list and batch: explicit pointers, no reflection.
+func selectRows[T any](ctx context.Context, q sqlx.QueryerContext, query string, args []any, fields func(*T) []any) ([]*T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*T{}
+	for rows.Next() {
+		v := new(T)
+		if err := rows.Scan(fields(v)...); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// fields lists a customer's scan targets in the order of customerColumns.
+func (c *Customer) fields() []any {
+	return []any{&c.ID, &c.Email, &c.FirstName, &c.LastName, &c.Phone, &c.CompanyName,
+		&c.HasAccount, &c.Metadata, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt, &c.DeletedAt}
+}
+
+// fields lists a group's scan targets in the order of groupColumns.
+func (g *CustomerGroup) fields() []any {
+	return []any{&g.ID, &g.Name, &g.Metadata, &g.CreatedBy, &g.CreatedAt, &g.UpdatedAt, &g.DeletedAt}
+}
+
+// fields lists an address's scan targets in the order of addressColumns.
+func (a *Address) fields() []any {
+	return []any{&a.ID, &a.CustomerID, &a.AddressName, &a.IsDefaultShipping, &a.IsDefaultBilling,
+		&a.Company, &a.FirstName, &a.LastName, &a.Address1, &a.Address2, &a.City, &a.CountryCode,
+		&a.Province, &a.PostalCode, &a.Phone, &a.Metadata, &a.CreatedAt, &a.UpdatedAt}
+}
+
+// fields lists an order's scan targets in the order of orderColumns.
+func (o *Order) fields() []any {
+	return []any{&o.ID, &o.DisplayID, &o.CustomerID, &o.Email, &o.Status, &o.CurrencyCode,
+		&o.ShippingAddress, &o.BillingAddress, &o.Subtotal, &o.Total, &o.CreatedAt, &o.UpdatedAt}
+}
+
+// fields lists a line item's scan targets in the order of lineItemColumns.
+func (i *LineItem) fields() []any {
+	return []any{&i.ID, &i.OrderID, &i.Title, &i.Quantity, &i.UnitPrice, &i.Total}
 }

@@ -51,7 +51,7 @@ func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Close()
 		return nil, fmt.Errorf("db: driver connection %T lacks the context interfaces", conn)
 	}
-	return countingConn{pc}, nil
+	return &countingConn{pqConn: pc, stmts: make(map[string]driver.Stmt)}, nil
 }
 
 // pqConn is the set of optional driver interfaces lib/pq's connection
@@ -69,19 +69,74 @@ type pqConn interface {
 	driver.NamedValueChecker
 }
 
-type countingConn struct{ pqConn }
-
-func (c countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	count(ctx)
-	return c.pqConn.QueryContext(ctx, query, args)
+// countingConn also keeps the statements it runs with parameters prepared,
+// per connection: PostgreSQL then plans each query once per connection
+// instead of once per execution. database/sql never uses a connection from
+// two goroutines at once, so the cache needs no lock.
+type countingConn struct {
+	pqConn
+	stmts map[string]driver.Stmt
 }
 
-func (c countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+// maxPrepared bounds the statements a connection keeps: the service's
+// queries are a fixed set, but filter combinations multiply them.
+const maxPrepared = 256
+
+func (c *countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	count(ctx)
-	return c.pqConn.ExecContext(ctx, query, args)
+	if len(args) == 0 {
+		return c.pqConn.QueryContext(ctx, query, args)
+	}
+	stmt, err := c.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
 }
 
-func (c countingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+func (c *countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	count(ctx)
+	if len(args) == 0 {
+		return c.pqConn.ExecContext(ctx, query, args)
+	}
+	stmt, err := c.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+// prepared returns the connection's prepared statement for query,
+// preparing it the first time.
+func (c *countingConn) prepared(ctx context.Context, query string) (driver.Stmt, error) {
+	if stmt, ok := c.stmts[query]; ok {
+		return stmt, nil
+	}
+	if len(c.stmts) >= maxPrepared {
+		c.closeStatements()
+	}
+	stmt, err := c.pqConn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.stmts[query] = stmt
+	return stmt, nil
+}
+
+func (c *countingConn) closeStatements() {
+	for q, stmt := range c.stmts {
+		stmt.Close()
+		delete(c.stmts, q)
+	}
+}
+
+// Close closes the prepared statements with the connection.
+func (c *countingConn) Close() error {
+	c.closeStatements()
+	return c.pqConn.Close()
+}
+
+func (c *countingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	stmt, err := c.pqConn.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -76,15 +77,22 @@ func prefetchCustomerFields(ctx context.Context, customers []*db.Customer, field
 		// Addresses and orders of these customers point back at them.
 		l.CustomerByID.Prime(ctx, c.ID, c)
 	}
+	var tasks []func()
+	addresses := false
 	for _, f := range fields {
 		switch f.Name {
 		case "groups":
-			l.GroupsByCustomer.prefetch(ctx, ids)
-			if sub := children(ctx, f, "CustomerGroup"); needsGroupPrefetch(sub) {
-				prefetchGroupFields(ctx, flatten(l.GroupsByCustomer.cached(ctx, ids)), sub)
-			}
+			tasks = append(tasks, func() {
+				l.GroupsByCustomer.prefetch(ctx, ids)
+				if sub := children(ctx, f, "CustomerGroup"); needsGroupPrefetch(sub) {
+					prefetchGroupFields(ctx, flatten(l.GroupsByCustomer.cached(ctx, ids)), sub)
+				}
+			})
 		case "addresses", "billing_address", "shipping_addresses":
-			l.AddressesByCustomer.prefetch(ctx, ids)
+			if !addresses { // one batch serves the three fields
+				addresses = true
+				tasks = append(tasks, func() { l.AddressesByCustomer.prefetch(ctx, ids) })
+			}
 		case "orders":
 			args := f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
 			list, err := customerOrderList("", intArg(args, "limit"), intArg(args, "offset"))
@@ -94,17 +102,34 @@ func prefetchCustomerFields(ctx context.Context, customers []*db.Customer, field
 			for _, lf := range children(ctx, f, "OrderList") {
 				switch lf.Name {
 				case "count":
-					l.OrderCountByCustomer.prefetch(ctx, ids)
+					tasks = append(tasks, func() { l.OrderCountByCustomer.prefetch(ctx, ids) })
 				case "items":
-					keys := pageKeys(ids, list.Page)
-					l.OrdersByCustomer.prefetch(ctx, keys)
-					if sub := children(ctx, lf, "Order"); needsOrderPrefetch(sub) {
-						prefetchOrderFields(ctx, flatten(l.OrdersByCustomer.cached(ctx, keys)), sub)
-					}
+					tasks = append(tasks, func() {
+						keys := pageKeys(ids, list.Page)
+						l.OrdersByCustomer.prefetch(ctx, keys)
+						if sub := children(ctx, lf, "Order"); needsOrderPrefetch(sub) {
+							prefetchOrderFields(ctx, flatten(l.OrdersByCustomer.cached(ctx, keys)), sub)
+						}
+					})
 				}
 			}
 		}
 	}
+	runAll(tasks)
+}
+
+// runAll runs independent batches at once, each on a connection of its
+// own: a level of the query costs one round trip, not one per relation.
+func runAll(tasks []func()) {
+	if len(tasks) == 1 {
+		tasks[0]()
+		return
+	}
+	var wg sync.WaitGroup
+	for _, t := range tasks {
+		wg.Go(t)
+	}
+	wg.Wait()
 }
 
 func needsOrderPrefetch(fields []graphql.CollectedField) bool {
@@ -118,6 +143,7 @@ func needsOrderPrefetch(fields []graphql.CollectedField) bool {
 
 func prefetchOrderFields(ctx context.Context, orders []*db.Order, fields []graphql.CollectedField) {
 	l := loadersFrom(ctx)
+	var tasks []func()
 	for _, f := range fields {
 		switch f.Name {
 		case "items":
@@ -125,18 +151,21 @@ func prefetchOrderFields(ctx context.Context, orders []*db.Order, fields []graph
 			for i, o := range orders {
 				ids[i] = o.ID
 			}
-			l.ItemsByOrder.prefetch(ctx, ids)
+			tasks = append(tasks, func() { l.ItemsByOrder.prefetch(ctx, ids) })
 		case "customer":
 			ids := make([]string, len(orders))
 			for i, o := range orders {
 				ids[i] = o.CustomerID
 			}
-			l.CustomerByID.prefetch(ctx, ids)
-			if sub := children(ctx, f, "Customer"); needsCustomerPrefetch(sub) {
-				prefetchCustomerFields(ctx, unique(l.CustomerByID.cached(ctx, ids)), sub)
-			}
+			tasks = append(tasks, func() {
+				l.CustomerByID.prefetch(ctx, ids)
+				if sub := children(ctx, f, "Customer"); needsCustomerPrefetch(sub) {
+					prefetchCustomerFields(ctx, unique(l.CustomerByID.cached(ctx, ids)), sub)
+				}
+			})
 		}
 	}
+	runAll(tasks)
 }
 
 func needsCustomerPrefetch(fields []graphql.CollectedField) bool {
@@ -158,6 +187,7 @@ func prefetchGroupFields(ctx context.Context, groups []*db.CustomerGroup, fields
 	for i, g := range groups {
 		ids[i] = g.ID
 	}
+	var tasks []func()
 	for _, f := range fields {
 		if f.Name != "customers" {
 			continue
@@ -170,16 +200,19 @@ func prefetchGroupFields(ctx context.Context, groups []*db.CustomerGroup, fields
 		for _, lf := range children(ctx, f, "CustomerList") {
 			switch lf.Name {
 			case "count":
-				l.MemberCountByGroup.prefetch(ctx, ids)
+				tasks = append(tasks, func() { l.MemberCountByGroup.prefetch(ctx, ids) })
 			case "items":
-				keys := pageKeys(ids, list.Page)
-				l.MembersByGroup.prefetch(ctx, keys)
-				if sub := children(ctx, lf, "Customer"); needsCustomerPrefetch(sub) {
-					prefetchCustomerFields(ctx, unique(flatten(l.MembersByGroup.cached(ctx, keys))), sub)
-				}
+				tasks = append(tasks, func() {
+					keys := pageKeys(ids, list.Page)
+					l.MembersByGroup.prefetch(ctx, keys)
+					if sub := children(ctx, lf, "Customer"); needsCustomerPrefetch(sub) {
+						prefetchCustomerFields(ctx, unique(flatten(l.MembersByGroup.cached(ctx, keys))), sub)
+					}
+				})
 			}
 		}
 	}
+	runAll(tasks)
 }
 
 func needsGroupPrefetch(fields []graphql.CollectedField) bool {

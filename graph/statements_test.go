@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -74,5 +75,24 @@ func TestMemberPagesInOneStatement(t *testing.T) {
 	// groups, members, member counts, members' groups.
 	if one != 4 || all != 4 {
 		t.Errorf("statements = %d for 1 group and %d for 20, want 4 for both", one, all)
+	}
+}
+
+// BenchmarkHeadline times the headline list query of shared/bench on the
+// 10,000-customer dataset through the whole HTTP stack, at the two page
+// sizes the benchmark issue measures.
+func BenchmarkHeadline(b *testing.B) {
+	a := seeded(b, 10_000, time.Now())
+	const q = `query ($limit: Int!) { customers(limit: $limit) { count items { id email addresses { id } groups { id } orders { count } } } }`
+	for _, limit := range []int{20, 100} {
+		b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) {
+			c := *a
+			c.tb = b
+			for b.Loop() {
+				if resp := c.do(q, map[string]any{"limit": limit}); len(resp.Errors) > 0 {
+					b.Fatal(resp.Errors)
+				}
+			}
+		})
 	}
 }
