@@ -200,13 +200,16 @@ func CustomersByIDs(ctx context.Context, q sqlx.QueryerContext, ids []string) ([
 // CustomersByGroupIDs returns one page of each group's living members, in
 // key order.
 func CustomersByGroupIDs(ctx context.Context, q sqlx.QueryerContext, groupIDs []string, p Page) ([][]*Customer, error) {
-	// LATERAL gives each group its own LIMIT/OFFSET in one statement.
+	// LATERAL gives each group its own LIMIT/OFFSET in one statement. The
+	// page walks customers in the sort's index order and keeps members, a
+	// primary-key probe each: a group of 100,000 members is not sorted
+	// whole for a page of 20.
 	query := fmt.Sprintf(`SELECT k.key, %s
 		FROM (SELECT DISTINCT unnest($1::text[])) AS k(key)
 		CROSS JOIN LATERAL (
-			SELECT %s FROM customer_group_customer m
-			JOIN customer c ON c.id = m.customer_id AND c.deleted_at IS NULL
-			WHERE m.customer_group_id = k.key
+			SELECT %s FROM customer c
+			WHERE c.deleted_at IS NULL AND EXISTS (
+				SELECT 1 FROM customer_group_customer m WHERE m.customer_group_id = k.key AND m.customer_id = c.id)
 			ORDER BY %s LIMIT $2 OFFSET $3
 		) c`, customerColumns, customerColumns, p.Sort.orderBy("c"))
 	rows, err := selectRows(ctx, q, query, []any{pq.Array(groupIDs), p.Limit, p.Offset}, func(r *groupMember) []any {
@@ -224,14 +227,10 @@ type groupMember struct {
 	Customer
 }
 
-// CountCustomersByGroupIDs returns the number of living members of each
-// group, in key order.
+// CountCustomersByGroupIDs returns the number of members of each group, in
+// key order, as the triggers keep it.
 func CountCustomersByGroupIDs(ctx context.Context, q sqlx.QueryerContext, groupIDs []string) ([]int, error) {
-	const query = `SELECT m.customer_group_id AS key, count(*) AS count
-		FROM customer_group_customer m
-		JOIN customer c ON c.id = m.customer_id AND c.deleted_at IS NULL
-		WHERE m.customer_group_id = ANY($1)
-		GROUP BY m.customer_group_id`
+	const query = `SELECT g.id AS key, g.member_count AS count FROM customer_group g WHERE g.id = ANY($1)`
 	var rows []keyCount
 	if err := sqlx.SelectContext(ctx, q, &rows, query, pq.Array(groupIDs)); err != nil {
 		return nil, fmt.Errorf("count customers by group ids: %w", err)
