@@ -235,10 +235,7 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*databa
 		d.close()
 		return nil, err
 	}
-	pool.SetMaxOpenConns(cfg.maxConns)
-	pool.SetMaxIdleConns(cfg.maxConns)
-	pool.SetConnMaxIdleTime(5 * time.Minute)
-	pool.SetConnMaxLifetime(30 * time.Minute)
+	db.SetPoolSize(pool, cfg.maxConns)
 	if err := db.Migrate(ctx, pool.DB); err != nil {
 		pool.Close()
 		d.close()

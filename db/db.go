@@ -19,6 +19,7 @@ import (
 	"net"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/golang-migrate/migrate/v4"
 	migratepg "github.com/golang-migrate/migrate/v4/database/postgres"
@@ -45,7 +46,22 @@ func Open(ctx context.Context, url string) (*sqlx.DB, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return sqlx.NewDb(sqlDB, "postgres"), nil
+	pool := sqlx.NewDb(sqlDB, "postgres")
+	SetPoolSize(pool, DefaultMaxConns)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	pool.SetConnMaxLifetime(30 * time.Minute)
+	return pool, nil
+}
+
+// DefaultMaxConns is the pool size Open sets.
+const DefaultMaxConns = 20
+
+// SetPoolSize bounds the pool to n connections and keeps them all open when
+// idle: a request runs its batches on several connections at once, and
+// opening one (SCRAM authentication included) costs more than a query.
+func SetPoolSize(pool *sqlx.DB, n int) {
+	pool.SetMaxOpenConns(n)
+	pool.SetMaxIdleConns(n)
 }
 
 // connectTimeout bounds opening a connection, so a database that does not
