@@ -247,6 +247,21 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*databa
 	return d, nil
 }
 
+// openWithAuth opens the database and the account flows on it, for the
+// commands that act on accounts.
+func openWithAuth(ctx context.Context, cfg config, logger *slog.Logger) (*database, *auth.Service, error) {
+	d, err := openDatabase(ctx, cfg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := authService(cfg, d.pool)
+	if err != nil {
+		d.close()
+		return nil, nil, err
+	}
+	return d, svc, nil
+}
+
 // authService returns the account flows on pool, signing tokens with
 // TOKEN_SECRET or, without one, a secret generated once in the data folder.
 func authService(cfg config, pool *sqlx.DB) (*auth.Service, error) {
@@ -305,13 +320,8 @@ type app struct {
 }
 
 func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
-	d, err := openDatabase(ctx, cfg, logger)
+	d, svc, err := openWithAuth(ctx, cfg, logger)
 	if err != nil {
-		return nil, err
-	}
-	svc, err := authService(cfg, d.pool)
-	if err != nil {
-		d.close()
 		return nil, err
 	}
 	if d.fresh && cfg.demoCustomers > 0 {
@@ -449,15 +459,11 @@ func userCommand(ctx context.Context, cfg config, args []string, stdin io.Reader
 		return fmt.Errorf("read password: %w", err)
 	}
 	password := strings.TrimRight(line, "\r\n")
-	d, err := openDatabase(ctx, cfg, logger)
+	d, svc, err := openWithAuth(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	svc, err := authService(cfg, d.pool)
-	if err != nil {
-		return err
-	}
 	user, err := svc.CreateUser(ctx, *email, password, optional(*first), optional(*last))
 	if err != nil {
 		return err
@@ -479,17 +485,11 @@ func seedCommand(ctx context.Context, cfg config, args []string, logger *slog.Lo
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	// The dataset is the demo data: the server must not add its own.
-	cfg.demoCustomers = 0
-	d, err := openDatabase(ctx, cfg, logger)
+	d, svc, err := openWithAuth(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	svc, err := authService(cfg, d.pool)
-	if err != nil {
-		return err
-	}
 	start := time.Now()
 	bar := newProgressBar(os.Stderr, start)
 	err = loadDataset(ctx, cfg, svc, *n, bar.update)

@@ -263,3 +263,61 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Errorf("an overlong key: %d %s", status, b)
 	}
 }
+
+func TestProductionModeAndMetrics(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := prometheus.NewRegistry()
+	prod := *a
+	prod.h = httpserver.New(httpserver.Config{DB: a.pool, Logger: logger, Registry: reg, Production: true,
+		GraphQL: graph.NewHandler(a.pool, graph.Options{Auth: a.auth, Logger: logger, Production: true})})
+
+	// No introspection, no suggestions, no Playground.
+	if resp := prod.do(`{ __schema { types { name } } }`, nil); len(resp.Errors) == 0 {
+		t.Error("introspection answered in production")
+	}
+	e := prod.fail(`{ customerz { id } }`, nil)
+	if strings.Contains(e.Message, "Did you mean") {
+		t.Errorf("a suggestion in production: %s", e.Message)
+	}
+	rec := httptest.NewRecorder()
+	prod.h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("Playground in production: %d", rec.Code)
+	}
+	// The local default has all three.
+	if resp := a.do(`{ __schema { types { name } } }`, nil); len(resp.Errors) != 0 {
+		t.Errorf("introspection refused locally: %+v", resp.Errors)
+	}
+	if e := a.fail(`{ customerz { id } }`, nil); !strings.Contains(e.Message, "Did you mean") {
+		t.Errorf("no suggestion locally: %s", e.Message)
+	}
+
+	// Metrics count requests, errors by code and statements.
+	prod.do(`{ customers { count } }`, nil)
+	prod.fail(`{ customer(id: "cus_missing") { id } }`, nil)
+	rec = httptest.NewRecorder()
+	prod.h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`customerservice_requests_total{operation="query customers",status="200"} 1`,
+		`customerservice_errors_total{code="NOT_FOUND"} 1`,
+		`customerservice_request_duration_seconds_count{operation="query customer"} 1`,
+		`customerservice_sql_statements_per_request_count`,
+		`go_sql_max_open_connections{db_name="customerservice"}`,
+		`process_resident_memory_bytes`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// Health and readiness.
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200} {
+		rec := httptest.NewRecorder()
+		prod.h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("%s = %d, want %d", path, rec.Code, want)
+		}
+	}
+}
