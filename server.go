@@ -94,6 +94,8 @@ type config struct {
 	// drainDelay is how long /readyz fails before the listener closes.
 	drainDelay time.Duration
 	maxConns   int
+	// corsOrigins may call the API from a browser.
+	corsOrigins []string
 }
 
 func configFromEnv() (config, error) {
@@ -133,6 +135,18 @@ func configFromEnv() (config, error) {
 		c.production = true
 	default:
 		return c, fmt.Errorf("PRODUCTION must be true or false, got %q", v)
+	}
+	// Locally any origin may call, so a storefront on another port works
+	// out of the box; in production only the ones named.
+	switch v := os.Getenv("CORS_ORIGINS"); {
+	case v != "":
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.corsOrigins = append(c.corsOrigins, o)
+			}
+		}
+	case !c.production:
+		c.corsOrigins = []string{"*"}
 	}
 	c.maxConns = 20
 	if v := os.Getenv("DB_MAX_CONNS"); v != "" {
@@ -353,6 +367,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		Registry:       prometheus.NewRegistry(),
 		Production:     cfg.production,
 		RequestTimeout: cfg.requestTimeout,
+		CORSOrigins:    cfg.corsOrigins,
 	})
 	return &app{db: d, auth: svc, web: web, close: func() {
 		stopBackground()

@@ -321,3 +321,37 @@ func TestProductionModeAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := httpserver.New(httpserver.Config{DB: a.pool, Logger: logger, CORSOrigins: []string{"https://shop.example"},
+		GraphQL: graph.NewHandler(a.pool, graph.Options{Auth: a.auth, Logger: logger})})
+	preflight := func(origin string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("OPTIONS", "/graphql", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := preflight("https://shop.example")
+	if rec.Code != http.StatusNoContent || rec.Header().Get("Access-Control-Allow-Origin") != "https://shop.example" ||
+		!strings.Contains(rec.Header().Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Errorf("allowed origin's preflight: %d %v", rec.Code, rec.Header())
+	}
+	if rec := preflight("https://evil.example"); rec.Header().Get("Access-Control-Allow-Origin") != "" || rec.Code == http.StatusNoContent {
+		t.Errorf("another origin's preflight: %d %v", rec.Code, rec.Header())
+	}
+	req := httptest.NewRequest("POST", "/graphql", strings.NewReader(`{"query": "{ customers { count } }"}`))
+	req.Header.Set("Origin", "https://shop.example")
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Header().Get("Access-Control-Allow-Origin") != "https://shop.example" {
+		t.Errorf("the request itself: %d %v", rec.Code, rec.Header())
+	}
+}

@@ -48,6 +48,9 @@ type Config struct {
 	// RequestTimeout bounds a request, its SQL included
 	// (DefaultRequestTimeout when 0).
 	RequestTimeout time.Duration
+	// CORSOrigins are the browser origins allowed to call /graphql ("*" for
+	// any); none when empty.
+	CORSOrigins []string
 }
 
 // Server is the HTTP surface of one process.
@@ -76,7 +79,7 @@ func New(cfg Config) *Server {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	}
 	graphql := observe.Middleware(cfg.Logger, metrics)(
-		s.recoverPanics(s.guard(s.deadline(s.idempotent(cfg.GraphQL)))))
+		s.recoverPanics(s.cors(s.guard(s.deadline(s.idempotent(cfg.GraphQL))))))
 	mux.Handle("/graphql", graphql)
 	if !cfg.Production {
 		mux.Handle("GET /{$}", playground.Handler("Customer service", "/graphql"))
