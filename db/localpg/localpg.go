@@ -48,6 +48,9 @@ type Options struct {
 	Ephemeral bool
 	// Port is the TCP port to listen on; a free one when 0.
 	Port int
+	// BinDir, when set, is the only folder searched for initdb and
+	// postgres.
+	BinDir string
 	// Logf, when set, reports what the launcher does.
 	Logf func(format string, args ...any)
 }
@@ -73,7 +76,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	bin, err := findBinaries()
+	bin, err := findBinaries(opts.BinDir)
 	if err != nil {
 		return nil, err
 	}
@@ -188,18 +191,11 @@ func (c *Cluster) Stop() error {
 
 type binaries struct{ initdb, postgres string }
 
-func findBinaries() (binaries, error) {
-	dirs := []string{}
-	if initdb, err := exec.LookPath("initdb"); err == nil {
-		dirs = append(dirs, filepath.Dir(initdb))
+func findBinaries(only string) (binaries, error) {
+	dirs := []string{only}
+	if only == "" {
+		dirs = searchPath()
 	}
-	for _, pattern := range []string{"/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin"} {
-		matches, _ := filepath.Glob(pattern)
-		// Prefer the newest major version.
-		slices.SortFunc(matches, func(a, b string) int { return versionOf(b) - versionOf(a) })
-		dirs = append(dirs, matches...)
-	}
-	dirs = append(dirs, "/usr/local/pgsql/bin", "/opt/homebrew/bin", "/usr/local/bin")
 	for _, d := range dirs {
 		b := binaries{initdb: filepath.Join(d, "initdb"), postgres: filepath.Join(d, "postgres")}
 		if isExecutable(b.initdb) && isExecutable(b.postgres) {
@@ -207,6 +203,21 @@ func findBinaries() (binaries, error) {
 		}
 	}
 	return binaries{}, ErrNoBinaries
+}
+
+// searchPath lists where PostgreSQL's binaries are installed: PATH first,
+// then the usual package folders, newest major version first.
+func searchPath() []string {
+	dirs := []string{}
+	if initdb, err := exec.LookPath("initdb"); err == nil {
+		dirs = append(dirs, filepath.Dir(initdb))
+	}
+	for _, pattern := range []string{"/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin"} {
+		matches, _ := filepath.Glob(pattern)
+		slices.SortFunc(matches, func(a, b string) int { return versionOf(b) - versionOf(a) })
+		dirs = append(dirs, matches...)
+	}
+	return append(dirs, "/usr/local/pgsql/bin", "/opt/homebrew/bin", "/usr/local/bin")
 }
 
 func versionOf(dir string) int {
