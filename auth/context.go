@@ -38,11 +38,6 @@ func (t *Tokens) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// WithActor returns a context acting as a, as a verified token would.
-func WithActor(ctx context.Context, a Actor) context.Context {
-	return context.WithValue(ctx, credentialKey{}, credential{actor: a})
-}
-
 // ActorFrom returns the actor of ctx. Without a token it returns
 // UNAUTHORIZED, and so for a token that was refused.
 func ActorFrom(ctx context.Context) (Actor, error) {
