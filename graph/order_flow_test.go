@@ -308,6 +308,11 @@ func TestTransferRules(t *testing.T) {
 	a.exec(`UPDATE order_transfer SET expires_at = now() - interval '1 second' WHERE status = 'pending'`)
 	wantError(t, alice.fail(acceptQ, map[string]any{"id": order.ID, "t": expiring}), "NOT_ALLOWED", "not_allowed", "Invalid token.")
 
+	// A deleted customer's token asks for nothing.
+	tokC, idC := a.signUp("c@example.com", "password c")
+	a.query(`mutation ($id: ID!) { delete_customer(id: $id) { id } }`, map[string]any{"id": idC}, &struct{}{})
+	wantError(t, a.as(tokC).fail(requestQ, map[string]any{"id": order.ID}), "NOT_FOUND", "not_found", "")
+
 	// Once the order is a registered customer's, it cannot be asked for.
 	alice.query(requestQ, map[string]any{"id": order.ID}, &struct{}{})
 	alice.query(acceptQ, map[string]any{"id": order.ID, "t": a.transferToken(order.ID)}, &struct{}{})

@@ -71,6 +71,10 @@ func (r *Resolver) requestTransfer(ctx context.Context, orderID string) (*model.
 	}
 	expires := time.Now().Add(db.TransferTTL).Truncate(time.Second)
 	return db.InTx(ctx, r.DB, func(tx *sqlx.Tx) (*model.OrderTransferRequest, error) {
+		// A token outlives its customer: a deleted one asks for nothing.
+		if _, err := db.CustomerByID(ctx, tx, customerID); err != nil {
+			return nil, err
+		}
 		o, err := db.TransferableOrder(ctx, tx, orderID)
 		if err != nil {
 			return nil, err
@@ -96,6 +100,9 @@ func (r *Resolver) acceptTransfer(ctx context.Context, orderID, token string) (*
 		return nil, err
 	}
 	return db.InTx(ctx, r.DB, func(tx *sqlx.Tx) (*db.Order, error) {
+		if _, err := db.CustomerByID(ctx, tx, customerID); err != nil {
+			return nil, err
+		}
 		return db.AcceptTransfer(ctx, tx, orderID, customerID, auth.HashToken(token))
 	})
 }
