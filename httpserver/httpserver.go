@@ -157,13 +157,15 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			writeError(w, http.StatusBadRequest, errcode.InvalidData, `the body must be a JSON object: {"query": "...", "variables": {...}}`)
 			return
 		}
+		// Checked here, so gqlgen's decoder (whose errors would echo the
+		// body) never fails; variables stay raw, gqlgen decodes them.
 		var params struct {
-			Query         string         `json:"query"`
-			OperationName string         `json:"operationName"`
-			Variables     map[string]any `json:"variables"`
-			Extensions    map[string]any `json:"extensions"`
+			Query         string          `json:"query"`
+			OperationName string          `json:"operationName"`
+			Variables     json.RawMessage `json:"variables"`
+			Extensions    json.RawMessage `json:"extensions"`
 		}
-		if err := json.Unmarshal(body, &params); err != nil {
+		if err := json.Unmarshal(body, &params); err != nil || !objectOrNull(params.Variables) || !objectOrNull(params.Extensions) {
 			writeError(w, http.StatusBadRequest, errcode.InvalidData,
 				`the body must be {"query": string, "operationName": string, "variables": object}, with JSON types as shown`)
 			return
@@ -176,6 +178,15 @@ func (s *Server) guard(next http.Handler) http.Handler {
 
 func (s *Server) tooLarge() string {
 	return fmt.Sprintf("the request body is larger than %d bytes", s.cfg.MaxBody)
+}
+
+// objectOrNull reports whether raw JSON is an object, null, or absent.
+func objectOrNull(raw json.RawMessage) bool {
+	switch firstByte(raw) {
+	case 0, '{', 'n':
+		return true
+	}
+	return false
 }
 
 func firstByte(b []byte) byte {
