@@ -2,7 +2,6 @@ package graph_test
 
 import (
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -188,18 +187,12 @@ func TestDefaultAddressesStayUnique(t *testing.T) {
 	}
 
 	// Concurrent creates of default addresses leave exactly one default.
-	var wg sync.WaitGroup
-	for range 10 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp := a.do(`mutation ($id: ID!) { create_customer_address(customer_id: $id, input: {is_default_billing: true, is_default_shipping: true}) { id } }`, map[string]any{"id": c.ID})
-			if len(resp.Errors) > 0 {
-				t.Errorf("concurrent create: %+v", resp.Errors)
-			}
-		}()
+	results := concurrently(10, func(int) response {
+		return a.do(`mutation ($id: ID!) { create_customer_address(customer_id: $id, input: {is_default_billing: true, is_default_shipping: true}) { id } }`, map[string]any{"id": c.ID})
+	})
+	if ok, _ := outcomes(t, results, "", ""); ok != 10 {
+		t.Errorf("%d of 10 concurrent creates succeeded", ok)
 	}
-	wg.Wait()
 	_, shipping, nb, ns = a.book(c.ID)
 	if len(shipping) != 12 || nb != 1 || ns != 1 {
 		t.Errorf("after 10 concurrent default creates: %d addresses, %d billing and %d shipping defaults; want 12, 1, 1", len(shipping), nb, ns)

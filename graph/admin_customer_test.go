@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -168,30 +167,13 @@ func TestConcurrentCreatesOfOneEmail(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	const n = 50
-	var wg sync.WaitGroup
-	results := make([]response, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Case variants of one address: Race@example.com, rAce@..., ...
-			email := []rune("race@example.com")
-			email[i%4] = []rune(strings.ToUpper(string(email[i%4])))[0]
-			results[i] = a.do(`mutation ($e: String!) { create_customer(input: {email: $e}) { id } }`, map[string]any{"e": strings.Repeat(" ", i%3) + string(email)})
-		}()
-	}
-	wg.Wait()
-	created, duplicates := 0, 0
-	for _, r := range results {
-		switch {
-		case len(r.Errors) == 0:
-			created++
-		case len(r.Errors) == 1 && r.Errors[0].Extensions["code"] == "DUPLICATE_ERROR":
-			duplicates++
-		default:
-			t.Errorf("unexpected result: %+v", r.Errors)
-		}
-	}
+	results := concurrently(n, func(i int) response {
+		// Case variants of one address: Race@example.com, rAce@..., ...
+		email := []rune("race@example.com")
+		email[i%4] = []rune(strings.ToUpper(string(email[i%4])))[0]
+		return a.do(`mutation ($e: String!) { create_customer(input: {email: $e}) { id } }`, map[string]any{"e": strings.Repeat(" ", i%3) + string(email)})
+	})
+	created, duplicates := outcomes(t, results, "DUPLICATE_ERROR", "")
 	if created != 1 || duplicates != n-1 {
 		t.Errorf("created %d, duplicates %d; want 1 and %d", created, duplicates, n-1)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -191,6 +192,35 @@ func (a *api) fail(query string, vars map[string]any) gqlError {
 		a.tb.Fatalf("got %d errors, want 1: %+v (data %s)", len(resp.Errors), resp.Errors, resp.Data)
 	}
 	return resp.Errors[0]
+}
+
+// concurrently sends n requests at once and returns their responses in
+// order.
+func concurrently(n int, request func(i int) response) []response {
+	results := make([]response, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { results[i] = request(i) })
+	}
+	wg.Wait()
+	return results
+}
+
+// outcomes counts the responses without errors and those refused with code
+// and, unless it is empty, message; any other answer fails the test.
+func outcomes(tb testing.TB, results []response, code, message string) (ok, refused int) {
+	tb.Helper()
+	for _, r := range results {
+		switch {
+		case len(r.Errors) == 0:
+			ok++
+		case len(r.Errors) == 1 && r.Errors[0].Extensions["code"] == code && (message == "" || r.Errors[0].Message == message):
+			refused++
+		default:
+			tb.Errorf("unexpected result: %+v", r.Errors)
+		}
+	}
+	return ok, refused
 }
 
 // wantError checks the code, type and message a client sees.

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -164,28 +163,11 @@ func TestConcurrentRegistrations(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	const n = 20
-	var wg sync.WaitGroup
-	results := make([]response, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			email := fmt.Sprintf("%s@example.com", strings.ToUpper("racer")[:i%5]+"racer"[i%5:])
-			results[i] = a.as("").do(registerQ, map[string]any{"t": "CUSTOMER", "e": email, "p": "a good password"})
-		}()
-	}
-	wg.Wait()
-	ok, exists := 0, 0
-	for _, r := range results {
-		switch {
-		case len(r.Errors) == 0:
-			ok++
-		case r.Errors[0].Message == "Identity with email already exists" && r.Errors[0].Extensions["code"] == "UNAUTHORIZED":
-			exists++
-		default:
-			t.Errorf("unexpected: %+v", r.Errors)
-		}
-	}
+	results := concurrently(n, func(i int) response {
+		email := fmt.Sprintf("%s@example.com", strings.ToUpper("racer")[:i%5]+"racer"[i%5:])
+		return a.as("").do(registerQ, map[string]any{"t": "CUSTOMER", "e": email, "p": "a good password"})
+	})
+	ok, exists := outcomes(t, results, "UNAUTHORIZED", "Identity with email already exists")
 	var identities int
 	if err := a.pool.Get(&identities, `SELECT count(*) FROM auth_identity WHERE email = 'racer@example.com'`); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package graph_test
 import (
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -231,26 +230,15 @@ func TestConcurrentGuestOrders(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	const n = 100
-	var wg sync.WaitGroup
-	errs := make(chan string, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			email := "rush@example.com"
-			if i%2 == 1 {
-				email = strings.ToUpper(email)
-			}
-			resp := a.as("").do(placeOrderQ, map[string]any{"input": orderInput(email, 100)})
-			if len(resp.Errors) > 0 {
-				errs <- fmt.Sprint(resp.Errors)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		t.Errorf("order failed: %s", e)
+	results := concurrently(n, func(i int) response {
+		email := "rush@example.com"
+		if i%2 == 1 {
+			email = strings.ToUpper(email)
+		}
+		return a.as("").do(placeOrderQ, map[string]any{"input": orderInput(email, 100)})
+	})
+	if ok, _ := outcomes(t, results, "", ""); ok != n {
+		t.Errorf("%d of %d orders placed", ok, n)
 	}
 	var guests, orders int
 	a.pool.Get(&guests, `SELECT count(*) FROM customer WHERE email = 'rush@example.com'`)
@@ -329,24 +317,8 @@ func TestConcurrentAccepts(t *testing.T) {
 	claimer.query(requestQ, map[string]any{"id": order.ID}, &struct{}{})
 	token := a.transferToken(order.ID)
 	const n = 50
-	var wg sync.WaitGroup
-	results := make([]response, n)
-	for i := range n {
-		wg.Add(1)
-		go func() { defer wg.Done(); results[i] = claimer.do(acceptQ, map[string]any{"id": order.ID, "t": token}) }()
-	}
-	wg.Wait()
-	ok, refused := 0, 0
-	for _, r := range results {
-		switch {
-		case len(r.Errors) == 0:
-			ok++
-		case r.Errors[0].Message == "Invalid token." && r.Errors[0].Extensions["code"] == "NOT_ALLOWED":
-			refused++
-		default:
-			t.Errorf("unexpected: %+v", r.Errors)
-		}
-	}
+	results := concurrently(n, func(int) response { return claimer.do(acceptQ, map[string]any{"id": order.ID, "t": token}) })
+	ok, refused := outcomes(t, results, "NOT_ALLOWED", "Invalid token.")
 	var owner string
 	var accepted int
 	a.pool.Get(&owner, `SELECT customer_id FROM orders WHERE id = $1`, order.ID)
