@@ -4,7 +4,7 @@
 // presenter.
 package graph
 
-//go:generate go run github.com/99designs/gqlgen generate
+//go:generate go run generate.go
 
 import (
 	"github.com/jmoiron/sqlx"

@@ -181,6 +181,22 @@ const (
 	ErrorCodeNotAllowed     ErrorCode = "NOT_ALLOWED"
 	ErrorCodeConflict       ErrorCode = "CONFLICT"
 	ErrorCodeInternal       ErrorCode = "INTERNAL"
+	// Added: the query nests fields deeper than the limit
+	ErrorCodeQueryTooDeep ErrorCode = "QUERY_TOO_DEEP"
+	// Added: the query uses more aliases than the limit
+	ErrorCodeTooManyAliases ErrorCode = "TOO_MANY_ALIASES"
+	// Added: the query has more tokens than the parser's limit
+	ErrorCodeQueryTooLarge ErrorCode = "QUERY_TOO_LARGE"
+	// Added: the query would cost more than the complexity budget
+	ErrorCodeQueryTooComplex ErrorCode = "QUERY_TOO_COMPLEX"
+	// Added: a request carries one operation; JSON arrays of operations are refused
+	ErrorCodeBatchNotSupported ErrorCode = "BATCH_NOT_SUPPORTED"
+	// Added: the request body is larger than the limit
+	ErrorCodePayloadTooLarge ErrorCode = "PAYLOAD_TOO_LARGE"
+	// Added: the request ran past its deadline and was stopped
+	ErrorCodeTimeout ErrorCode = "TIMEOUT"
+	// Added: the database cannot be reached for now; retry shortly
+	ErrorCodeServiceUnavailable ErrorCode = "SERVICE_UNAVAILABLE"
 )
 
 var AllErrorCode = []ErrorCode{
@@ -191,11 +207,19 @@ var AllErrorCode = []ErrorCode{
 	ErrorCodeNotAllowed,
 	ErrorCodeConflict,
 	ErrorCodeInternal,
+	ErrorCodeQueryTooDeep,
+	ErrorCodeTooManyAliases,
+	ErrorCodeQueryTooLarge,
+	ErrorCodeQueryTooComplex,
+	ErrorCodeBatchNotSupported,
+	ErrorCodePayloadTooLarge,
+	ErrorCodeTimeout,
+	ErrorCodeServiceUnavailable,
 }
 
 func (e ErrorCode) IsValid() bool {
 	switch e {
-	case ErrorCodeInvalidData, ErrorCodeNotFound, ErrorCodeDuplicateError, ErrorCodeUnauthorized, ErrorCodeNotAllowed, ErrorCodeConflict, ErrorCodeInternal:
+	case ErrorCodeInvalidData, ErrorCodeNotFound, ErrorCodeDuplicateError, ErrorCodeUnauthorized, ErrorCodeNotAllowed, ErrorCodeConflict, ErrorCodeInternal, ErrorCodeQueryTooDeep, ErrorCodeTooManyAliases, ErrorCodeQueryTooLarge, ErrorCodeQueryTooComplex, ErrorCodeBatchNotSupported, ErrorCodePayloadTooLarge, ErrorCodeTimeout, ErrorCodeServiceUnavailable:
 		return true
 	}
 	return false
