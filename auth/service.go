@@ -261,7 +261,7 @@ func (s *Service) LinkDemoCustomer(ctx context.Context, email, password string) 
 	if err != nil {
 		return err
 	}
-	customers, err := db.ListCustomers(ctx, s.DB, db.CustomerFilter{Email: []string{email}, HasAccount: new(true)}, db.Page{Limit: 1, Sort: db.Sort{Column: "created_at"}})
+	customers, err := db.ListCustomers(ctx, s.DB, db.CustomerFilter{Email: []string{email}, HasAccount: new(true)}, db.Page{Limit: 1, Sort: db.Sort{Column: "created_at"}}, db.Columns[db.Customer]{})
 	if err != nil {
 		return err
 	}

@@ -35,17 +35,42 @@ type Address struct {
 	UpdatedAt         time.Time  `db:"updated_at"`
 }
 
-const addressColumns = `a.id, a.customer_id, a.address_name, a.is_default_shipping, a.is_default_billing,
-	a.company, a.first_name, a.last_name, a.address_1, a.address_2, a.city, a.country_code,
-	a.province, a.postal_code, a.phone, a.metadata, a.created_at, a.updated_at`
+// addressTable: every read fetches the defaults, which the billing and
+// shipping fields pick addresses by.
+var addressTable = newTable("a", []string{"id", "customer_id", "is_default_shipping", "is_default_billing"},
+	column[Address]{"id", func(a *Address) any { return &a.ID }},
+	column[Address]{"customer_id", func(a *Address) any { return &a.CustomerID }},
+	column[Address]{"address_name", func(a *Address) any { return &a.AddressName }},
+	column[Address]{"is_default_shipping", func(a *Address) any { return &a.IsDefaultShipping }},
+	column[Address]{"is_default_billing", func(a *Address) any { return &a.IsDefaultBilling }},
+	column[Address]{"company", func(a *Address) any { return &a.Company }},
+	column[Address]{"first_name", func(a *Address) any { return &a.FirstName }},
+	column[Address]{"last_name", func(a *Address) any { return &a.LastName }},
+	column[Address]{"address_1", func(a *Address) any { return &a.Address1 }},
+	column[Address]{"address_2", func(a *Address) any { return &a.Address2 }},
+	column[Address]{"city", func(a *Address) any { return &a.City }},
+	column[Address]{"country_code", func(a *Address) any { return &a.CountryCode }},
+	column[Address]{"province", func(a *Address) any { return &a.Province }},
+	column[Address]{"postal_code", func(a *Address) any { return &a.PostalCode }},
+	column[Address]{"phone", func(a *Address) any { return &a.Phone }},
+	column[Address]{"metadata", func(a *Address) any { return &a.Metadata }},
+	column[Address]{"created_at", func(a *Address) any { return &a.CreatedAt }},
+	column[Address]{"updated_at", func(a *Address) any { return &a.UpdatedAt }},
+)
 
-// AddressesByCustomerIDs returns the address book of each customer, oldest
-// first, in key order.
-func AddressesByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customerIDs []string) ([][]*Address, error) {
-	const query = `SELECT ` + addressColumns + ` FROM customer_address a
+var addressColumns = addressTable.all()
+
+// AddressColumns returns the columns that serve the named fields of an
+// address, with its id, its customer's and its defaults.
+func AddressColumns(fields []string) Columns[Address] { return addressTable.pick(fields) }
+
+// AddressesByCustomerIDs returns the address book of each customer, with
+// the columns cols, oldest first, in key order.
+func AddressesByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customerIDs []string, cols Columns[Address]) ([][]*Address, error) {
+	query := `SELECT ` + addressTable.list(cols) + ` FROM customer_address a
 		WHERE a.customer_id = ANY($1) AND a.deleted_at IS NULL
 		ORDER BY a.customer_id, a.created_at, a.id`
-	rows, err := selectRows(ctx, q, query, []any{pq.Array(customerIDs)}, (*Address).fields)
+	rows, err := selectRows(ctx, q, query, []any{pq.Array(customerIDs)}, addressTable.targets(cols))
 	if err != nil {
 		return nil, fmt.Errorf("addresses by customer ids: %w", err)
 	}

@@ -30,7 +30,7 @@ func TestBatchResultsFollowKeys(t *testing.T) {
 	c2, c5, c3 := idOf("customer2@example.com"), idOf("customer5@example.com"), idOf("customer3@example.com")
 	keys := []string{c3, "cus_missing", c2, c5, c3}
 
-	customers, err := db.CustomersByIDs(ctx, pool, keys)
+	customers, err := db.CustomersByIDs(ctx, pool, keys, db.Columns[db.Customer]{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestBatchResultsFollowKeys(t *testing.T) {
 		t.Errorf("CustomersByIDs does not follow the keys: %v", customers)
 	}
 
-	groups, err := db.GroupsByCustomerIDs(ctx, pool, keys)
+	groups, err := db.GroupsByCustomerIDs(ctx, pool, keys, db.Columns[db.CustomerGroup]{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestBatchResultsFollowKeys(t *testing.T) {
 		t.Errorf("GroupsByCustomerIDs lengths = %v, want %v", lensOf(groups), want)
 	}
 
-	addresses, err := db.AddressesByCustomerIDs(ctx, pool, keys)
+	addresses, err := db.AddressesByCustomerIDs(ctx, pool, keys, db.Columns[db.Address]{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,14 +63,14 @@ func TestBatchResultsFollowKeys(t *testing.T) {
 	}
 
 	// (17i)%5 orders: customer 3 has 1, 2 has 4, 5 has none.
-	orders, err := db.OrdersByCustomerIDs(ctx, pool, keys, 2, 1)
+	orders, err := db.OrdersByCustomerIDs(ctx, pool, keys, 2, 1, db.Columns[db.Order]{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []int{0, 0, 2, 0, 0}; !lengths(orders, want) {
 		t.Errorf("OrdersByCustomerIDs(limit 2, offset 1) lengths = %v, want %v", lensOf(orders), want)
 	}
-	orders, err = db.OrdersByCustomerIDs(ctx, pool, keys, 5, 0)
+	orders, err = db.OrdersByCustomerIDs(ctx, pool, keys, 5, 0, db.Columns[db.Order]{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestBatchResultsFollowKeys(t *testing.T) {
 	if want := []int{1, 0, 4, 0, 1}; !equalInts(counts, want) {
 		t.Errorf("CountOrdersByCustomerIDs = %v, want %v", counts, want)
 	}
-	if _, err := db.CustomersByIDs(ctx, pool, nil); err != nil {
+	if _, err := db.CustomersByIDs(ctx, pool, nil, db.Columns[db.Customer]{}); err != nil {
 		t.Errorf("no keys: %v", err)
 	}
 }
@@ -112,4 +112,58 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// A read with chosen columns fills the fields behind them and the keys, and
+// leaves the others empty; the zero Columns reads every column.
+func TestColumnsChooseWhatIsRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	if err := seed.Load(ctx, pool, 3, time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	page, err := db.NewCustomerPage(10, 0, "email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	light, err := db.ListCustomers(ctx, pool, db.CustomerFilter{}, page, db.CustomerColumns([]string{"email", "groups", "no_such_field"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := db.ListCustomers(ctx, pool, db.CustomerFilter{}, page, db.Columns[db.Customer]{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(light) != 3 || len(full) != 3 {
+		t.Fatalf("got %d and %d customers, want 3", len(light), len(full))
+	}
+	for i, c := range light {
+		f := full[i]
+		if c.ID != f.ID || c.Email != f.Email {
+			t.Errorf("light read %q %q, full read %q %q", c.ID, c.Email, f.ID, f.Email)
+		}
+		if c.FirstName != nil || !c.CreatedAt.IsZero() || c.Metadata != nil {
+			t.Errorf("light read filled unselected fields: %+v", c)
+		}
+		if f.FirstName == nil || f.CreatedAt.IsZero() {
+			t.Errorf("full read left fields empty: %+v", f)
+		}
+	}
+
+	ids := []string{full[0].ID}
+	books, err := db.AddressesByCustomerIDs(ctx, pool, ids, db.AddressColumns([]string{"city"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(books[0]) != 2 {
+		t.Fatalf("got %d addresses, want 2", len(books[0]))
+	}
+	a := books[0][0]
+	if a.ID == "" || a.CustomerID != ids[0] || a.City == nil || !a.IsDefaultBilling || !a.IsDefaultShipping {
+		t.Errorf("address read with city lacks a key, a default or the city: %+v", a)
+	}
+	if a.Address1 != nil || !a.CreatedAt.IsZero() {
+		t.Errorf("address read with city filled other fields: %+v", a)
+	}
 }

@@ -25,7 +25,7 @@ func benchDB(b *testing.B) (*sqlx.DB, []string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	customers, err := db.ListCustomers(ctx, pool, db.CustomerFilter{}, page)
+	customers, err := db.ListCustomers(ctx, pool, db.CustomerFilter{}, page, db.Columns[db.Customer]{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,21 +37,55 @@ func benchDB(b *testing.B) (*sqlx.DB, []string) {
 }
 
 // BenchmarkBatches times each dataloader batch function for the 100
-// customers of a headline page.
+// customers of a headline page, with every column and with the columns the
+// headline query selects.
 func BenchmarkBatches(b *testing.B) {
 	pool, ids := benchDB(b)
 	ctx := context.Background()
 	page, _ := db.NewCustomerPage(100, 0, "-created_at")
+	customers := db.CustomerColumns([]string{"id", "email"})
+	addresses := db.AddressColumns([]string{"id"})
+	groups := db.GroupColumns([]string{"id"})
+	var all struct {
+		customers db.Columns[db.Customer]
+		addresses db.Columns[db.Address]
+		groups    db.Columns[db.CustomerGroup]
+		orders    db.Columns[db.Order]
+	}
 	cases := map[string]func() error{
-		"ListCustomers":            func() error { _, err := db.ListCustomers(ctx, pool, db.CustomerFilter{}, page); return err },
-		"CountCustomers":           func() error { _, err := db.CountCustomers(ctx, pool, db.CustomerFilter{}); return err },
-		"GroupsByCustomerIDs":      func() error { _, err := db.GroupsByCustomerIDs(ctx, pool, ids); return err },
-		"AddressesByCustomerIDs":   func() error { _, err := db.AddressesByCustomerIDs(ctx, pool, ids); return err },
-		"OrdersByCustomerIDs":      func() error { _, err := db.OrdersByCustomerIDs(ctx, pool, ids, 5, 0); return err },
+		"ListCustomers/all": func() error {
+			_, err := db.ListCustomers(ctx, pool, db.CustomerFilter{}, page, all.customers)
+			return err
+		},
+		"ListCustomers/headline": func() error {
+			_, err := db.ListCustomers(ctx, pool, db.CustomerFilter{}, page, customers)
+			return err
+		},
+		"CountCustomers": func() error { _, err := db.CountCustomers(ctx, pool, db.CustomerFilter{}); return err },
+		"GroupsByCustomerIDs/all": func() error {
+			_, err := db.GroupsByCustomerIDs(ctx, pool, ids, all.groups)
+			return err
+		},
+		"GroupsByCustomerIDs/headline": func() error {
+			_, err := db.GroupsByCustomerIDs(ctx, pool, ids, groups)
+			return err
+		},
+		"AddressesByCustomerIDs/all": func() error {
+			_, err := db.AddressesByCustomerIDs(ctx, pool, ids, all.addresses)
+			return err
+		},
+		"AddressesByCustomerIDs/headline": func() error {
+			_, err := db.AddressesByCustomerIDs(ctx, pool, ids, addresses)
+			return err
+		},
+		"OrdersByCustomerIDs/all": func() error {
+			_, err := db.OrdersByCustomerIDs(ctx, pool, ids, 5, 0, all.orders)
+			return err
+		},
 		"CountOrdersByCustomerIDs": func() error { _, err := db.CountOrdersByCustomerIDs(ctx, pool, ids); return err },
 		"SearchCustomers": func() error {
 			q := "Last123"
-			_, err := db.ListCustomers(ctx, pool, db.CustomerFilter{Q: &q}, page)
+			_, err := db.ListCustomers(ctx, pool, db.CustomerFilter{Q: &q}, page, customers)
 			return err
 		},
 	}

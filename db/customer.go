@@ -31,8 +31,26 @@ type Customer struct {
 	DeletedAt   *time.Time `db:"deleted_at"`
 }
 
-const customerColumns = `c.id, c.email, c.first_name, c.last_name, c.phone, c.company_name,
-	c.has_account, c.metadata, c.created_by, c.created_at, c.updated_at, c.deleted_at`
+var customerTable = newTable("c", []string{"id"},
+	column[Customer]{"id", func(c *Customer) any { return &c.ID }},
+	column[Customer]{"email", func(c *Customer) any { return &c.Email }},
+	column[Customer]{"first_name", func(c *Customer) any { return &c.FirstName }},
+	column[Customer]{"last_name", func(c *Customer) any { return &c.LastName }},
+	column[Customer]{"phone", func(c *Customer) any { return &c.Phone }},
+	column[Customer]{"company_name", func(c *Customer) any { return &c.CompanyName }},
+	column[Customer]{"has_account", func(c *Customer) any { return &c.HasAccount }},
+	column[Customer]{"metadata", func(c *Customer) any { return &c.Metadata }},
+	column[Customer]{"created_by", func(c *Customer) any { return &c.CreatedBy }},
+	column[Customer]{"created_at", func(c *Customer) any { return &c.CreatedAt }},
+	column[Customer]{"updated_at", func(c *Customer) any { return &c.UpdatedAt }},
+	column[Customer]{"deleted_at", func(c *Customer) any { return &c.DeletedAt }},
+)
+
+var customerColumns = customerTable.all()
+
+// CustomerColumns returns the columns that serve the named fields of a
+// customer, with its id.
+func CustomerColumns(fields []string) Columns[Customer] { return customerTable.pick(fields) }
 
 // customerSearchText is the text the q filter searches. It must stay the
 // expression of the trigram index customer_search_idx, or searches scan the
@@ -127,16 +145,16 @@ func NormalizeEmail(email string) string {
 	return strings.ToLower(strings.TrimSpace(email))
 }
 
-// ListCustomers returns one page of the customers f selects.
-// Returns INVALID_DATA for a bad filter.
-func ListCustomers(ctx context.Context, q sqlx.QueryerContext, f CustomerFilter, p Page) ([]*Customer, error) {
+// ListCustomers returns one page of the customers f selects, with the
+// columns cols. Returns INVALID_DATA for a bad filter.
+func ListCustomers(ctx context.Context, q sqlx.QueryerContext, f CustomerFilter, p Page, cols Columns[Customer]) ([]*Customer, error) {
 	c, err := f.conds()
 	if err != nil {
 		return nil, err
 	}
 	query := fmt.Sprintf(`SELECT %s FROM customer c %s ORDER BY %s LIMIT ? OFFSET ?`,
-		customerColumns, c.where(), p.Sort.orderBy("c"))
-	out, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, p.Limit, p.Offset), (*Customer).fields)
+		customerTable.list(cols), c.where(), p.Sort.orderBy("c"))
+	out, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, p.Limit, p.Offset), customerTable.targets(cols))
 	if err != nil {
 		return nil, fmt.Errorf("list customers: %w", err)
 	}
@@ -169,7 +187,7 @@ func CountCustomers(ctx context.Context, q sqlx.QueryerContext, f CustomerFilter
 // CustomerByID returns the customer with the given id, unless it is deleted.
 // Returns NOT_FOUND when there is none.
 func CustomerByID(ctx context.Context, q sqlx.QueryerContext, id string) (*Customer, error) {
-	const query = `SELECT ` + customerColumns + ` FROM customer c WHERE c.id = $1 AND c.deleted_at IS NULL`
+	query := `SELECT ` + customerColumns + ` FROM customer c WHERE c.id = $1 AND c.deleted_at IS NULL`
 	var out Customer
 	if err := sqlx.GetContext(ctx, q, &out, query, id); err != nil {
 		return nil, notFound(err, "Customer", id)
@@ -177,12 +195,12 @@ func CustomerByID(ctx context.Context, q sqlx.QueryerContext, id string) (*Custo
 	return &out, nil
 }
 
-// CustomersByIDs returns the customers with the given ids in key order,
-// deleted ones included: an order or address keeps pointing at the customer
-// it belonged to. A missing id has a nil entry.
-func CustomersByIDs(ctx context.Context, q sqlx.QueryerContext, ids []string) ([]*Customer, error) {
-	const query = `SELECT ` + customerColumns + ` FROM customer c WHERE c.id = ANY($1)`
-	rows, err := selectRows(ctx, q, query, []any{pq.Array(ids)}, (*Customer).fields)
+// CustomersByIDs returns the customers with the given ids, with the columns
+// cols, in key order, deleted ones included: an order or address keeps
+// pointing at the customer it belonged to. A missing id has a nil entry.
+func CustomersByIDs(ctx context.Context, q sqlx.QueryerContext, ids []string, cols Columns[Customer]) ([]*Customer, error) {
+	query := `SELECT ` + customerTable.list(cols) + ` FROM customer c WHERE c.id = ANY($1)`
+	rows, err := selectRows(ctx, q, query, []any{pq.Array(ids)}, customerTable.targets(cols))
 	if err != nil {
 		return nil, fmt.Errorf("customers by ids: %w", err)
 	}
@@ -197,9 +215,9 @@ func CustomersByIDs(ctx context.Context, q sqlx.QueryerContext, ids []string) ([
 	return out, nil
 }
 
-// CustomersByGroupIDs returns one page of each group's living members, in
-// key order.
-func CustomersByGroupIDs(ctx context.Context, q sqlx.QueryerContext, groupIDs []string, p Page) ([][]*Customer, error) {
+// CustomersByGroupIDs returns one page of each group's living members, with
+// the columns cols, in key order.
+func CustomersByGroupIDs(ctx context.Context, q sqlx.QueryerContext, groupIDs []string, p Page, cols Columns[Customer]) ([][]*Customer, error) {
 	// LATERAL gives each group its own LIMIT/OFFSET in one statement. The
 	// page walks customers in the sort's index order and keeps members, a
 	// primary-key probe each: a group of 100,000 members is not sorted
@@ -211,9 +229,10 @@ func CustomersByGroupIDs(ctx context.Context, q sqlx.QueryerContext, groupIDs []
 			WHERE c.deleted_at IS NULL AND EXISTS (
 				SELECT 1 FROM customer_group_customer m WHERE m.customer_group_id = k.key AND m.customer_id = c.id)
 			ORDER BY %s LIMIT $2 OFFSET $3
-		) c`, customerColumns, customerColumns, p.Sort.orderBy("c"))
+		) c`, customerTable.list(cols), customerTable.list(cols), p.Sort.orderBy("c"))
+	targets := customerTable.targets(cols)
 	rows, err := selectRows(ctx, q, query, []any{pq.Array(groupIDs), p.Limit, p.Offset}, func(r *groupMember) []any {
-		return append([]any{&r.Key}, r.Customer.fields()...)
+		return append([]any{&r.Key}, targets(&r.Customer)...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("customers by group ids: %w", err)

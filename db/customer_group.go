@@ -25,7 +25,21 @@ type CustomerGroup struct {
 	DeletedAt *time.Time `db:"deleted_at"`
 }
 
-const groupColumns = `g.id, g.name, g.metadata, g.created_by, g.created_at, g.updated_at, g.deleted_at`
+var groupTable = newTable("g", []string{"id"},
+	column[CustomerGroup]{"id", func(g *CustomerGroup) any { return &g.ID }},
+	column[CustomerGroup]{"name", func(g *CustomerGroup) any { return &g.Name }},
+	column[CustomerGroup]{"metadata", func(g *CustomerGroup) any { return &g.Metadata }},
+	column[CustomerGroup]{"created_by", func(g *CustomerGroup) any { return &g.CreatedBy }},
+	column[CustomerGroup]{"created_at", func(g *CustomerGroup) any { return &g.CreatedAt }},
+	column[CustomerGroup]{"updated_at", func(g *CustomerGroup) any { return &g.UpdatedAt }},
+	column[CustomerGroup]{"deleted_at", func(g *CustomerGroup) any { return &g.DeletedAt }},
+)
+
+var groupColumns = groupTable.all()
+
+// GroupColumns returns the columns that serve the named fields of a
+// customer group, with its id.
+func GroupColumns(fields []string) Columns[CustomerGroup] { return groupTable.pick(fields) }
 
 // CustomerGroupFilter selects customer groups. Empty fields do not filter.
 type CustomerGroupFilter struct {
@@ -78,16 +92,16 @@ func (f CustomerGroupFilter) conds() (conds, error) {
 	return c, nil
 }
 
-// ListGroups returns one page of the customer groups f selects.
-// Returns INVALID_DATA for a bad filter.
-func ListGroups(ctx context.Context, q sqlx.QueryerContext, f CustomerGroupFilter, p Page) ([]*CustomerGroup, error) {
+// ListGroups returns one page of the customer groups f selects, with the
+// columns cols. Returns INVALID_DATA for a bad filter.
+func ListGroups(ctx context.Context, q sqlx.QueryerContext, f CustomerGroupFilter, p Page, cols Columns[CustomerGroup]) ([]*CustomerGroup, error) {
 	c, err := f.conds()
 	if err != nil {
 		return nil, err
 	}
 	query := fmt.Sprintf(`SELECT %s FROM customer_group g %s ORDER BY %s LIMIT ? OFFSET ?`,
-		groupColumns, c.where(), p.Sort.orderBy("g"))
-	out, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, p.Limit, p.Offset), (*CustomerGroup).fields)
+		groupTable.list(cols), c.where(), p.Sort.orderBy("g"))
+	out, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, p.Limit, p.Offset), groupTable.targets(cols))
 	if err != nil {
 		return nil, fmt.Errorf("list customer groups: %w", err)
 	}
@@ -112,7 +126,7 @@ func CountGroups(ctx context.Context, q sqlx.QueryerContext, f CustomerGroupFilt
 // GroupByID returns the customer group with the given id, unless it is
 // deleted. Returns NOT_FOUND when there is none.
 func GroupByID(ctx context.Context, q sqlx.QueryerContext, id string) (*CustomerGroup, error) {
-	const query = `SELECT ` + groupColumns + ` FROM customer_group g WHERE g.id = $1 AND g.deleted_at IS NULL`
+	query := `SELECT ` + groupColumns + ` FROM customer_group g WHERE g.id = $1 AND g.deleted_at IS NULL`
 	var out CustomerGroup
 	if err := sqlx.GetContext(ctx, q, &out, query, id); err != nil {
 		return nil, notFound(err, "Customer group", id)
@@ -120,16 +134,17 @@ func GroupByID(ctx context.Context, q sqlx.QueryerContext, id string) (*Customer
 	return &out, nil
 }
 
-// GroupsByCustomerIDs returns the living groups of each customer, by name,
-// in key order.
-func GroupsByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customerIDs []string) ([][]*CustomerGroup, error) {
-	const query = `SELECT m.customer_id AS key, ` + groupColumns + `
+// GroupsByCustomerIDs returns the living groups of each customer, with the
+// columns cols, by name, in key order.
+func GroupsByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customerIDs []string, cols Columns[CustomerGroup]) ([][]*CustomerGroup, error) {
+	query := `SELECT m.customer_id AS key, ` + groupTable.list(cols) + `
 		FROM customer_group_customer m
 		JOIN customer_group g ON g.id = m.customer_group_id AND g.deleted_at IS NULL
 		WHERE m.customer_id = ANY($1)
 		ORDER BY g.name, g.id`
+	targets := groupTable.targets(cols)
 	rows, err := selectRows(ctx, q, query, []any{pq.Array(customerIDs)}, func(r *customerGroupRow) []any {
-		return append([]any{&r.Key}, r.CustomerGroup.fields()...)
+		return append([]any{&r.Key}, targets(&r.CustomerGroup)...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("groups by customer ids: %w", err)

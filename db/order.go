@@ -87,8 +87,28 @@ type LineItem struct {
 
 const lineItemColumns = `i.id, i.order_id, i.title, i.quantity, i.unit_price, i.total`
 
-const orderColumns = `o.id, o.display_id, o.customer_id, o.email, o.status, o.currency_code,
-	o.shipping_address, o.billing_address, o.subtotal, o.total, o.created_at, o.updated_at`
+// orderTable: every read fetches the customer and the email, which decide
+// who may see an order.
+var orderTable = newTable("o", []string{"id", "customer_id", "email"},
+	column[Order]{"id", func(o *Order) any { return &o.ID }},
+	column[Order]{"display_id", func(o *Order) any { return &o.DisplayID }},
+	column[Order]{"customer_id", func(o *Order) any { return &o.CustomerID }},
+	column[Order]{"email", func(o *Order) any { return &o.Email }},
+	column[Order]{"status", func(o *Order) any { return &o.Status }},
+	column[Order]{"currency_code", func(o *Order) any { return &o.CurrencyCode }},
+	column[Order]{"shipping_address", func(o *Order) any { return &o.ShippingAddress }},
+	column[Order]{"billing_address", func(o *Order) any { return &o.BillingAddress }},
+	column[Order]{"subtotal", func(o *Order) any { return &o.Subtotal }},
+	column[Order]{"total", func(o *Order) any { return &o.Total }},
+	column[Order]{"created_at", func(o *Order) any { return &o.CreatedAt }},
+	column[Order]{"updated_at", func(o *Order) any { return &o.UpdatedAt }},
+)
+
+var orderColumns = orderTable.all()
+
+// OrderColumns returns the columns that serve the named fields of an order,
+// with its id, its customer's and its email.
+func OrderColumns(fields []string) Columns[Order] { return orderTable.pick(fields) }
 
 // OrderFilter selects orders. Empty fields do not filter.
 type OrderFilter struct {
@@ -139,12 +159,13 @@ func (f OrderFilter) conds() conds {
 	return c
 }
 
-// ListOrders returns one page of the orders f selects.
-func ListOrders(ctx context.Context, q sqlx.QueryerContext, f OrderFilter, p Page) ([]*Order, error) {
+// ListOrders returns one page of the orders f selects, with the columns
+// cols.
+func ListOrders(ctx context.Context, q sqlx.QueryerContext, f OrderFilter, p Page, cols Columns[Order]) ([]*Order, error) {
 	c := f.conds()
 	query := fmt.Sprintf(`SELECT %s FROM orders o %s ORDER BY %s LIMIT ? OFFSET ?`,
-		orderColumns, c.where(), p.Sort.orderBy("o"))
-	out, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, p.Limit, p.Offset), (*Order).fields)
+		orderTable.list(cols), c.where(), p.Sort.orderBy("o"))
+	out, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, p.Limit, p.Offset), orderTable.targets(cols))
 	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
 	}
@@ -165,7 +186,7 @@ func CountOrders(ctx context.Context, q sqlx.QueryerContext, f OrderFilter) (int
 // OrderByID returns the order with the given id.
 // Returns NOT_FOUND when there is none.
 func OrderByID(ctx context.Context, q sqlx.QueryerContext, id string) (*Order, error) {
-	const query = `SELECT ` + orderColumns + ` FROM orders o WHERE o.id = $1`
+	query := `SELECT ` + orderColumns + ` FROM orders o WHERE o.id = $1`
 	var out Order
 	if err := sqlx.GetContext(ctx, q, &out, query, id); err != nil {
 		return nil, notFound(err, "Order", id)
@@ -179,20 +200,22 @@ func OrderNotFound(id string) error {
 	return notFound(sql.ErrNoRows, "Order", id)
 }
 
-// OrdersByCustomerIDs returns one page of each customer's orders, newest
-// first, in key order.
-func OrdersByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customerIDs []string, limit, offset int) ([][]*Order, error) {
+// OrdersByCustomerIDs returns one page of each customer's orders, with the
+// columns cols, newest first, in key order.
+func OrdersByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customerIDs []string, limit, offset int, cols Columns[Order]) ([][]*Order, error) {
 	// LATERAL gives each customer its own LIMIT/OFFSET in one statement,
 	// each an index scan of orders_customer_idx.
-	const query = `SELECT k.key, ` + orderColumns + `
+	list := orderTable.list(cols)
+	query := `SELECT k.key, ` + list + `
 		FROM (SELECT DISTINCT unnest($1::text[])) AS k(key)
 		CROSS JOIN LATERAL (
-			SELECT ` + orderColumns + ` FROM orders o
+			SELECT ` + list + ` FROM orders o
 			WHERE o.customer_id = k.key
 			ORDER BY o.created_at DESC, o.id DESC LIMIT $2 OFFSET $3
 		) o`
+	targets := orderTable.targets(cols)
 	rows, err := selectRows(ctx, q, query, []any{pq.Array(customerIDs), limit, offset}, func(r *customerOrderRow) []any {
-		return append([]any{&r.Key}, r.Order.fields()...)
+		return append([]any{&r.Key}, targets(&r.Order)...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("orders by customer ids: %w", err)
@@ -337,7 +360,7 @@ func CreateOrder(ctx context.Context, q sqlx.ExtContext, o NewOrder) (*Order, er
 	if err != nil {
 		return nil, err
 	}
-	const insert = `INSERT INTO orders AS o (id, customer_id, email, currency_code, shipping_address, billing_address, subtotal, total)
+	insert := `INSERT INTO orders AS o (id, customer_id, email, currency_code, shipping_address, billing_address, subtotal, total)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING ` + orderColumns
 	var out Order
 	err = sqlx.GetContext(ctx, q, &out, insert, NewID(PrefixOrder), o.CustomerID, o.Email, o.CurrencyCode,

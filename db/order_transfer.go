@@ -23,7 +23,7 @@ var errInvalidTransferToken = errcode.New(errcode.NotAllowed, "Invalid token.")
 // one that belongs to a guest, and returns it. Returns NOT_FOUND for an
 // unknown order and NOT_ALLOWED when a registered customer owns it.
 func TransferableOrder(ctx context.Context, q sqlx.QueryerContext, orderID string) (*Order, error) {
-	const query = `SELECT ` + orderColumns + `, c.has_account FROM orders o
+	query := `SELECT ` + orderColumns + `, c.has_account FROM orders o
 		JOIN customer c ON c.id = o.customer_id
 		WHERE o.id = $1 FOR UPDATE OF o`
 	var row struct {
@@ -71,7 +71,7 @@ func AcceptTransfer(ctx context.Context, q sqlx.QueryerContext, orderID, custome
 		}
 		return nil, fmt.Errorf("accept transfer: %w", err)
 	}
-	const move = `UPDATE orders AS o SET customer_id = $2, updated_at = now()
+	move := `UPDATE orders AS o SET customer_id = $2, updated_at = now()
 		WHERE o.id = $1 AND o.customer_id = $3 RETURNING ` + orderColumns
 	var out Order
 	if err := sqlx.GetContext(ctx, q, &out, move, orderID, customerID, from); err != nil {

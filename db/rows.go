@@ -81,30 +81,6 @@ func selectRows[T any](ctx context.Context, q sqlx.QueryerContext, query string,
 	return out, rows.Err()
 }
 
-// fields lists a customer's scan targets in the order of customerColumns.
-func (c *Customer) fields() []any {
-	return []any{&c.ID, &c.Email, &c.FirstName, &c.LastName, &c.Phone, &c.CompanyName,
-		&c.HasAccount, &c.Metadata, &c.CreatedBy, &c.CreatedAt, &c.UpdatedAt, &c.DeletedAt}
-}
-
-// fields lists a group's scan targets in the order of groupColumns.
-func (g *CustomerGroup) fields() []any {
-	return []any{&g.ID, &g.Name, &g.Metadata, &g.CreatedBy, &g.CreatedAt, &g.UpdatedAt, &g.DeletedAt}
-}
-
-// fields lists an address's scan targets in the order of addressColumns.
-func (a *Address) fields() []any {
-	return []any{&a.ID, &a.CustomerID, &a.AddressName, &a.IsDefaultShipping, &a.IsDefaultBilling,
-		&a.Company, &a.FirstName, &a.LastName, &a.Address1, &a.Address2, &a.City, &a.CountryCode,
-		&a.Province, &a.PostalCode, &a.Phone, &a.Metadata, &a.CreatedAt, &a.UpdatedAt}
-}
-
-// fields lists an order's scan targets in the order of orderColumns.
-func (o *Order) fields() []any {
-	return []any{&o.ID, &o.DisplayID, &o.CustomerID, &o.Email, &o.Status, &o.CurrencyCode,
-		&o.ShippingAddress, &o.BillingAddress, &o.Subtotal, &o.Total, &o.CreatedAt, &o.UpdatedAt}
-}
-
 // fields lists a line item's scan targets in the order of lineItemColumns.
 func (i *LineItem) fields() []any {
 	return []any{&i.ID, &i.OrderID, &i.Title, &i.Quantity, &i.UnitPrice, &i.Total}

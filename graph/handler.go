@@ -69,7 +69,8 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 		if r := observe.RequestFrom(ctx); r != nil {
 			r.SetOperation(operationName(graphql.GetOperationContext(ctx)))
 		}
-		return next(WithLoaders(ctx, NewLoaders(pool, opts.LoaderWait)))
+		op := graphql.GetOperationContext(ctx).Operation
+		return next(WithLoaders(ctx, NewLoaders(pool, opts.LoaderWait, columnsOf(op))))
 	})
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)

@@ -24,6 +24,10 @@ type Loaders struct {
 	ItemsByOrder         loader[string, []*db.LineItem]
 	MembersByGroup       loader[pageKey, []*db.Customer]
 	MemberCountByGroup   loader[string, int]
+
+	// cols are the columns the operation's rows need, for the loaders and
+	// for the lists that prime them.
+	cols columns
 }
 
 // loader is a dataloader that can also be filled ahead of time (see
@@ -94,19 +98,27 @@ type pageKey struct {
 // short next to a statement's round trip.
 const DefaultLoaderWait = 2 * time.Millisecond
 
-// NewLoaders returns the loaders of one request.
-func NewLoaders(q sqlx.QueryerContext, wait time.Duration) *Loaders {
+// NewLoaders returns the loaders of one operation, which read the columns
+// cols of their rows.
+func NewLoaders(q sqlx.QueryerContext, wait time.Duration, cols columns) *Loaders {
 	return &Loaders{
-		CustomerByID:        newLoader(wait, customersByID(q)),
-		GroupsByCustomer:    newLoader(wait, bind(q, db.GroupsByCustomerIDs)),
-		AddressesByCustomer: newLoader(wait, bind(q, db.AddressesByCustomerIDs)),
+		CustomerByID: newLoader(wait, customersByID(q, cols.customer)),
+		GroupsByCustomer: newLoader(wait, bind(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string) ([][]*db.CustomerGroup, error) {
+			return db.GroupsByCustomerIDs(ctx, q, ids, cols.group)
+		})),
+		AddressesByCustomer: newLoader(wait, bind(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string) ([][]*db.Address, error) {
+			return db.AddressesByCustomerIDs(ctx, q, ids, cols.address)
+		})),
 		OrdersByCustomer: newLoader(wait, paged(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string, p db.Page) ([][]*db.Order, error) {
-			return db.OrdersByCustomerIDs(ctx, q, ids, p.Limit, p.Offset)
+			return db.OrdersByCustomerIDs(ctx, q, ids, p.Limit, p.Offset, cols.order)
 		})),
 		OrderCountByCustomer: newLoader(wait, bind(q, db.CountOrdersByCustomerIDs)),
 		ItemsByOrder:         newLoader(wait, bind(q, db.LineItemsByOrderIDs)),
-		MembersByGroup:       newLoader(wait, paged(q, db.CustomersByGroupIDs)),
-		MemberCountByGroup:   newLoader(wait, bind(q, db.CountCustomersByGroupIDs)),
+		MembersByGroup: newLoader(wait, paged(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string, p db.Page) ([][]*db.Customer, error) {
+			return db.CustomersByGroupIDs(ctx, q, ids, p, cols.customer)
+		})),
+		MemberCountByGroup: newLoader(wait, bind(q, db.CountCustomersByGroupIDs)),
+		cols:               cols,
 	}
 }
 
@@ -150,10 +162,10 @@ func bind[V any](q sqlx.QueryerContext, f func(context.Context, sqlx.QueryerCont
 
 // customersByID looks customers up by id; an id without a row fails alone,
 // with NOT_FOUND.
-func customersByID(q sqlx.QueryerContext) dataloader.BatchFunc[string, *db.Customer] {
+func customersByID(q sqlx.QueryerContext, cols db.Columns[db.Customer]) dataloader.BatchFunc[string, *db.Customer] {
 	return func(ctx context.Context, ids []string) []*dataloader.Result[*db.Customer] {
 		out := make([]*dataloader.Result[*db.Customer], len(ids))
-		rows, err := db.CustomersByIDs(ctx, q, ids)
+		rows, err := db.CustomersByIDs(ctx, q, ids, cols)
 		for i, id := range ids {
 			switch {
 			case err != nil:

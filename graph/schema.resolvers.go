@@ -51,7 +51,7 @@ func (r *customerGroupResolver) Customers(ctx context.Context, obj *db.CustomerG
 
 // Items is the resolver for the items field.
 func (r *customerGroupListResolver) Items(ctx context.Context, obj *model.CustomerGroupList) ([]*db.CustomerGroup, error) {
-	return prefetched(ctx, prefetchGroups)(db.ListGroups(ctx, r.DB, obj.Filter, obj.Page))
+	return prefetched(ctx, prefetchGroups)(db.ListGroups(ctx, r.DB, obj.Filter, obj.Page, loadersFrom(ctx).cols.group))
 }
 
 // Count is the resolver for the count field.
@@ -64,7 +64,7 @@ func (r *customerListResolver) Items(ctx context.Context, obj *model.CustomerLis
 	if obj.GroupID != "" {
 		return load(ctx, loadersFrom(ctx).MembersByGroup, pageKey{obj.GroupID, obj.Page})
 	}
-	return prefetched(ctx, prefetchCustomers)(db.ListCustomers(ctx, r.DB, obj.Filter, obj.Page))
+	return prefetched(ctx, prefetchCustomers)(db.ListCustomers(ctx, r.DB, obj.Filter, obj.Page, loadersFrom(ctx).cols.customer))
 }
 
 // Count is the resolver for the count field.
@@ -222,7 +222,7 @@ func (r *orderListResolver) Items(ctx context.Context, obj *model.OrderList) ([]
 	if obj.CustomerID != "" {
 		return load(ctx, loadersFrom(ctx).OrdersByCustomer, pageKey{obj.CustomerID, obj.Page})
 	}
-	return prefetched(ctx, prefetchOrders)(db.ListOrders(ctx, r.DB, obj.Filter, obj.Page))
+	return prefetched(ctx, prefetchOrders)(db.ListOrders(ctx, r.DB, obj.Filter, obj.Page, loadersFrom(ctx).cols.order))
 }
 
 // Count is the resolver for the count field.

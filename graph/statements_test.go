@@ -3,6 +3,7 @@ package graph_test
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -94,5 +95,67 @@ func BenchmarkHeadline(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Lists and loaders read only the columns behind the fields an operation
+// selects, the union over the whole operation. A customer that a list reads
+// for one place and a group's member page for another, through a fragment,
+// must show every field either place selects, exactly as a query for that
+// customer alone shows it.
+func TestRowsCarryEveryFieldTheOperationSelects(t *testing.T) {
+	t.Parallel()
+	a := seeded(t, 30, time.Now())
+	const q = `query {
+		customers(limit: 10, order: "email") {
+			items { id groups { id customers(limit: 30, order: "email") { items { ...person } } } addresses { id } }
+		}
+	}
+	fragment person on Customer { id email first_name phone has_account addresses { id city address_1 is_default_billing } }`
+	type person struct {
+		ID         string
+		Email      string
+		FirstName  *string `json:"first_name"`
+		Phone      *string
+		HasAccount bool `json:"has_account"`
+		Addresses  []struct {
+			ID               string
+			City             *string
+			Address1         *string `json:"address_1"`
+			IsDefaultBilling bool    `json:"is_default_billing"`
+		}
+	}
+	var got struct {
+		Customers struct {
+			Items []struct {
+				Groups []struct {
+					Customers struct{ Items []person }
+				}
+			}
+		}
+	}
+	a.query(q, nil, &got)
+	seen := 0
+	for _, c := range got.Customers.Items {
+		for _, g := range c.Groups {
+			for _, member := range g.Customers.Items {
+				var alone struct{ Customer person }
+				a.query(`query ($id: ID!) { customer(id: $id) {
+					id email first_name phone has_account addresses { id city address_1 is_default_billing } } }`,
+					map[string]any{"id": member.ID}, &alone)
+				if !reflect.DeepEqual(member, alone.Customer) {
+					m, _ := json.Marshal(member)
+					c, _ := json.Marshal(alone.Customer)
+					t.Errorf("member %s shows\n%s\nalone it shows\n%s", member.ID, m, c)
+				}
+				if member.FirstName == nil || len(member.Addresses) == 0 || member.Addresses[0].City == nil {
+					t.Errorf("member %s lacks selected fields: %+v", member.ID, member)
+				}
+				seen++
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no group members to compare")
 	}
 }
