@@ -87,9 +87,8 @@ type LineItem struct {
 
 const lineItemColumns = `i.id, i.order_id, i.title, i.quantity, i.unit_price, i.total`
 
-// orderTable: every read fetches the customer and the email, which decide
-// who may see an order.
-var orderTable = newTable("o", []string{"id", "customer_id", "email"},
+// orderTable: every read fetches the customer, which Order.customer loads.
+var orderTable = newTable("o", []string{"id", "customer_id"},
 	column[Order]{"id", func(o *Order) any { return &o.ID }},
 	column[Order]{"display_id", func(o *Order) any { return &o.DisplayID }},
 	column[Order]{"customer_id", func(o *Order) any { return &o.CustomerID }},
@@ -107,7 +106,7 @@ var orderTable = newTable("o", []string{"id", "customer_id", "email"},
 var orderColumns = orderTable.all()
 
 // OrderColumns returns the columns that serve the named fields of an order,
-// with its id, its customer's and its email.
+// with its id and its customer's.
 func OrderColumns(fields []string) Columns[Order] { return orderTable.pick(fields) }
 
 // OrderFilter selects orders. Empty fields do not filter.
