@@ -79,6 +79,10 @@ func prefetchCustomerFields(ctx context.Context, customers []*db.Customer, field
 	}
 	var tasks []func()
 	addresses := false
+	// An address's customer is the customer its address book was loaded
+	// for, primed above: what a query selects on it is prefetched for these
+	// customers, once this level's batches have filled the caches.
+	var addressCustomers [][]graphql.CollectedField
 	for _, f := range fields {
 		switch f.Name {
 		case "groups":
@@ -92,6 +96,14 @@ func prefetchCustomerFields(ctx context.Context, customers []*db.Customer, field
 			if !addresses { // one batch serves the three fields
 				addresses = true
 				tasks = append(tasks, func() { l.AddressesByCustomer.prefetch(ctx, ids) })
+			}
+			for _, af := range children(ctx, f, "Address") {
+				if af.Name != "customer" {
+					continue
+				}
+				if sub := children(ctx, af, "Customer"); needsCustomerPrefetch(sub) {
+					addressCustomers = append(addressCustomers, sub)
+				}
 			}
 		case "orders":
 			args := f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
@@ -116,6 +128,9 @@ func prefetchCustomerFields(ctx context.Context, customers []*db.Customer, field
 		}
 	}
 	runAll(tasks)
+	for _, sub := range addressCustomers {
+		prefetchCustomerFields(ctx, customers, sub)
+	}
 }
 
 // runAll runs independent batches at once, each on a connection of its

@@ -61,6 +61,36 @@ func TestStatementsDependOnDepthNotRows(t *testing.T) {
 	}
 }
 
+// Every path through the graph that yields a list batches the relations of
+// its elements: the statements of a query are the same for 1 element as for
+// 20. Fields and list elements are resolved one after the other (see
+// graph/generate.go), so a relation the prefetch missed would cost a
+// statement, and a loader's wait, per element; this catches it.
+func TestEveryPathBatches(t *testing.T) {
+	t.Parallel()
+	a := seeded(t, 60, time.Now(), func(o *graph.Options) { o.Limits = graph.DefaultLimits; o.Limits.Complexity = 1 << 20 })
+	queries := map[string]string{
+		"orders, their customers and their relations": `query ($n: Int!) { orders(limit: $n) { items {
+			id items { id } customer { id addresses { id customer { id } } groups { id } billing_address { id } } } } }`,
+		"groups, members, their orders and items": `query ($n: Int!) { customer_groups(limit: $n) { items {
+			id customers(limit: 5) { items { id orders(limit: 2) { count items { id items { id } } } } } } } }`,
+		"customers, addresses and back": `query ($n: Int!) { customers(limit: $n) { items {
+			addresses { id customer { id groups { id } } } shipping_addresses { id customer { email } } } } }`,
+		"customers, orders, customers, orders": `query ($n: Int!) { customers(limit: $n) { items {
+			orders(limit: 2) { items { customer { orders(limit: 1) { count items { id } } } } } } } }`,
+		"groups, members, groups, members": `query ($n: Int!) { customer_groups(limit: $n) { items {
+			customers(limit: 3) { items { groups { customers(limit: 2) { count items { id } } } } } } } }`,
+	}
+	for name, q := range queries {
+		var got struct{}
+		one := a.query(q, map[string]any{"n": 1}, &got).Statements
+		many := a.query(q, map[string]any{"n": 20}, &got).Statements
+		if one != many {
+			t.Errorf("%s: %d statements for 1, %d for 20", name, one, many)
+		}
+	}
+}
+
 // TestMemberPagesInOneStatement checks the paginated group relation:
 // every group's page of members, and their counts, are one statement each.
 func TestMemberPagesInOneStatement(t *testing.T) {
