@@ -91,6 +91,11 @@ func (r *Resolver) createCustomerAccount(ctx context.Context, in model.CustomerA
 	if err != nil {
 		return nil, err
 	}
+	for _, f := range graphql.CollectFieldsCtx(ctx, []string{"CustomerAccount"}) {
+		if sub := children(ctx, f, "Customer"); f.Name == "customer" && needsCustomerPrefetch(sub) {
+			prefetchCustomerFields(ctx, []*db.Customer{c}, sub)
+		}
+	}
 	return &model.CustomerAccount{Customer: c, Token: &model.AuthToken{Token: t.Token, ExpiresAt: t.ExpiresAt}}, nil
 }
 

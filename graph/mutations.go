@@ -19,17 +19,17 @@ func (r *Resolver) deleteCustomer(ctx context.Context, id string) (*model.Delete
 }
 
 func (r *Resolver) createAddress(ctx context.Context, customerID string, in model.AddressInput) (*db.Address, error) {
-	return db.InTx(ctx, r.DB, func(tx *sqlx.Tx) (*db.Address, error) {
+	return prefetchedOne(ctx, prefetchAddresses)(db.InTx(ctx, r.DB, func(tx *sqlx.Tx) (*db.Address, error) {
 		return db.CreateAddress(ctx, tx, customerID, addressFields(in))
-	})
+	}))
 }
 
 // updateAddress changes an address; owner, when set, is the only customer
 // whose address may be changed.
 func (r *Resolver) updateAddress(ctx context.Context, id, owner string, in model.AddressInput) (*db.Address, error) {
-	return db.InTx(ctx, r.DB, func(tx *sqlx.Tx) (*db.Address, error) {
+	return prefetchedOne(ctx, prefetchAddresses)(db.InTx(ctx, r.DB, func(tx *sqlx.Tx) (*db.Address, error) {
 		return db.UpdateAddress(ctx, tx, id, owner, addressFields(in))
-	})
+	}))
 }
 
 // deleteAddress deletes an address; owner, when set, is the only customer

@@ -61,6 +61,28 @@ func prefetchOrders(ctx context.Context, orders []*db.Order) {
 	prefetchOrderFields(ctx, orders, graphql.CollectFieldsCtx(ctx, []string{"Order"}))
 }
 
+// prefetchAddresses loads the selected relations of addresses: their
+// customers.
+func prefetchAddresses(ctx context.Context, addresses []*db.Address) {
+	if len(addresses) == 0 {
+		return
+	}
+	for _, f := range graphql.CollectFieldsCtx(ctx, []string{"Address"}) {
+		if f.Name != "customer" {
+			continue
+		}
+		l := loadersFrom(ctx)
+		ids := make([]string, len(addresses))
+		for i, a := range addresses {
+			ids[i] = a.CustomerID
+		}
+		l.CustomerByID.prefetch(ctx, ids)
+		if sub := children(ctx, f, "Customer"); needsCustomerPrefetch(sub) {
+			prefetchCustomerFields(ctx, unique(l.CustomerByID.cached(ctx, ids)), sub)
+		}
+	}
+}
+
 // prefetchGroups loads the selected relations of customer groups.
 func prefetchGroups(ctx context.Context, groups []*db.CustomerGroup) {
 	if len(groups) == 0 {
