@@ -56,7 +56,12 @@ func main() {
 	} else {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	if err := run(ctx, os.Args[1:], logger); err != nil {
+	err := run(ctx, os.Args[1:], logger)
+	if errors.Is(err, flag.ErrHelp) {
+		// The flag set has printed the subcommand's usage, as asked.
+		return
+	}
+	if err != nil {
 		logger.Error(err.Error())
 		stop()
 		os.Exit(1)
