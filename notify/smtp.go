@@ -1,33 +1,57 @@
 package notify
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"mime"
+	"mime/quotedprintable"
 	"net"
 	"net/smtp"
 	"strings"
 	"time"
 )
 
-// SMTPSender sends messages through an SMTP server, with STARTTLS when the
-// server offers it and PLAIN authentication when a user is set.
+// SMTPSender sends messages through an SMTP server: over TLS from the first
+// byte (port 465, or ImplicitTLS), else with STARTTLS when the server offers
+// it, and with
+// PLAIN authentication when a user is set (net/smtp refuses to send the
+// password over an unencrypted connection to another host).
 type SMTPSender struct {
 	Addr     string // host:port
 	User     string
 	Password string
 	From     string
+	// ImplicitTLS speaks TLS from the first byte, as port 465 always does.
+	ImplicitTLS bool
+	// TLSConfig, when set, replaces the default (verify the server's
+	// certificate for the host of Addr).
+	TLSConfig *tls.Config
 }
 
 // smtpTimeout bounds one delivery, so a stuck server delays the outbox,
 // never blocks it.
 const smtpTimeout = 30 * time.Second
 
-// Send delivers m.
+// Send delivers m. An error means the message may not have been sent: the
+// outbox tries again later.
 func (s SMTPSender) Send(ctx context.Context, m Message) error {
-	host, _, err := net.SplitHostPort(s.Addr)
+	// An address with a line break would let a recipient write headers of
+	// their own (a Bcc, say); nothing valid has one.
+	if strings.ContainsAny(m.To, "\r\n") || strings.ContainsAny(s.From, "\r\n") {
+		return errors.New("SMTP: an address holds a line break")
+	}
+	host, port, err := net.SplitHostPort(s.Addr)
 	if err != nil {
 		return fmt.Errorf("SMTP address %q: %w", s.Addr, err)
+	}
+	tlsConfig := s.TLSConfig
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{ServerName: host}
 	}
 	dialer := net.Dialer{Timeout: 10 * time.Second}
 	conn, err := dialer.DialContext(ctx, "tcp", s.Addr)
@@ -38,13 +62,17 @@ func (s SMTPSender) Send(ctx context.Context, m Message) error {
 	if err := conn.SetDeadline(time.Now().Add(smtpTimeout)); err != nil {
 		return err
 	}
+	implicitTLS := s.ImplicitTLS || port == "465"
+	if implicitTLS {
+		conn = tls.Client(conn, tlsConfig)
+	}
 	c, err := smtp.NewClient(conn, host)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		if err := c.StartTLS(&tls.Config{ServerName: host}); err != nil {
+	if ok, _ := c.Extension("STARTTLS"); ok && !implicitTLS {
+		if err := c.StartTLS(tlsConfig); err != nil {
 			return err
 		}
 	}
@@ -52,6 +80,10 @@ func (s SMTPSender) Send(ctx context.Context, m Message) error {
 		if err := c.Auth(smtp.PlainAuth("", s.User, s.Password, host)); err != nil {
 			return err
 		}
+	}
+	msg, err := compose(s.From, m, time.Now())
+	if err != nil {
+		return err
 	}
 	if err := c.Mail(s.From); err != nil {
 		return err
@@ -63,15 +95,45 @@ func (s SMTPSender) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
-	msg := "From: " + s.From + "\r\nTo: " + m.To + "\r\nSubject: " + m.Subject +
-		"\r\nDate: " + time.Now().UTC().Format(time.RFC1123Z) +
-		"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
-		strings.ReplaceAll(m.Body, "\n", "\r\n") + "\r\n"
-	if _, err := w.Write([]byte(msg)); err != nil {
+	if _, err := w.Write(msg); err != nil {
 		return err
 	}
 	if err := w.Close(); err != nil {
 		return err
 	}
 	return c.Quit()
+}
+
+// compose writes m as an RFC 5322 message. The body is quoted-printable so
+// that non-ASCII text and long lines pass servers without 8BITMIME, and the
+// subject is an encoded word when it is not ASCII.
+func compose(from string, m Message, now time.Time) ([]byte, error) {
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
+	domain := "localhost"
+	if i := strings.LastIndexByte(from, '@'); i >= 0 && i < len(from)-1 {
+		domain = from[i+1:]
+	}
+	var b bytes.Buffer
+	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
+	header("From", from)
+	header("To", m.To)
+	header("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
+	header("Date", now.UTC().Format(time.RFC1123Z))
+	header("Message-ID", "<"+hex.EncodeToString(id)+"@"+domain+">")
+	header("MIME-Version", "1.0")
+	header("Content-Type", "text/plain; charset=utf-8")
+	header("Content-Transfer-Encoding", "quoted-printable")
+	b.WriteString("\r\n")
+	// In text mode the writer ends every line, whatever its break, with CRLF.
+	qp := quotedprintable.NewWriter(&b)
+	if _, err := qp.Write([]byte(m.Body + "\n")); err != nil {
+		return nil, err
+	}
+	if err := qp.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
