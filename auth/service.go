@@ -133,7 +133,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, t ActorType, email s
 		}
 		return struct{}{}, db.EnqueueNotification(ctx, tx, identity.Email, "password_reset", db.JSONObject{
 			"token": token, "actor_type": string(t), "expires_at": expires.UTC().Format(time.RFC3339),
-		})
+		}, expires)
 	})
 	return err
 }

@@ -23,13 +23,32 @@ const notificationColumns = `n.id, n.channel, n.recipient, n.template, n.data, n
 
 // EnqueueNotification puts an email in the outbox. Run it in the
 // transaction that creates what the message carries, so the message exists
-// exactly when that does.
-func EnqueueNotification(ctx context.Context, q sqlx.ExecerContext, recipient, template string, data JSONObject) error {
-	const query = `INSERT INTO notification (id, recipient, template, data) VALUES ($1, $2, $3, $4)`
-	if _, err := q.ExecContext(ctx, query, NewID(PrefixNotification), recipient, template, data); err != nil {
+// exactly when that does. After expiresAt, when the token it carries is no
+// use, it is given up if it has not gone out; a zero expiresAt never
+// expires.
+func EnqueueNotification(ctx context.Context, q sqlx.ExecerContext, recipient, template string, data JSONObject, expiresAt time.Time) error {
+	const query = `INSERT INTO notification (id, recipient, template, data, expires_at) VALUES ($1, $2, $3, $4, $5)`
+	var expires *time.Time
+	if !expiresAt.IsZero() {
+		expires = &expiresAt
+	}
+	if _, err := q.ExecContext(ctx, query, NewID(PrefixNotification), recipient, template, data, expires); err != nil {
 		return fmt.Errorf("enqueue notification: %w", err)
 	}
 	return nil
+}
+
+// AbandonExpiredNotifications gives up the unsent messages whose token
+// has expired, and forgets the token. It returns how many it gave up.
+func AbandonExpiredNotifications(ctx context.Context, q sqlx.ExecerContext) (int64, error) {
+	const query = `UPDATE notification SET abandoned_at = now(), last_error = 'expired before it could be sent',
+		data = data - 'token'
+		WHERE sent_at IS NULL AND abandoned_at IS NULL AND expires_at <= now()`
+	res, err := q.ExecContext(ctx, query)
+	if err != nil {
+		return 0, fmt.Errorf("abandon expired notifications: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // ClaimNotifications locks up to limit messages that are due, oldest
@@ -37,7 +56,8 @@ func EnqueueNotification(ctx context.Context, q sqlx.ExecerContext, recipient, t
 // transaction that sends them and marks them.
 func ClaimNotifications(ctx context.Context, q sqlx.QueryerContext, limit int) ([]*Notification, error) {
 	const query = `SELECT ` + notificationColumns + ` FROM notification n
-		WHERE n.sent_at IS NULL AND n.next_attempt_at <= now()
+		WHERE n.sent_at IS NULL AND n.abandoned_at IS NULL AND n.next_attempt_at <= now()
+		AND (n.expires_at IS NULL OR n.expires_at > now())
 		ORDER BY n.next_attempt_at, n.id LIMIT $1
 		FOR UPDATE SKIP LOCKED`
 	var out []*Notification
@@ -63,6 +83,17 @@ func MarkNotificationFailed(ctx context.Context, q sqlx.ExecerContext, id, reaso
 	const query = `UPDATE notification SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1`
 	if _, err := q.ExecContext(ctx, query, id, reason, retryAt); err != nil {
 		return fmt.Errorf("mark notification failed: %w", err)
+	}
+	return nil
+}
+
+// MarkNotificationAbandoned records that a message will never go out, and
+// forgets the token it carried.
+func MarkNotificationAbandoned(ctx context.Context, q sqlx.ExecerContext, id, reason string) error {
+	const query = `UPDATE notification SET abandoned_at = now(), attempts = attempts + 1, last_error = $2,
+		data = data - 'token' WHERE id = $1`
+	if _, err := q.ExecContext(ctx, query, id, reason); err != nil {
+		return fmt.Errorf("mark notification abandoned: %w", err)
 	}
 	return nil
 }

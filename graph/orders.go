@@ -84,7 +84,7 @@ func (r *Resolver) requestTransfer(ctx context.Context, orderID string) (*model.
 		}
 		err = db.EnqueueNotification(ctx, tx, o.Email, "order_transfer", db.JSONObject{
 			"token": token, "order_id": o.ID, "display_id": o.DisplayID, "expires_at": expires.UTC().Format(time.RFC3339),
-		})
+		}, expires)
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -24,8 +25,15 @@ type Message struct {
 
 // Sender delivers messages.
 type Sender interface {
+	// Send delivers m. An error that wraps ErrRejected means m will never
+	// be accepted; any other error is worth another try.
 	Send(ctx context.Context, m Message) error
 }
+
+// ErrRejected is wrapped by a Sender's error when the message itself was
+// refused for good (an unknown mailbox, content refused), so trying again
+// would only be refused again.
+var ErrRejected = errors.New("the mail server refused the message for good")
 
 // LogSender writes messages to the log instead of sending them: the local
 // default, so a developer can read reset and transfer tokens.
@@ -78,15 +86,30 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // SendDue sends one batch of due messages and returns how many it tried.
 // Each is locked while it is sent and marked sent in the same transaction,
 // so servers sharing the outbox never send one twice; a failure is retried
-// later, with a growing delay.
+// later, with a growing delay, until the message's token expires or the
+// mail server refuses the message for good.
 func (d *Dispatcher) SendDue(ctx context.Context) (int, error) {
 	return db.InTx(ctx, d.DB, func(tx *sqlx.Tx) (int, error) {
+		expired, err := db.AbandonExpiredNotifications(ctx, tx)
+		if err != nil {
+			return 0, err
+		}
+		if expired > 0 {
+			d.Logger.WarnContext(ctx, "notifications expired before they could be sent", "count", expired)
+		}
 		due, err := db.ClaimNotifications(ctx, tx, batchSize)
 		if err != nil {
 			return 0, err
 		}
 		for _, n := range due {
 			err := d.Sender.Send(ctx, render(n))
+			if errors.Is(err, ErrRejected) {
+				d.Logger.WarnContext(ctx, "notification refused; given up", "id", n.ID, "error", err)
+				if err := db.MarkNotificationAbandoned(ctx, tx, n.ID, err.Error()); err != nil {
+					return 0, err
+				}
+				continue
+			}
 			if err != nil {
 				retry := time.Now().Add(backoff(n.Attempts))
 				d.Logger.WarnContext(ctx, "notification not sent; will retry", "id", n.ID, "attempt", n.Attempts+1, "retry_at", retry, "error", err)

@@ -3,12 +3,14 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/acme/customerservice/db"
 	"github.com/acme/customerservice/db/dbtest"
@@ -19,9 +21,10 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 // recorder is a Sender that remembers what it sent, or fails.
 type recorder struct {
-	mu   sync.Mutex
-	sent []notify.Message
-	fail bool
+	mu     sync.Mutex
+	sent   []notify.Message
+	fail   bool
+	refuse string // a recipient refused for good
 }
 
 func (r *recorder) Send(_ context.Context, m notify.Message) error {
@@ -29,6 +32,9 @@ func (r *recorder) Send(_ context.Context, m notify.Message) error {
 	defer r.mu.Unlock()
 	if r.fail {
 		return errors.New("mail server down")
+	}
+	if m.To == r.refuse {
+		return fmt.Errorf("%w: 550 no such user", notify.ErrRejected)
 	}
 	r.sent = append(r.sent, m)
 	return nil
@@ -38,7 +44,7 @@ func TestOutboxIsSentOnceAndRetried(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := dbtest.New(t)
-	if err := db.EnqueueNotification(ctx, pool, "a@example.com", "password_reset", db.JSONObject{"token": "secret-1"}); err != nil {
+	if err := db.EnqueueNotification(ctx, pool, "a@example.com", "password_reset", db.JSONObject{"token": "secret-1"}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorder{fail: true}
@@ -62,7 +68,7 @@ func TestOutboxIsSentOnceAndRetried(t *testing.T) {
 	if _, err := pool.Exec(`UPDATE notification SET next_attempt_at = now()`); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.EnqueueNotification(ctx, pool, "b@example.com", "order_transfer", db.JSONObject{"token": "secret-2", "display_id": 7}); err != nil {
+	if err := db.EnqueueNotification(ctx, pool, "b@example.com", "order_transfer", db.JSONObject{"token": "secret-2", "display_id": 7}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -84,5 +90,57 @@ func TestOutboxIsSentOnceAndRetried(t *testing.T) {
 	var left int
 	if err := pool.Get(&left, `SELECT count(*) FROM notification WHERE sent_at IS NULL OR data ? 'token'`); err != nil || left != 0 {
 		t.Errorf("%d messages unsent or still holding their token (%v)", left, err)
+	}
+}
+
+func TestOutboxGivesUpWhatCannotGoOut(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	later := time.Now().Add(time.Hour)
+	for _, m := range []struct {
+		to      string
+		expires time.Time
+	}{
+		{"late@example.com", time.Now().Add(-time.Minute)}, // its token has expired
+		{"gone@example.com", later},                        // the server refuses it
+		{"ok@example.com", later},
+	} {
+		if err := db.EnqueueNotification(ctx, pool, m.to, "password_reset", db.JSONObject{"token": "secret"}, m.expires); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := &recorder{refuse: "gone@example.com"}
+	d := &notify.Dispatcher{DB: pool, Sender: rec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if n, err := d.SendDue(ctx); err != nil || n != 2 {
+		t.Fatalf("SendDue = %d, %v; want the 2 messages still worth sending", n, err)
+	}
+	if len(rec.sent) != 1 || rec.sent[0].To != "ok@example.com" {
+		t.Fatalf("sent %+v", rec.sent)
+	}
+
+	// Given up for good: not retried when due again, and the token is gone.
+	if _, err := pool.Exec(`UPDATE notification SET next_attempt_at = now() WHERE sent_at IS NULL`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.SendDue(ctx); err != nil || n != 0 {
+		t.Errorf("SendDue = %d, %v; want nothing left to try", n, err)
+	}
+	rows := map[string]string{}
+	var got []struct {
+		Recipient string `db:"recipient"`
+		LastError string `db:"last_error"`
+	}
+	err := pool.Select(&got, `SELECT recipient, last_error FROM notification
+		WHERE abandoned_at IS NOT NULL AND sent_at IS NULL AND NOT data ? 'token'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got {
+		rows[r.Recipient] = r.LastError
+	}
+	if len(rows) != 2 || rows["late@example.com"] != "expired before it could be sent" ||
+		!strings.Contains(rows["gone@example.com"], "550 no such user") {
+		t.Errorf("abandoned messages: %q", rows)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/smtp"
+	"net/textproto"
 	"strings"
 	"time"
 )
@@ -37,13 +38,14 @@ type SMTPSender struct {
 // never blocks it.
 const smtpTimeout = 30 * time.Second
 
-// Send delivers m. An error means the message may not have been sent: the
-// outbox tries again later.
+// Send delivers m. The error wraps ErrRejected when the message cannot
+// ever go out: the server refused its recipient or its content with a
+// permanent reply, or an address holds a line break.
 func (s SMTPSender) Send(ctx context.Context, m Message) error {
 	// An address with a line break would let a recipient write headers of
 	// their own (a Bcc, say); nothing valid has one.
 	if strings.ContainsAny(m.To, "\r\n") || strings.ContainsAny(s.From, "\r\n") {
-		return errors.New("SMTP: an address holds a line break")
+		return fmt.Errorf("%w: an address holds a line break", ErrRejected)
 	}
 	host, port, err := net.SplitHostPort(s.Addr)
 	if err != nil {
@@ -89,7 +91,7 @@ func (s SMTPSender) Send(ctx context.Context, m Message) error {
 		return err
 	}
 	if err := c.Rcpt(m.To); err != nil {
-		return err
+		return rejected(err)
 	}
 	w, err := c.Data()
 	if err != nil {
@@ -99,9 +101,21 @@ func (s SMTPSender) Send(ctx context.Context, m Message) error {
 		return err
 	}
 	if err := w.Close(); err != nil {
-		return err
+		return rejected(err)
 	}
 	return c.Quit()
+}
+
+// rejected marks a permanent (5xx) reply to the recipient or to the
+// message as ErrRejected. A 5xx elsewhere (to AUTH, or to the sender's
+// address) is the service's configuration, not the message, and is retried
+// until someone fixes it.
+func rejected(err error) error {
+	var reply *textproto.Error
+	if errors.As(err, &reply) && reply.Code >= 500 {
+		return fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	return err
 }
 
 // compose writes m as an RFC 5322 message. The body is quoted-printable so

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"io"
 	"math/big"
 	"mime"
@@ -256,8 +257,8 @@ func TestSMTPSenderReportsARefusedRecipient(t *testing.T) {
 	smtpServer(t, ln, nil, "550 no such user")
 	sender := notify.SMTPSender{Addr: ln.Addr().String(), From: "shop@example.com"}
 	err := sender.Send(context.Background(), notify.Message{To: "gone@example.com", Subject: "s", Body: "b"})
-	if err == nil || !strings.Contains(err.Error(), "550") {
-		t.Fatalf("Send = %v, want the server's 550", err)
+	if !errors.Is(err, notify.ErrRejected) || !strings.Contains(err.Error(), "550") {
+		t.Fatalf("Send = %v, want ErrRejected with the server's 550", err)
 	}
 }
 
@@ -267,8 +268,8 @@ func TestSMTPSenderRefusesHeaderInjection(t *testing.T) {
 	sessions := smtpServer(t, ln, nil, "250 ok")
 	sender := notify.SMTPSender{Addr: ln.Addr().String(), From: "shop@example.com"}
 	err := sender.Send(context.Background(), notify.Message{To: "a@example.com\r\nBcc: b@example.com", Subject: "s", Body: "b"})
-	if err == nil {
-		t.Fatal("Send accepted an address with a line break")
+	if !errors.Is(err, notify.ErrRejected) {
+		t.Fatalf("Send = %v, want ErrRejected for an address with a line break", err)
 	}
 	select {
 	case s := <-sessions:
