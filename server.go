@@ -123,6 +123,9 @@ func configFromEnv() (config, error) {
 		},
 	}
 	var err error
+	if _, err := c.smtp.CheckFrom(); err != nil {
+		return c, fmt.Errorf("SMTP_FROM: %w", err)
+	}
 	if c.tokenTTL, err = envDuration("TOKEN_TTL", 24*time.Hour); err != nil {
 		return c, err
 	}

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"mime/quotedprintable"
 	"net"
+	"net/mail"
 	"net/smtp"
 	"net/textproto"
 	"strings"
@@ -18,15 +19,17 @@ import (
 )
 
 // SMTPSender sends messages through an SMTP server: over TLS from the first
-// byte (port 465, or ImplicitTLS), else with STARTTLS when the server offers
-// it, and with
-// PLAIN authentication when a user is set (net/smtp refuses to send the
-// password over an unencrypted connection to another host).
+// byte (port 465, or ImplicitTLS), else with STARTTLS when the server
+// offers it, and with PLAIN authentication when a user is set (net/smtp
+// refuses to send the password over an unencrypted connection to another
+// host).
 type SMTPSender struct {
 	Addr     string // host:port
 	User     string
 	Password string
-	From     string
+	// From is the sender: an address, or a name and an address
+	// ("Shop <no-reply@shop.example>"); see CheckFrom.
+	From string
 	// ImplicitTLS speaks TLS from the first byte, as port 465 always does.
 	ImplicitTLS bool
 	// TLSConfig, when set, replaces the default (verify the server's
@@ -44,8 +47,12 @@ const smtpTimeout = 30 * time.Second
 func (s SMTPSender) Send(ctx context.Context, m Message) error {
 	// An address with a line break would let a recipient write headers of
 	// their own (a Bcc, say); nothing valid has one.
-	if strings.ContainsAny(m.To, "\r\n") || strings.ContainsAny(s.From, "\r\n") {
-		return fmt.Errorf("%w: an address holds a line break", ErrRejected)
+	if strings.ContainsAny(m.To, "\r\n") {
+		return fmt.Errorf("%w: the address holds a line break", ErrRejected)
+	}
+	from, err := s.CheckFrom()
+	if err != nil {
+		return err
 	}
 	host, port, err := net.SplitHostPort(s.Addr)
 	if err != nil {
@@ -83,11 +90,11 @@ func (s SMTPSender) Send(ctx context.Context, m Message) error {
 			return err
 		}
 	}
-	msg, err := compose(s.From, m, time.Now())
+	msg, err := compose(from, m, time.Now())
 	if err != nil {
 		return err
 	}
-	if err := c.Mail(s.From); err != nil {
+	if err := c.Mail(from.Address); err != nil {
 		return err
 	}
 	if err := c.Rcpt(m.To); err != nil {
@@ -118,21 +125,28 @@ func rejected(err error) error {
 	return err
 }
 
+// CheckFrom parses From, so that a bad setting stops the server at start
+// rather than every message later.
+func (s SMTPSender) CheckFrom() (*mail.Address, error) {
+	from, err := mail.ParseAddress(s.From)
+	if err != nil {
+		return nil, fmt.Errorf("SMTP sender %q: %w", s.From, err)
+	}
+	return from, nil
+}
+
 // compose writes m as an RFC 5322 message. The body is quoted-printable so
 // that non-ASCII text and long lines pass servers without 8BITMIME, and the
-// subject is an encoded word when it is not ASCII.
-func compose(from string, m Message, now time.Time) ([]byte, error) {
+// subject and the sender's name are encoded words when they are not ASCII.
+func compose(from *mail.Address, m Message, now time.Time) ([]byte, error) {
 	id := make([]byte, 16)
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
 	}
-	domain := "localhost"
-	if i := strings.LastIndexByte(from, '@'); i >= 0 && i < len(from)-1 {
-		domain = from[i+1:]
-	}
+	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
 	var b bytes.Buffer
 	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
-	header("From", from)
+	header("From", from.String())
 	header("To", m.To)
 	header("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
 	header("Date", now.UTC().Format(time.RFC1123Z))

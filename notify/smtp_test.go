@@ -169,7 +169,7 @@ func TestSMTPSenderDeliversOverSTARTTLS(t *testing.T) {
 	ln := listen(t)
 	sessions := smtpServer(t, ln, cert, "250 ok")
 	sender := notify.SMTPSender{
-		Addr: ln.Addr().String(), User: "mailer", Password: "s3cret", From: "shop@example.com",
+		Addr: ln.Addr().String(), User: "mailer", Password: "s3cret", From: "Boutique Zoé <shop@example.com>",
 		TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"},
 	}
 	// A line that starts with a dot must survive SMTP's end-of-data marker,
@@ -203,8 +203,12 @@ func TestSMTPSenderDeliversOverSTARTTLS(t *testing.T) {
 	if err != nil || subject != "Réinitialiser" {
 		t.Errorf("Subject = %q (%v)", subject, err)
 	}
-	if msg.Header.Get("From") != "shop@example.com" || msg.Header.Get("To") != "zoe@example.com" {
-		t.Errorf("From/To = %q/%q", msg.Header.Get("From"), msg.Header.Get("To"))
+	from, err := msg.Header.AddressList("From")
+	if err != nil || len(from) != 1 || from[0].Name != "Boutique Zoé" || from[0].Address != "shop@example.com" {
+		t.Errorf("From = %q (%v)", msg.Header.Get("From"), err)
+	}
+	if msg.Header.Get("To") != "zoe@example.com" {
+		t.Errorf("To = %q", msg.Header.Get("To"))
 	}
 	if id := msg.Header.Get("Message-ID"); !strings.HasSuffix(id, "@example.com>") {
 		t.Errorf("Message-ID = %q", id)
