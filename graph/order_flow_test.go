@@ -226,6 +226,46 @@ func TestPlaceOrder(t *testing.T) {
 	wantError(t, a.as("bad").fail(placeOrderQ, map[string]any{"input": orderInput("x@example.com", 1)}), "UNAUTHORIZED", "unauthorized", "")
 }
 
+func TestGuestCheckoutShowsNoMoreOfTheCustomerThanItsEmail(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	in := orderInput("victim@example.com", 100)
+	in["shipping_address"] = map[string]any{"first_name": "Vic", "city": "Lyon", "country_code": "FR"}
+	a.as("").placeOrder(in)
+
+	// Anyone can type the victim's email at checkout: the guest customer's
+	// history must not come back with the order.
+	const q = `mutation ($input: PlaceOrderInput!) { place_order(input: $input) { id customer { id %s } } }`
+	for _, query := range []string{
+		fmt.Sprintf(q, "orders { items { id shipping_address { city } } }"),
+		fmt.Sprintf(q, "addresses { id }"),
+		fmt.Sprintf(q, "... on Customer { phone }"),
+		fmt.Sprintf(q, "...c") + " fragment c on Customer { first_name }",
+	} {
+		err := a.as("").fail(query, map[string]any{"input": orderInput("victim@example.com", 1)})
+		wantError(t, err, "NOT_ALLOWED", "not_allowed", "")
+	}
+	var orders int
+	a.pool.Get(&orders, `SELECT count(*) FROM orders WHERE email = 'victim@example.com'`)
+	if orders != 1 {
+		t.Errorf("%d orders for the email; the refused checkouts must place none", orders)
+	}
+
+	// The customer's own token shows everything.
+	tok, _ := a.signUp("shopper@example.com", "shopper password")
+	var got struct {
+		O struct {
+			Customer struct {
+				Orders struct{ Count int } `json:"orders"`
+			} `json:"customer"`
+		} `json:"place_order"`
+	}
+	a.as(tok).query(fmt.Sprintf(q, "orders { count }"), map[string]any{"input": orderInput("", 1)}, &got)
+	if got.O.Customer.Orders.Count != 1 {
+		t.Errorf("the signed-in customer sees %d orders, want 1", got.O.Customer.Orders.Count)
+	}
+}
+
 func TestConcurrentGuestOrders(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
