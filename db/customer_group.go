@@ -227,7 +227,7 @@ func groupWriteError(err error, name string) error {
 
 // DeleteGroup soft-deletes a customer group: it leaves lookups, lists and
 // its customers' groups, and its name is free again. Its memberships stay,
-// so nothing is lost should it be restored.
+// as its orders' history would: the rows say who was in it.
 // Returns NOT_FOUND for an unknown or already deleted id.
 func DeleteGroup(ctx context.Context, q sqlx.QueryerContext, id string) error {
 	const query = `UPDATE customer_group SET deleted_at = now(), updated_at = now()
@@ -280,6 +280,12 @@ func RemoveCustomersFromGroup(ctx context.Context, q sqlx.ExtContext, groupID st
 // every customer exist and are not deleted. It locks their rows until the
 // transaction ends, so none is deleted in between, and returns the ids
 // without repeats.
+//
+// The customers are locked before the group, as DeleteCustomer does (its
+// row, then its groups through the member-count trigger), and the group for
+// the update the trigger makes, not merely shared: two changes that both
+// held a share lock on the group would each wait for the other to update
+// it, and PostgreSQL would abort one as a deadlock.
 func lockMembers(ctx context.Context, q sqlx.ExtContext, groupID string, customerIDs []string) ([]string, error) {
 	if len(customerIDs) > MaxGroupBatch {
 		return nil, errcode.Invalid("customer_ids", "at most %d customers at a time, got %d", MaxGroupBatch, len(customerIDs))
@@ -292,16 +298,17 @@ func lockMembers(ctx context.Context, q sqlx.ExtContext, groupID string, custome
 			ids = append(ids, id)
 		}
 	}
-	var group string
-	if err := sqlx.GetContext(ctx, q, &group, `SELECT id FROM customer_group WHERE id = $1 AND deleted_at IS NULL FOR SHARE`, groupID); err != nil {
-		return nil, notFound(err, "Customer group", groupID)
-	}
-	if len(ids) == 0 {
-		return ids, nil
-	}
 	var found []string
-	if err := sqlx.SelectContext(ctx, q, &found, `SELECT id FROM customer WHERE id = ANY($1) AND deleted_at IS NULL FOR SHARE`, pq.Array(ids)); err != nil {
-		return nil, fmt.Errorf("look up customers: %w", err)
+	if len(ids) > 0 {
+		const query = `SELECT id FROM customer WHERE id = ANY($1) AND deleted_at IS NULL ORDER BY id FOR SHARE`
+		if err := sqlx.SelectContext(ctx, q, &found, query, pq.Array(ids)); err != nil {
+			return nil, fmt.Errorf("look up customers: %w", err)
+		}
+	}
+	var group string
+	const lockGroup = `SELECT id FROM customer_group WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE`
+	if err := sqlx.GetContext(ctx, q, &group, lockGroup, groupID); err != nil {
+		return nil, notFound(err, "Customer group", groupID)
 	}
 	if len(found) < len(ids) {
 		exists := make(map[string]bool, len(found))

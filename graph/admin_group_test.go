@@ -163,3 +163,49 @@ func TestGroupMembership(t *testing.T) {
 		t.Errorf("members after removing all = %d", len(got))
 	}
 }
+
+func TestConcurrentMembershipChanges(t *testing.T) {
+	t.Parallel()
+	a := seeded(t, 200, time.Now())
+	var ids []string
+	if err := a.pool.Select(&ids, `SELECT id FROM customer ORDER BY created_at`); err != nil {
+		t.Fatal(err)
+	}
+	g1, g2 := a.createGroup("One"), a.createGroup("Two")
+	const add = `mutation ($g: ID!, $ids: [ID!]!) { add_customers_to_group(group_id: $g, customer_ids: $ids) { id } }`
+	const remove = `mutation ($g: ID!, $ids: [ID!]!) { remove_customers_from_group(group_id: $g, customer_ids: $ids) { id } }`
+	const del = `mutation ($id: ID!) { delete_customer(id: $id) { deleted } }`
+	// Everyone starts in both groups, so every deletion touches both.
+	for _, g := range []string{g1.ID, g2.ID} {
+		a.query(add, map[string]any{"g": g, "ids": ids}, &struct{}{})
+	}
+
+	// Adds, removals and deletions of overlapping customers, on the same
+	// groups at once. An add or removal that names a customer deleted first
+	// is refused with NOT_FOUND; nothing may fail otherwise (a deadlock
+	// would surface as INTERNAL or TIMEOUT).
+	const n = 60
+	results := concurrently(n, func(i int) response {
+		g := []string{g1.ID, g2.ID}[i%2]
+		switch i % 3 {
+		case 0:
+			return a.do(add, map[string]any{"g": g, "ids": ids[i : i+40]})
+		case 1:
+			return a.do(remove, map[string]any{"g": g, "ids": ids[i+20 : i+60]})
+		default:
+			return a.do(del, map[string]any{"id": ids[i]})
+		}
+	})
+	outcomes(t, results, "NOT_FOUND", "")
+	for i := 2; i < n; i += 3 {
+		if len(results[i].Errors) != 0 {
+			t.Errorf("delete_customer %d: %+v", i, results[i].Errors)
+		}
+	}
+	var wrong int
+	err := a.pool.Get(&wrong, `SELECT count(*) FROM customer_group g
+		WHERE g.member_count <> (SELECT count(*) FROM customer_group_customer m WHERE m.customer_group_id = g.id)`)
+	if err != nil || wrong != 0 {
+		t.Errorf("%d groups with a wrong member count (%v)", wrong, err)
+	}
+}
