@@ -227,7 +227,7 @@ func groupWriteError(err error, name string) error {
 
 // DeleteGroup soft-deletes a customer group: it leaves lookups, lists and
 // its customers' groups, and its name is free again. Its memberships stay,
-// as its orders' history would: the rows say who was in it.
+// a record of who was in it.
 // Returns NOT_FOUND for an unknown or already deleted id.
 func DeleteGroup(ctx context.Context, q sqlx.QueryerContext, id string) error {
 	const query = `UPDATE customer_group SET deleted_at = now(), updated_at = now()
