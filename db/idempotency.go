@@ -25,11 +25,13 @@ type IdempotentResponse struct {
 func (r *IdempotentResponse) Done() bool { return r.Status != nil }
 
 // ClaimIdempotencyKey makes this request the one that acts for a key,
-// unless a request within the TTL already claimed it. The primary key
-// decides between concurrent claims.
-func ClaimIdempotencyKey(ctx context.Context, q sqlx.ExtContext, scope, key, requestHash string) (bool, error) {
-	const expire = `DELETE FROM idempotency_key WHERE scope = $1 AND key = $2 AND created_at < now() - $3::interval`
-	if _, err := q.ExecContext(ctx, expire, scope, key, IdempotencyTTL.String()); err != nil {
+// unless a request within the TTL already claimed it and either answered or
+// claimed it less than abandonAfter ago. The primary key decides between
+// concurrent claims.
+func ClaimIdempotencyKey(ctx context.Context, q sqlx.ExtContext, scope, key, requestHash string, abandonAfter time.Duration) (bool, error) {
+	const expire = `DELETE FROM idempotency_key WHERE scope = $1 AND key = $2
+		AND (created_at < now() - $3::interval OR (status IS NULL AND created_at < now() - $4::interval))`
+	if _, err := q.ExecContext(ctx, expire, scope, key, IdempotencyTTL.String(), abandonAfter.String()); err != nil {
 		return false, fmt.Errorf("expire idempotency key: %w", err)
 	}
 	const claim = `INSERT INTO idempotency_key (scope, key, request_hash) VALUES ($1, $2, $3)

@@ -3,6 +3,8 @@ package graph_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -261,6 +263,51 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 	if status, b, _ := send(strings.Repeat("k", 256), body); status != 400 {
 		t.Errorf("an overlong key: %d %s", status, b)
+	}
+}
+
+func TestIdempotencyKeyIsFreedWhenTheServerFails(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.createCustomer(map[string]any{"email": "retry@example.com"})
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := httpserver.New(httpserver.Config{DB: a.pool, GraphQL: graph.NewHandler(a.pool, graph.Options{Auth: a.auth, Logger: logger}),
+		Logger: logger, RequestTimeout: 300 * time.Millisecond})
+	body := []byte(`{"query": "mutation { update_customer(id: \"` + c.ID + `\", input: {first_name: \"Again\"}) { first_name } }"}`)
+	send := func(key string) (string, http.Header) {
+		req := httptest.NewRequest("POST", "/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		req.Header.Set("Idempotency-Key", key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Body.String(), rec.Header()
+	}
+
+	// The first try times out waiting for a lock: nothing was done, so the
+	// retry with the same key acts instead of replaying the TIMEOUT.
+	lock, err := a.pool.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Exec(`SELECT id FROM customer WHERE id = $1 FOR UPDATE`, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := send("timed-out"); !strings.Contains(b, `"TIMEOUT"`) {
+		t.Fatalf("first try: %s", b)
+	}
+	lock.Rollback()
+	if b, hdr := send("timed-out"); !strings.Contains(b, `"first_name":"Again"`) || hdr.Get("Idempotent-Replayed") != "" {
+		t.Errorf("retry after a TIMEOUT: %s (replayed %q)", b, hdr.Get("Idempotent-Replayed"))
+	}
+
+	// A claim whose request died with its server is let go once it is
+	// older than twice the request deadline.
+	scope := sha256.Sum256([]byte("Bearer " + a.token))
+	a.exec(`INSERT INTO idempotency_key (scope, key, request_hash, created_at) VALUES ($1, 'orphan', 'x', now() - interval '1 second')`,
+		hex.EncodeToString(scope[:]))
+	if b, hdr := send("orphan"); !strings.Contains(b, `"first_name":"Again"`) || hdr.Get("Idempotent-Replayed") != "" {
+		t.Errorf("a key whose claim was abandoned: %s", b)
 	}
 }
 

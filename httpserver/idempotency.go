@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"time"
@@ -38,19 +39,29 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		ctx := r.Context()
 		scope, hash := digest(r.Header.Get("Authorization")), digest(string(body))
 
-		claimed, err := db.ClaimIdempotencyKey(ctx, s.cfg.DB, scope, key, hash)
+		// A claim older than twice the request deadline belongs to a request
+		// that can no longer be running (its server died): it is let go.
+		claimed, err := db.ClaimIdempotencyKey(ctx, s.cfg.DB, scope, key, hash, 2*s.cfg.RequestTimeout)
 		if err != nil {
 			s.storeFailed(w, r, err)
 			return
 		}
 		if claimed {
-			rec := &recorder{header: http.Header{}, status: http.StatusOK}
-			next.ServeHTTP(rec, r)
 			// Kept with a context of its own: the answer must be stored
 			// even when the request's deadline has just passed.
 			storeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			if rec.status >= 500 {
+			stored := false
+			defer func() {
+				// A panic in next: nothing was answered, the key is free.
+				if !stored {
+					db.ReleaseIdempotencyKey(storeCtx, s.cfg.DB, scope, key)
+				}
+			}()
+			rec := &recorder{header: http.Header{}, status: http.StatusOK}
+			next.ServeHTTP(rec, r)
+			stored = true
+			if rec.status >= 500 || failedOnOurSide(rec.body.Bytes()) {
 				err = db.ReleaseIdempotencyKey(storeCtx, s.cfg.DB, scope, key)
 			} else {
 				err = db.CompleteIdempotencyKey(storeCtx, s.cfg.DB, scope, key, rec.status, rec.header.Get("Content-Type"), rec.body.Bytes())
@@ -93,6 +104,37 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			}
 		}
 	})
+}
+
+// failedOnOurSide reports whether a GraphQL response did nothing because
+// of the server (INTERNAL, TIMEOUT, SERVICE_UNAVAILABLE: gqlgen answers
+// them with status 200): then the key is let go, as for a 5xx, so a retry
+// acts instead of replaying the failure for a day. A response in which any
+// field has data is kept, so that what was done is not done twice.
+func failedOnOurSide(body []byte) bool {
+	var resp struct {
+		Data   map[string]json.RawMessage `json:"data"`
+		Errors []struct {
+			Extensions struct {
+				Code errcode.Code `json:"code"`
+			} `json:"extensions"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(body, &resp) != nil {
+		return false
+	}
+	for _, v := range resp.Data {
+		if string(v) != "null" {
+			return false
+		}
+	}
+	for _, e := range resp.Errors {
+		switch e.Extensions.Code {
+		case errcode.Internal, errcode.Timeout, errcode.Unavailable:
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) storeFailed(w http.ResponseWriter, r *http.Request, err error) {
