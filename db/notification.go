@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -48,23 +50,35 @@ func AbandonExpiredNotifications(ctx context.Context, q sqlx.ExecerContext) (int
 	if err != nil {
 		return 0, fmt.Errorf("abandon expired notifications: %w", err)
 	}
-	return res.RowsAffected()
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("abandon expired notifications: %w", err)
+	}
+	return n, nil
 }
 
-// ClaimNotifications locks up to limit messages that are due, oldest
-// first, skipping those another transaction holds: run it in the
-// transaction that sends them and marks them.
-func ClaimNotifications(ctx context.Context, q sqlx.QueryerContext, limit int) ([]*Notification, error) {
-	const query = `SELECT ` + notificationColumns + ` FROM notification n
-		WHERE n.sent_at IS NULL AND n.abandoned_at IS NULL AND n.next_attempt_at <= now()
-		AND (n.expires_at IS NULL OR n.expires_at > now())
-		ORDER BY n.next_attempt_at, n.id LIMIT $1
-		FOR UPDATE SKIP LOCKED`
-	var out []*Notification
-	if err := sqlx.SelectContext(ctx, q, &out, query, limit); err != nil {
-		return nil, fmt.Errorf("claim notifications: %w", err)
+// ClaimNotification leases the oldest due message for lease and returns
+// it, or nil when none is due: other dispatchers pass it by until the lease
+// ends, when it is due again should this one never record what became of
+// it. The claim commits at once, so no transaction stays open while the
+// message is sent.
+func ClaimNotification(ctx context.Context, q sqlx.QueryerContext, lease time.Duration) (*Notification, error) {
+	const query = `UPDATE notification n SET next_attempt_at = now() + $1::interval
+		WHERE n.id = (SELECT d.id FROM notification d
+			WHERE d.sent_at IS NULL AND d.abandoned_at IS NULL AND d.next_attempt_at <= now()
+			AND (d.expires_at IS NULL OR d.expires_at > now())
+			ORDER BY d.next_attempt_at, d.id LIMIT 1
+			FOR UPDATE SKIP LOCKED)
+		RETURNING ` + notificationColumns
+	var out Notification
+	err := sqlx.GetContext(ctx, q, &out, query, lease.String())
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
 	}
-	return out, nil
+	if err != nil {
+		return nil, fmt.Errorf("claim notification: %w", err)
+	}
+	return &out, nil
 }
 
 // MarkNotificationSent records that a message went out, and forgets the

@@ -1,7 +1,8 @@
 // Package notify delivers the messages of the notification outbox: every
 // message that carries a token (password resets, order transfers) is
 // written to the outbox in the transaction that creates the token, and a
-// Dispatcher sends it after commit, retrying until it goes out.
+// Dispatcher sends it after commit, retrying until it goes out, its token
+// expires or the mail server refuses it for good.
 package notify
 
 import (
@@ -54,8 +55,18 @@ type Dispatcher struct {
 	Interval time.Duration
 }
 
-// batchSize is how many messages one transaction claims.
+// batchSize is how many messages one SendDue tries.
 const batchSize = 20
+
+// lease is how long a claimed message is left to its dispatcher: more than
+// a send can take (SMTPSender gives up after 40 s), so that a message is
+// tried by another dispatcher only when this one has died.
+const lease = 2 * time.Minute
+
+// markTimeout bounds recording what became of a message. The record is made
+// even when ctx has just been cancelled (at shutdown): a message sent and
+// not recorded would go out again when its lease ends.
+const markTimeout = 5 * time.Second
 
 // Run sends due messages until ctx is done.
 func (d *Dispatcher) Run(ctx context.Context) {
@@ -83,47 +94,51 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
-// SendDue sends one batch of due messages and returns how many it tried.
-// Each is locked while it is sent and marked sent in the same transaction,
-// so servers sharing the outbox never send one twice; a failure is retried
-// later, with a growing delay, until the message's token expires or the
-// mail server refuses the message for good.
+// SendDue sends up to batchSize due messages and returns how many it
+// tried. Each is claimed for a lease, so dispatchers sharing the outbox
+// never send one at the same time, and what became of it is recorded at
+// once: sent (and its token forgotten), failed and tried again later with a
+// growing delay, or given up when its token expires or the mail server
+// refuses it for good.
 func (d *Dispatcher) SendDue(ctx context.Context) (int, error) {
-	return db.InTx(ctx, d.DB, func(tx *sqlx.Tx) (int, error) {
-		expired, err := db.AbandonExpiredNotifications(ctx, tx)
-		if err != nil {
-			return 0, err
+	expired, err := db.AbandonExpiredNotifications(ctx, d.DB)
+	if err != nil {
+		return 0, err
+	}
+	if expired > 0 {
+		d.Logger.WarnContext(ctx, "notifications expired before they could be sent", "count", expired)
+	}
+	for tried := 0; tried < batchSize; tried++ {
+		if ctx.Err() != nil {
+			return tried, ctx.Err()
 		}
-		if expired > 0 {
-			d.Logger.WarnContext(ctx, "notifications expired before they could be sent", "count", expired)
+		n, err := db.ClaimNotification(ctx, d.DB, lease)
+		if err != nil || n == nil {
+			return tried, err
 		}
-		due, err := db.ClaimNotifications(ctx, tx, batchSize)
-		if err != nil {
-			return 0, err
+		if err := d.send(ctx, n); err != nil {
+			return tried + 1, err
 		}
-		for _, n := range due {
-			err := d.Sender.Send(ctx, render(n))
-			if errors.Is(err, ErrRejected) {
-				d.Logger.WarnContext(ctx, "notification refused; given up", "id", n.ID, "error", err)
-				if err := db.MarkNotificationAbandoned(ctx, tx, n.ID, err.Error()); err != nil {
-					return 0, err
-				}
-				continue
-			}
-			if err != nil {
-				retry := time.Now().Add(backoff(n.Attempts))
-				d.Logger.WarnContext(ctx, "notification not sent; will retry", "id", n.ID, "attempt", n.Attempts+1, "retry_at", retry, "error", err)
-				if err := db.MarkNotificationFailed(ctx, tx, n.ID, err.Error(), retry); err != nil {
-					return 0, err
-				}
-				continue
-			}
-			if err := db.MarkNotificationSent(ctx, tx, n.ID); err != nil {
-				return 0, err
-			}
-		}
-		return len(due), nil
-	})
+	}
+	return batchSize, nil
+}
+
+// send sends one claimed message and records the outcome.
+func (d *Dispatcher) send(ctx context.Context, n *db.Notification) error {
+	err := d.Sender.Send(ctx, render(n))
+	markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+	defer cancel()
+	switch {
+	case err == nil:
+		return db.MarkNotificationSent(markCtx, d.DB, n.ID)
+	case errors.Is(err, ErrRejected):
+		d.Logger.WarnContext(ctx, "notification refused; given up", "id", n.ID, "error", err)
+		return db.MarkNotificationAbandoned(markCtx, d.DB, n.ID, err.Error())
+	default:
+		retry := time.Now().Add(backoff(n.Attempts))
+		d.Logger.WarnContext(ctx, "notification not sent; will retry", "id", n.ID, "attempt", n.Attempts+1, "retry_at", retry, "error", err)
+		return db.MarkNotificationFailed(markCtx, d.DB, n.ID, err.Error(), retry)
+	}
 }
 
 // backoff is the delay before attempt n+1: 5s, 10s, 20s ... up to an hour.

@@ -144,3 +144,54 @@ func TestOutboxGivesUpWhatCannotGoOut(t *testing.T) {
 		t.Errorf("abandoned messages: %q", rows)
 	}
 }
+
+// blocking is a Sender that holds every message until released.
+type blocking struct {
+	started chan notify.Message
+	release chan struct{}
+}
+
+func (b *blocking) Send(_ context.Context, m notify.Message) error {
+	b.started <- m
+	<-b.release
+	return nil
+}
+
+func TestASlowSendHoldsOnlyItsOwnMessage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	for _, to := range []string{"first@example.com", "second@example.com"} {
+		if err := db.EnqueueNotification(ctx, pool, to, "password_reset", db.JSONObject{"token": "t"}, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	slow := &blocking{started: make(chan notify.Message, 2), release: make(chan struct{})}
+	done := make(chan int)
+	go func() {
+		n, _ := (&notify.Dispatcher{DB: pool, Sender: slow, Logger: logger}).SendDue(ctx)
+		done <- n
+	}()
+	if m := <-slow.started; m.To != "first@example.com" {
+		t.Fatalf("the slow dispatcher took %s first", m.To)
+	}
+
+	// While the first server waits on its mail server, another sends the
+	// next message: the first holds no batch and no transaction.
+	rec := &recorder{}
+	if n, err := (&notify.Dispatcher{DB: pool, Sender: rec, Logger: logger}).SendDue(ctx); err != nil || n != 1 {
+		t.Fatalf("second dispatcher: SendDue = %d, %v", n, err)
+	}
+	if len(rec.sent) != 1 || rec.sent[0].To != "second@example.com" {
+		t.Errorf("second dispatcher sent %+v", rec.sent)
+	}
+	close(slow.release)
+	if n := <-done; n != 1 {
+		t.Errorf("the slow dispatcher tried %d messages, want 1", n)
+	}
+	var unsent int
+	if err := pool.Get(&unsent, `SELECT count(*) FROM notification WHERE sent_at IS NULL`); err != nil || unsent != 0 {
+		t.Errorf("%d messages unsent (%v)", unsent, err)
+	}
+}
