@@ -122,6 +122,9 @@ func configFromEnv() (config, error) {
 			From:     envOr("SMTP_FROM", "no-reply@localhost"),
 		},
 	}
+	if v := os.Getenv("SMTP_ALLOW_PLAINTEXT"); v == "1" || v == "true" {
+		c.smtp.AllowPlaintext = true
+	}
 	var err error
 	if _, err := c.smtp.CheckFrom(); err != nil {
 		return c, fmt.Errorf("SMTP_FROM: %w", err)
@@ -389,6 +392,11 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 }
 
 func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
+	// The local defaults would, in production, write reset and transfer
+	// tokens to the log and sign tokens with a secret of each server's own.
+	if cfg.production && (cfg.tokenSecret == "" || cfg.smtp.Addr == "") {
+		return errors.New("PRODUCTION=true needs TOKEN_SECRET (shared by every server) and SMTP_ADDR (mail with tokens is not logged in production)")
+	}
 	a, err := newApp(ctx, cfg, logger)
 	if err != nil {
 		return err

@@ -35,6 +35,10 @@ type SMTPSender struct {
 	// TLSConfig, when set, replaces the default (verify the server's
 	// certificate for the host of Addr).
 	TLSConfig *tls.Config
+	// AllowPlaintext sends to a server that offers no TLS. Without it,
+	// mail, which carries reset and transfer tokens, goes in plaintext
+	// only to a server on the loopback interface (a local relay).
+	AllowPlaintext bool
 }
 
 // smtpTimeout bounds one delivery, so a stuck server delays the outbox,
@@ -80,9 +84,13 @@ func (s SMTPSender) Send(ctx context.Context, m Message) error {
 		return err
 	}
 	defer c.Close()
-	if ok, _ := c.Extension("STARTTLS"); ok && !implicitTLS {
-		if err := c.StartTLS(tlsConfig); err != nil {
-			return err
+	if !implicitTLS {
+		if ok, _ := c.Extension("STARTTLS"); ok {
+			if err := c.StartTLS(tlsConfig); err != nil {
+				return err
+			}
+		} else if !s.AllowPlaintext && !loopback(host) {
+			return fmt.Errorf("SMTP server %s offers no TLS; set SMTP_ALLOW_PLAINTEXT=true to send in plaintext", s.Addr)
 		}
 	}
 	if s.User != "" {
@@ -111,6 +119,15 @@ func (s SMTPSender) Send(ctx context.Context, m Message) error {
 		return rejected(err)
 	}
 	return c.Quit()
+}
+
+// loopback reports whether host names this machine's loopback interface.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // rejected marks a permanent (5xx) reply to the recipient or to the

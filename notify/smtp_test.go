@@ -281,3 +281,41 @@ func TestSMTPSenderRefusesHeaderInjection(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 }
+
+func TestSMTPSenderKeepsTokensOffPlaintextNetworks(t *testing.T) {
+	t.Parallel()
+	// A server without TLS on an address of this machine that is not the
+	// loopback interface stands for one across the network.
+	var host string
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ip, ok := a.(*net.IPNet); ok && !ip.IP.IsLoopback() && ip.IP.To4() != nil {
+			host = ip.IP.String()
+			break
+		}
+	}
+	if host == "" {
+		t.Skip("no address but the loopback interface")
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Skip(err)
+	}
+	sessions := smtpServer(t, ln, nil, "250 ok")
+	sender := notify.SMTPSender{Addr: ln.Addr().String(), From: "shop@example.com"}
+	m := notify.Message{To: "zoe@example.com", Subject: "s", Body: "token"}
+	err = sender.Send(context.Background(), m)
+	if err == nil || errors.Is(err, notify.ErrRejected) || !strings.Contains(err.Error(), "SMTP_ALLOW_PLAINTEXT") {
+		t.Fatalf("Send = %v, want a refusal to send in plaintext, retried later", err)
+	}
+	if s := <-sessions; s.data != nil {
+		t.Errorf("the message went out in plaintext: %q", s.data)
+	}
+	sender.AllowPlaintext = true
+	if err := sender.Send(context.Background(), m); err != nil {
+		t.Fatalf("with AllowPlaintext: %v", err)
+	}
+	if s := <-sessions; s.data == nil {
+		t.Error("nothing was sent with AllowPlaintext")
+	}
+}
