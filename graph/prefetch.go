@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"runtime/debug"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -157,16 +159,38 @@ func prefetchCustomerFields(ctx context.Context, customers []*db.Customer, field
 
 // runAll runs independent batches at once, each on a connection of its
 // own: a level of the query costs one round trip, not one per relation.
+// A panic in a batch is raised again in the caller's goroutine, where
+// gqlgen recovers it as the request's INTERNAL error; left in its own
+// goroutine it would end the process.
 func runAll(tasks []func()) {
 	if len(tasks) == 1 {
 		tasks[0]()
 		return
 	}
-	var wg sync.WaitGroup
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		panicked  any
+		panicking bool
+	)
 	for _, t := range tasks {
-		wg.Go(t)
+		wg.Go(func() {
+			defer func() {
+				if p := recover(); p != nil {
+					mu.Lock()
+					if !panicking {
+						panicked, panicking = fmt.Sprintf("%v\n%s", p, debug.Stack()), true
+					}
+					mu.Unlock()
+				}
+			}()
+			t()
+		})
 	}
 	wg.Wait()
+	if panicking {
+		panic(panicked)
+	}
 }
 
 func needsOrderPrefetch(fields []graphql.CollectedField) bool {
