@@ -369,6 +369,25 @@ func TestProductionModeAndMetrics(t *testing.T) {
 	}
 }
 
+func TestReadyWhileEveryConnectionIsBusy(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := httpserver.New(httpserver.Config{DB: a.pool, Logger: logger,
+		GraphQL: graph.NewHandler(a.pool, graph.Options{Auth: a.auth, Logger: logger})})
+	a.pool.SetMaxOpenConns(1)
+	conn, err := a.pool.Conn(context.Background()) // the one connection, at work
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	conn.Close()
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "busy") {
+		t.Errorf("/readyz with every connection busy = %d %s, want 200 busy", rec.Code, rec.Body)
+	}
+}
+
 func TestCORS(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)

@@ -109,6 +109,14 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
 	if err := s.cfg.DB.PingContext(ctx); err != nil {
+		// The ping waits for a connection like any request: when every
+		// connection is at work, the database is answering and this
+		// process is busy, not broken. Taking it out of rotation then
+		// would only load the others more.
+		if st := s.cfg.DB.Stats(); ctx.Err() != nil && st.MaxOpenConnections > 0 && st.InUse >= st.MaxOpenConnections {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "busy"})
+			return
+		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
 		return
 	}
