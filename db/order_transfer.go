@@ -34,7 +34,8 @@ func TransferableOrder(ctx context.Context, q sqlx.QueryerContext, orderID strin
 		return nil, notFound(err, "Order", orderID)
 	}
 	if row.HasAccount {
-		return nil, errcode.New(errcode.NotAllowed, "Order: %s already belongs to customer: %s", orderID, row.CustomerID)
+		// Which customer owns it is theirs to know, not the asker's.
+		return nil, errcode.New(errcode.NotAllowed, "Order: %s already belongs to a registered customer", orderID)
 	}
 	return &row.Order, nil
 }

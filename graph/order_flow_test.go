@@ -292,7 +292,7 @@ func TestTransferRules(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	order := a.as("").placeOrder(orderInput("owner@example.com", 100))
-	tokA, idA := a.signUp("a@example.com", "password a")
+	tokA, _ := a.signUp("a@example.com", "password a")
 	tokB, _ := a.signUp("b@example.com", "password b")
 	alice, bob := a.as(tokA), a.as(tokB)
 
@@ -345,7 +345,7 @@ func TestTransferRules(t *testing.T) {
 	alice.query(requestQ, map[string]any{"id": order.ID}, &struct{}{})
 	alice.query(acceptQ, map[string]any{"id": order.ID, "t": a.transferToken(order.ID)}, &struct{}{})
 	wantError(t, bob.fail(requestQ, map[string]any{"id": order.ID}), "NOT_ALLOWED", "not_allowed",
-		fmt.Sprintf("Order: %s already belongs to customer: %s", order.ID, idA))
+		fmt.Sprintf("Order: %s already belongs to a registered customer", order.ID))
 }
 
 func TestConcurrentAccepts(t *testing.T) {
