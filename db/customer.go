@@ -344,11 +344,11 @@ func UpdateCustomer(ctx context.Context, q sqlx.QueryerContext, id string, f Cus
 // in Medusa's words.
 func customerWriteError(err error, a *assignments) error {
 	err = translate(err, "Customer")
-	if e, ok := errors.AsType[*errcode.Error](err); ok && e.Code == errcode.DuplicateError {
+	if errcode.Of(err) == errcode.DuplicateError {
 		for i, c := range a.cols {
 			if c == "email" {
-				e.Message = fmt.Sprintf("Customer with email: %s already exists", a.args[i])
-				e.Field = "input.email"
+				return &errcode.Error{Code: errcode.DuplicateError, Field: "input.email",
+					Message: fmt.Sprintf("Customer with email: %s already exists", a.args[i])}
 			}
 		}
 	}

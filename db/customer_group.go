@@ -218,9 +218,9 @@ func UpdateGroup(ctx context.Context, q sqlx.QueryerContext, id string, f GroupF
 
 func groupWriteError(err error, name string) error {
 	err = translate(err, "Customer group")
-	if e, ok := errors.AsType[*errcode.Error](err); ok && e.Code == errcode.DuplicateError {
-		e.Message = fmt.Sprintf("Customer group with name: %s already exists", strings.TrimSpace(name))
-		e.Field = "input.name"
+	if errcode.Of(err) == errcode.DuplicateError {
+		return &errcode.Error{Code: errcode.DuplicateError, Field: "input.name",
+			Message: fmt.Sprintf("Customer group with name: %s already exists", strings.TrimSpace(name))}
 	}
 	return err
 }

@@ -25,19 +25,22 @@ type Identity struct {
 
 const identityColumns = `i.id, i.email, i.password_hash, i.customer_id, i.user_id, i.created_at`
 
-// ErrIdentityExists is Medusa's answer to registering a taken email,
-// whichever actor the identity belongs to.
-var ErrIdentityExists = errcode.New(errcode.Unauthorized, "Identity with email already exists")
+// identityExists is Medusa's answer to registering a taken email,
+// whichever actor the identity belongs to. A new value each time, so no
+// caller can change the answer for the next.
+func identityExists() error {
+	return errcode.New(errcode.Unauthorized, "Identity with email already exists")
+}
 
 // CreateIdentity adds an identity; email must be clean (see CleanEmail).
-// Returns UNAUTHORIZED (ErrIdentityExists) when the email has one: the
+// Returns UNAUTHORIZED (Medusa's message) when the email has one: the
 // unique constraint decides between concurrent registrations.
 func CreateIdentity(ctx context.Context, q sqlx.QueryerContext, email, passwordHash string) (*Identity, error) {
 	const query = `INSERT INTO auth_identity AS i (id, email, password_hash) VALUES ($1, $2, $3) RETURNING ` + identityColumns
 	var out Identity
 	if err := sqlx.GetContext(ctx, q, &out, query, NewID(PrefixIdentity), email, passwordHash); err != nil {
 		if errcode.Of(translate(err, "Identity")) == errcode.DuplicateError {
-			return nil, ErrIdentityExists
+			return nil, identityExists()
 		}
 		return nil, fmt.Errorf("create identity: %w", err)
 	}
@@ -88,7 +91,7 @@ func link(ctx context.Context, q sqlx.ExecerContext, column, identityID, actorID
 		return fmt.Errorf("link identity: %w", translate(err, "Identity"))
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return err
+		return fmt.Errorf("link identity: %w", err)
 	} else if n == 0 {
 		return errcode.New(errcode.NotAllowed, "%s", taken)
 	}

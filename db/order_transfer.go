@@ -15,9 +15,9 @@ import (
 // TransferTTL is how long an order transfer token can be used.
 const TransferTTL = 24 * time.Hour
 
-// errInvalidTransferToken is Medusa's answer to a wrong, used or expired
+// invalidTransferToken is Medusa's answer to a wrong, used or expired
 // transfer token.
-var errInvalidTransferToken = errcode.New(errcode.NotAllowed, "Invalid token.")
+func invalidTransferToken() error { return errcode.New(errcode.NotAllowed, "Invalid token.") }
 
 // TransferableOrder locks an order that a customer may ask to take over,
 // one that belongs to a guest, and returns it. Returns NOT_FOUND for an
@@ -68,7 +68,7 @@ func AcceptTransfer(ctx context.Context, q sqlx.QueryerContext, orderID, custome
 	var from string
 	if err := sqlx.GetContext(ctx, q, &from, spend, orderID, tokenHash, customerID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, errInvalidTransferToken
+			return nil, invalidTransferToken()
 		}
 		return nil, fmt.Errorf("accept transfer: %w", err)
 	}
@@ -78,7 +78,7 @@ func AcceptTransfer(ctx context.Context, q sqlx.QueryerContext, orderID, custome
 	if err := sqlx.GetContext(ctx, q, &out, move, orderID, customerID, from); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			// The order changed hands since the request.
-			return nil, errInvalidTransferToken
+			return nil, invalidTransferToken()
 		}
 		return nil, fmt.Errorf("move order: %w", err)
 	}
@@ -95,9 +95,9 @@ func DeclineTransfer(ctx context.Context, q sqlx.ExecerContext, orderID, tokenHa
 		return fmt.Errorf("decline transfer: %w", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return err
+		return fmt.Errorf("decline transfer: %w", err)
 	} else if n == 0 {
-		return errInvalidTransferToken
+		return invalidTransferToken()
 	}
 	return nil
 }

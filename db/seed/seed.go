@@ -43,8 +43,10 @@ func Load(ctx context.Context, pool *sqlx.DB, n int, now time.Time, progress Pro
 		}
 		progress(to, n)
 	}
-	_, err = pool.ExecContext(ctx, `ANALYZE customer, customer_group, customer_group_customer, customer_address, orders, order_line_item`)
-	return err
+	if _, err := pool.ExecContext(ctx, `ANALYZE customer, customer_group, customer_group_customer, customer_address, orders, order_line_item`); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	return nil
 }
 
 func loadGroups(ctx context.Context, pool *sqlx.DB, now time.Time) ([]string, error) {
@@ -71,7 +73,7 @@ func loadGroups(ctx context.Context, pool *sqlx.DB, now time.Time) ([]string, er
 func loadCustomers(ctx context.Context, pool *sqlx.DB, from, to int, now time.Time, groupIDs []string) error {
 	tx, err := pool.BeginTxx(ctx, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
 
