@@ -353,7 +353,7 @@ func (a *OrderAddress) clean(field string) error {
 
 // CreateOrder places an order with its items, its totals computed here
 // from the items. Run it in a transaction. Returns INVALID_DATA for a bad
-// order.
+// order and NOT_FOUND when its customer does not exist.
 func CreateOrder(ctx context.Context, q sqlx.ExtContext, o NewOrder) (*Order, error) {
 	total, err := o.validate()
 	if err != nil {

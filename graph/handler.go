@@ -45,7 +45,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 		opts.LoaderWait = DefaultLoaderWait
 	}
 	if opts.Limits == (Limits{}) {
-		opts.Limits = DefaultLimits
+		opts.Limits = DefaultLimits()
 	}
 	srv := handler.New(NewExecutableSchema(Config{
 		Resolvers:  &Resolver{DB: pool, Auth: opts.Auth},

@@ -27,8 +27,10 @@ type Limits struct {
 	Complexity int
 }
 
-// DefaultLimits are the limits of the local default and of production.
-var DefaultLimits = Limits{Depth: 12, Aliases: 15, Tokens: 10_000, Complexity: 5_000}
+// DefaultLimits returns the limits of the local default and of production.
+func DefaultLimits() Limits {
+	return Limits{Depth: 12, Aliases: 15, Tokens: 10_000, Complexity: 5_000}
+}
 
 // queryLimits checks the operation a request runs against the limits, in
 // order: its shape first, since the complexity of a query nested without

@@ -34,7 +34,7 @@ func TestStatementsDependOnDepthNotRows(t *testing.T) {
 	t.Parallel()
 	// 100 customers with five orders each cost more than the default
 	// complexity budget allows; this test is about statements.
-	a := seeded(t, 100, time.Now(), func(o *graph.Options) { o.Limits = graph.DefaultLimits; o.Limits.Complexity = 1 << 20 })
+	a := seeded(t, 100, time.Now(), func(o *graph.Options) { o.Limits = graph.DefaultLimits(); o.Limits.Complexity = 1 << 20 })
 
 	counts := map[int]int64{}
 	for _, limit := range []int{1, 10, 100} {
@@ -68,7 +68,7 @@ func TestStatementsDependOnDepthNotRows(t *testing.T) {
 // statement, and a loader's wait, per element; this catches it.
 func TestEveryPathBatches(t *testing.T) {
 	t.Parallel()
-	a := seeded(t, 60, time.Now(), func(o *graph.Options) { o.Limits = graph.DefaultLimits; o.Limits.Complexity = 1 << 20 })
+	a := seeded(t, 60, time.Now(), func(o *graph.Options) { o.Limits = graph.DefaultLimits(); o.Limits.Complexity = 1 << 20 })
 	queries := map[string]string{
 		"orders, their customers and their relations": `query ($n: Int!) { orders(limit: $n) { items {
 			id items { id } customer { id addresses { id customer { id } } groups { id } billing_address { id } } } } }`,
