@@ -122,10 +122,10 @@ func configFromEnv() (config, error) {
 			From:     envOr("SMTP_FROM", "no-reply@localhost"),
 		},
 	}
-	if v := os.Getenv("SMTP_ALLOW_PLAINTEXT"); v == "1" || v == "true" {
-		c.smtp.AllowPlaintext = true
-	}
 	var err error
+	if c.smtp.AllowPlaintext, err = envBool("SMTP_ALLOW_PLAINTEXT"); err != nil {
+		return c, err
+	}
 	if _, err := c.smtp.CheckFrom(); err != nil {
 		return c, fmt.Errorf("SMTP_FROM: %w", err)
 	}
@@ -144,12 +144,8 @@ func configFromEnv() (config, error) {
 	if c.tokenTTL == 0 || c.requestTimeout == 0 {
 		return c, errors.New("TOKEN_TTL and REQUEST_TIMEOUT must be longer than 0")
 	}
-	switch v := os.Getenv("PRODUCTION"); v {
-	case "", "0", "false":
-	case "1", "true":
-		c.production = true
-	default:
-		return c, fmt.Errorf("PRODUCTION must be true or false, got %q", v)
+	if c.production, err = envBool("PRODUCTION"); err != nil {
+		return c, err
 	}
 	// Locally any origin may call, so a storefront on another port works
 	// out of the box; in production only the ones named.
@@ -191,6 +187,18 @@ func envDuration(key string, def time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("%s must be a duration such as 10s, got %q", key, v)
 	}
 	return d, nil
+}
+
+// envBool reads a true/false setting; unset is false.
+func envBool(key string) (bool, error) {
+	switch v := os.Getenv(key); v {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+		return true, nil
+	default:
+		return false, fmt.Errorf("%s must be true or false, got %q", key, v)
+	}
 }
 
 func envOr(key, def string) string {

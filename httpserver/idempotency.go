@@ -51,16 +51,18 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			// even when the request's deadline has just passed.
 			storeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			stored := false
+			answered := false
 			defer func() {
 				// A panic in next: nothing was answered, the key is free.
-				if !stored {
-					db.ReleaseIdempotencyKey(storeCtx, s.cfg.DB, scope, key)
+				if !answered {
+					if err := db.ReleaseIdempotencyKey(storeCtx, s.cfg.DB, scope, key); err != nil {
+						s.cfg.Logger.ErrorContext(ctx, "release idempotency key", "error", err)
+					}
 				}
 			}()
 			rec := &recorder{header: http.Header{}, status: http.StatusOK}
 			next.ServeHTTP(rec, r)
-			stored = true
+			answered = true
 			if rec.status >= 500 || failedOnOurSide(rec.body.Bytes()) {
 				err = db.ReleaseIdempotencyKey(storeCtx, s.cfg.DB, scope, key)
 			} else {
