@@ -30,8 +30,8 @@ func (r *IdempotentResponse) Done() bool { return r.Status != nil }
 // concurrent claims.
 func ClaimIdempotencyKey(ctx context.Context, q sqlx.ExtContext, scope, key, requestHash string, abandonAfter time.Duration) (bool, error) {
 	const expire = `DELETE FROM idempotency_key WHERE scope = $1 AND key = $2
-		AND (created_at < now() - $3::interval OR (status IS NULL AND created_at < now() - $4::interval))`
-	if _, err := q.ExecContext(ctx, expire, scope, key, IdempotencyTTL.String(), abandonAfter.String()); err != nil {
+		AND (created_at < now() - make_interval(secs => $3) OR (status IS NULL AND created_at < now() - make_interval(secs => $4)))`
+	if _, err := q.ExecContext(ctx, expire, scope, key, IdempotencyTTL.Seconds(), abandonAfter.Seconds()); err != nil {
 		return false, fmt.Errorf("expire idempotency key: %w", err)
 	}
 	const claim = `INSERT INTO idempotency_key (scope, key, request_hash) VALUES ($1, $2, $3)
@@ -83,7 +83,7 @@ func ReleaseIdempotencyKey(ctx context.Context, q sqlx.ExecerContext, scope, key
 
 // PurgeIdempotencyKeys deletes the keys older than the TTL.
 func PurgeIdempotencyKeys(ctx context.Context, q sqlx.ExecerContext) error {
-	if _, err := q.ExecContext(ctx, `DELETE FROM idempotency_key WHERE created_at < now() - $1::interval`, IdempotencyTTL.String()); err != nil {
+	if _, err := q.ExecContext(ctx, `DELETE FROM idempotency_key WHERE created_at < now() - make_interval(secs => $1)`, IdempotencyTTL.Seconds()); err != nil {
 		return fmt.Errorf("purge idempotency keys: %w", err)
 	}
 	return nil

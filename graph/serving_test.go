@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acme/customerservice/db"
@@ -270,43 +271,67 @@ func TestIdempotencyKeyIsFreedWhenTheServerFails(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	c := a.createCustomer(map[string]any{"email": "retry@example.com"})
+	shopper, _ := a.signUp("shopper@example.com", "shopper password")
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := httpserver.New(httpserver.Config{DB: a.pool, GraphQL: graph.NewHandler(a.pool, graph.Options{Auth: a.auth, Logger: logger}),
-		Logger: logger, RequestTimeout: 300 * time.Millisecond})
-	body := []byte(`{"query": "mutation { update_customer(id: \"` + c.ID + `\", input: {first_name: \"Again\"}) { first_name } }"}`)
-	send := func(key string) (string, http.Header) {
+		Logger: logger, RequestTimeout: time.Second})
+	send := func(token, key, query string) (string, http.Header) {
+		body, _ := json.Marshal(map[string]string{"query": query})
 		req := httptest.NewRequest("POST", "/graphql", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+a.token)
+		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Idempotency-Key", key)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		return rec.Body.String(), rec.Header()
 	}
+	lock := func(statement string) *sqlx.Tx {
+		tx, err := a.pool.Beginx()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(statement); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	update := `mutation { update_customer(id: "` + c.ID + `", input: {first_name: "Again"}) { first_name } }`
 
 	// The first try times out waiting for a lock: nothing was done, so the
 	// retry with the same key acts instead of replaying the TIMEOUT.
-	lock, err := a.pool.Beginx()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lock.Exec(`SELECT id FROM customer WHERE id = $1 FOR UPDATE`, c.ID); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := send("timed-out"); !strings.Contains(b, `"TIMEOUT"`) {
+	tx := lock(`SELECT id FROM customer WHERE id = '` + c.ID + `' FOR UPDATE`)
+	if b, _ := send(a.token, "timed-out", update); !strings.Contains(b, `"TIMEOUT"`) {
 		t.Fatalf("first try: %s", b)
 	}
-	lock.Rollback()
-	if b, hdr := send("timed-out"); !strings.Contains(b, `"first_name":"Again"`) || hdr.Get("Idempotent-Replayed") != "" {
+	tx.Rollback()
+	if b, hdr := send(a.token, "timed-out", update); !strings.Contains(b, `"first_name":"Again"`) || hdr.Get("Idempotent-Replayed") != "" {
 		t.Errorf("retry after a TIMEOUT: %s (replayed %q)", b, hdr.Get("Idempotent-Replayed"))
 	}
 
+	// An order placed whose customer's groups then time out: the answer
+	// has no data, but the order exists, so the retry replays the answer
+	// instead of placing a second order.
+	order := `mutation { place_order(input: {currency_code: "usd", items: [{title: "A", quantity: 1, unit_price: 5}]}) { id customer { groups { id } } } }`
+	tx = lock(`LOCK TABLE customer_group IN ACCESS EXCLUSIVE MODE`)
+	b, _ := send(shopper, "placed", order)
+	tx.Rollback()
+	if !strings.Contains(b, `"TIMEOUT"`) || !strings.Contains(b, `"data":null`) {
+		t.Fatalf("first order: %s", b)
+	}
+	if again, hdr := send(shopper, "placed", order); again != b || hdr.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("retry of a placed order: %s (replayed %q)", again, hdr.Get("Idempotent-Replayed"))
+	}
+	var orders int
+	if err := a.pool.Get(&orders, `SELECT count(*) FROM orders WHERE email = 'shopper@example.com'`); err != nil || orders != 1 {
+		t.Errorf("%d orders placed (%v), want 1", orders, err)
+	}
+
 	// A claim whose request died with its server is let go once it is
-	// older than twice the request deadline.
+	// older than twice the request deadline and a minute.
 	scope := sha256.Sum256([]byte("Bearer " + a.token))
-	a.exec(`INSERT INTO idempotency_key (scope, key, request_hash, created_at) VALUES ($1, 'orphan', 'x', now() - interval '1 second')`,
+	a.exec(`INSERT INTO idempotency_key (scope, key, request_hash, created_at) VALUES ($1, 'orphan', 'x', now() - interval '10 minutes')`,
 		hex.EncodeToString(scope[:]))
-	if b, hdr := send("orphan"); !strings.Contains(b, `"first_name":"Again"`) || hdr.Get("Idempotent-Replayed") != "" {
+	if b, hdr := send(a.token, "orphan", update); !strings.Contains(b, `"first_name":"Again"`) || hdr.Get("Idempotent-Replayed") != "" {
 		t.Errorf("a key whose claim was abandoned: %s", b)
 	}
 }

@@ -39,9 +39,10 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		ctx := r.Context()
 		scope, hash := digest(r.Header.Get("Authorization")), digest(string(body))
 
-		// A claim older than twice the request deadline belongs to a request
-		// that can no longer be running (its server died): it is let go.
-		claimed, err := db.ClaimIdempotencyKey(ctx, s.cfg.DB, scope, key, hash, 2*s.cfg.RequestTimeout)
+		// A claim older than twice the request deadline and a minute
+		// belongs to a request that can no longer be running or storing its
+		// answer (its server died): it is let go.
+		claimed, err := db.ClaimIdempotencyKey(ctx, s.cfg.DB, scope, key, hash, 2*s.cfg.RequestTimeout+time.Minute)
 		if err != nil {
 			s.storeFailed(w, r, err)
 			return
@@ -111,12 +112,16 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 // failedOnOurSide reports whether a GraphQL response did nothing because
 // of the server (INTERNAL, TIMEOUT, SERVICE_UNAVAILABLE: gqlgen answers
 // them with status 200): then the key is let go, as for a 5xx, so a retry
-// acts instead of replaying the failure for a day. A response in which any
-// field has data is kept, so that what was done is not done twice.
+// acts instead of replaying the failure for a day. Only a failure of a
+// mutation field itself counts: its store call failed, and rolled back. A
+// field that failed below it (an order's customer, read after the order
+// was placed) may have emptied data by null propagation, but what the
+// mutation did is done, and the answer is kept so it is not done twice.
 func failedOnOurSide(body []byte) bool {
 	var resp struct {
 		Data   map[string]json.RawMessage `json:"data"`
 		Errors []struct {
+			Path       []any `json:"path"`
 			Extensions struct {
 				Code errcode.Code `json:"code"`
 			} `json:"extensions"`
@@ -130,13 +135,17 @@ func failedOnOurSide(body []byte) bool {
 			return false
 		}
 	}
+	transient := false
 	for _, e := range resp.Errors {
+		if len(e.Path) > 1 {
+			return false
+		}
 		switch e.Extensions.Code {
 		case errcode.Internal, errcode.Timeout, errcode.Unavailable:
-			return true
+			transient = true
 		}
 	}
-	return false
+	return transient
 }
 
 func (s *Server) storeFailed(w http.ResponseWriter, r *http.Request, err error) {
