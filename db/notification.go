@@ -41,11 +41,13 @@ func EnqueueNotification(ctx context.Context, q sqlx.ExecerContext, recipient, t
 }
 
 // AbandonExpiredNotifications gives up the unsent messages whose token
-// has expired, and forgets the token. It returns how many it gave up.
+// has expired, and forgets the token. It returns how many it gave up. A
+// message leased to a dispatcher is left to it: it may be going out now.
 func AbandonExpiredNotifications(ctx context.Context, q sqlx.ExecerContext) (int64, error) {
 	const query = `UPDATE notification SET abandoned_at = now(), last_error = 'expired before it could be sent',
 		data = data - 'token'
-		WHERE sent_at IS NULL AND abandoned_at IS NULL AND expires_at <= now()`
+		WHERE sent_at IS NULL AND abandoned_at IS NULL AND expires_at <= now()
+		AND next_attempt_at <= now()`
 	res, err := q.ExecContext(ctx, query)
 	if err != nil {
 		return 0, fmt.Errorf("abandon expired notifications: %w", err)
@@ -63,7 +65,7 @@ func AbandonExpiredNotifications(ctx context.Context, q sqlx.ExecerContext) (int
 // it. The claim commits at once, so no transaction stays open while the
 // message is sent.
 func ClaimNotification(ctx context.Context, q sqlx.QueryerContext, lease time.Duration) (*Notification, error) {
-	const query = `UPDATE notification n SET next_attempt_at = now() + $1::interval
+	const query = `UPDATE notification n SET next_attempt_at = now() + make_interval(secs => $1)
 		WHERE n.id = (SELECT d.id FROM notification d
 			WHERE d.sent_at IS NULL AND d.abandoned_at IS NULL AND d.next_attempt_at <= now()
 			AND (d.expires_at IS NULL OR d.expires_at > now())
@@ -71,7 +73,7 @@ func ClaimNotification(ctx context.Context, q sqlx.QueryerContext, lease time.Du
 			FOR UPDATE SKIP LOCKED)
 		RETURNING ` + notificationColumns
 	var out Notification
-	err := sqlx.GetContext(ctx, q, &out, query, lease.String())
+	err := sqlx.GetContext(ctx, q, &out, query, lease.Seconds())
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
