@@ -129,6 +129,11 @@ func configFromEnv() (config, error) {
 	if _, err := c.smtp.CheckFrom(); err != nil {
 		return c, fmt.Errorf("SMTP_FROM: %w", err)
 	}
+	if c.smtp.Addr != "" {
+		if err := c.smtp.CheckAddr(); err != nil {
+			return c, fmt.Errorf("SMTP_ADDR: %w", err)
+		}
+	}
 	if c.tokenTTL, err = envDuration("TOKEN_TTL", 24*time.Hour); err != nil {
 		return c, err
 	}

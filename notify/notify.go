@@ -125,7 +125,11 @@ func (d *Dispatcher) SendDue(ctx context.Context) (int, error) {
 
 // send sends one claimed message and records the outcome.
 func (d *Dispatcher) send(ctx context.Context, n *db.Notification) error {
-	err := d.Sender.Send(ctx, render(n))
+	// Whatever the Sender, a send ends well within the lease, so no other
+	// dispatcher takes the message while it may still be going out.
+	sendCtx, cancelSend := context.WithTimeout(ctx, lease/2)
+	err := d.Sender.Send(sendCtx, render(n))
+	cancelSend()
 	markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
 	switch {

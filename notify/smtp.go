@@ -39,6 +39,20 @@ type SMTPSender struct {
 	// mail, which carries reset and transfer tokens, goes in plaintext
 	// only to a server on the loopback interface (a local relay).
 	AllowPlaintext bool
+
+	// remoteLoopback makes the loopback interface count as another host,
+	// for tests.
+	remoteLoopback bool
+}
+
+// CheckAddr checks Addr, so that a bad setting stops the server at start
+// rather than failing every message until its token expires.
+func (s SMTPSender) CheckAddr() error {
+	host, port, err := net.SplitHostPort(s.Addr)
+	if err != nil || host == "" || port == "" {
+		return fmt.Errorf("SMTP address %q: want host:port (587 for STARTTLS, 465 for TLS)", s.Addr)
+	}
+	return nil
 }
 
 // smtpTimeout bounds one delivery, so a stuck server delays the outbox,
@@ -72,10 +86,14 @@ func (s SMTPSender) Send(ctx context.Context, m Message) error {
 		return err
 	}
 	defer conn.Close()
+	// The deadline bounds a stuck server; cancelling ctx (at shutdown)
+	// ends the conversation at once.
 	if err := conn.SetDeadline(time.Now().Add(smtpTimeout)); err != nil {
 		return err
 	}
-	implicitTLS := s.ImplicitTLS || port == "465"
+	raw := conn
+	defer context.AfterFunc(ctx, func() { raw.Close() })()
+	implicitTLS := s.ImplicitTLS || port == "465" || port == "smtps"
 	if implicitTLS {
 		conn = tls.Client(conn, tlsConfig)
 	}
@@ -89,7 +107,7 @@ func (s SMTPSender) Send(ctx context.Context, m Message) error {
 			if err := c.StartTLS(tlsConfig); err != nil {
 				return err
 			}
-		} else if !s.AllowPlaintext && !loopback(host) {
+		} else if !s.AllowPlaintext && (s.remoteLoopback || !loopback(host)) {
 			return fmt.Errorf("SMTP server %s offers no TLS; set SMTP_ALLOW_PLAINTEXT=true to send in plaintext", s.Addr)
 		}
 	}
@@ -106,7 +124,7 @@ func (s SMTPSender) Send(ctx context.Context, m Message) error {
 		return err
 	}
 	if err := c.Rcpt(m.To); err != nil {
-		return rejected(err)
+		return rejected(err, true)
 	}
 	w, err := c.Data()
 	if err != nil {
@@ -116,7 +134,7 @@ func (s SMTPSender) Send(ctx context.Context, m Message) error {
 		return err
 	}
 	if err := w.Close(); err != nil {
-		return rejected(err)
+		return rejected(err, false)
 	}
 	return c.Quit()
 }
@@ -130,13 +148,24 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// rejected marks a permanent (5xx) reply to the recipient or to the
-// message as ErrRejected. A 5xx elsewhere (to AUTH, or to the sender's
-// address) is the service's configuration, not the message, and is retried
-// until someone fixes it.
-func rejected(err error) error {
+// rejected marks as ErrRejected a reply that refuses the recipient or the
+// message itself for good: with an enhanced status code (RFC 3463), 5.1.x
+// (no such mailbox or domain) or 5.6.x (content refused); without one, 550,
+// 551 or 553 to RCPT. Any other 5xx, such as 5.7.x (relaying or
+// authentication refused) or 552 (mailbox full, which RFC 5321 says to treat
+// as temporary), is the service's configuration or passing, and is retried.
+func rejected(err error, rcpt bool) error {
 	var reply *textproto.Error
-	if errors.As(err, &reply) && reply.Code >= 500 {
+	if !errors.As(err, &reply) || reply.Code < 500 || reply.Code == 552 {
+		return err
+	}
+	permanent := false
+	if class, _, ok := strings.Cut(reply.Msg, " "); ok && strings.HasPrefix(class, "5.") {
+		permanent = strings.HasPrefix(class, "5.1.") || strings.HasPrefix(class, "5.6.")
+	} else {
+		permanent = rcpt && (reply.Code == 550 || reply.Code == 551 || reply.Code == 553)
+	}
+	if permanent {
 		return fmt.Errorf("%w: %w", ErrRejected, err)
 	}
 	return err

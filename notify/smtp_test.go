@@ -31,10 +31,16 @@ type smtpSession struct {
 	data     []byte   // the message, dot-unstuffed
 }
 
+// replies are what a test SMTP server answers to RCPT and to the end of
+// DATA.
+type replies struct{ rcpt, data string }
+
+var accept = replies{"250 ok", "250 queued"}
+
 // smtpServer speaks enough SMTP to receive one message on each connection
-// (EHLO, optional STARTTLS and AUTH PLAIN, MAIL, RCPT, DATA, QUIT), answering
-// RCPT with rcptReply. The sessions arrive on the returned channel.
-func smtpServer(t *testing.T, ln net.Listener, cert *tls.Certificate, rcptReply string) <-chan smtpSession {
+// (EHLO, optional STARTTLS and AUTH PLAIN, MAIL, RCPT, DATA, QUIT). The
+// sessions arrive on the returned channel.
+func smtpServer(t *testing.T, ln net.Listener, cert *tls.Certificate, r replies) <-chan smtpSession {
 	t.Helper()
 	sessions := make(chan smtpSession, 4)
 	t.Cleanup(func() { ln.Close() })
@@ -46,14 +52,14 @@ func smtpServer(t *testing.T, ln net.Listener, cert *tls.Certificate, rcptReply 
 			}
 			go func() {
 				defer conn.Close()
-				sessions <- serveSMTP(conn, cert, rcptReply)
+				sessions <- serveSMTP(conn, cert, r)
 			}()
 		}
 	}()
 	return sessions
 }
 
-func serveSMTP(conn net.Conn, cert *tls.Certificate, rcptReply string) smtpSession {
+func serveSMTP(conn net.Conn, cert *tls.Certificate, r replies) smtpSession {
 	var s smtpSession
 	tc := textproto.NewConn(conn)
 	tc.PrintfLine("220 test ESMTP")
@@ -92,14 +98,14 @@ func serveSMTP(conn net.Conn, cert *tls.Certificate, rcptReply string) smtpSessi
 		case "MAIL":
 			tc.PrintfLine("250 ok")
 		case "RCPT":
-			tc.PrintfLine("%s", rcptReply)
+			tc.PrintfLine("%s", r.rcpt)
 		case "DATA":
 			tc.PrintfLine("354 go ahead")
 			s.data, err = tc.ReadDotBytes()
 			if err != nil {
 				return s
 			}
-			tc.PrintfLine("250 queued")
+			tc.PrintfLine("%s", r.data)
 		case "QUIT":
 			tc.PrintfLine("221 bye")
 			return s
@@ -167,7 +173,7 @@ func TestSMTPSenderDeliversOverSTARTTLS(t *testing.T) {
 	t.Parallel()
 	cert, pool := selfSigned(t)
 	ln := listen(t)
-	sessions := smtpServer(t, ln, cert, "250 ok")
+	sessions := smtpServer(t, ln, cert, accept)
 	sender := notify.SMTPSender{
 		Addr: ln.Addr().String(), User: "mailer", Password: "s3cret", From: "Boutique Zoé <shop@example.com>",
 		TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"},
@@ -222,7 +228,7 @@ func TestSMTPSenderSpeaksTLSFromTheStart(t *testing.T) {
 	t.Parallel()
 	cert, pool := selfSigned(t)
 	ln := tls.NewListener(listen(t), &tls.Config{Certificates: []tls.Certificate{*cert}})
-	sessions := smtpServer(t, ln, nil, "250 ok")
+	sessions := smtpServer(t, ln, nil, accept)
 	sender := notify.SMTPSender{
 		Addr: ln.Addr().String(), From: "shop@example.com", ImplicitTLS: true,
 		TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"},
@@ -243,7 +249,7 @@ func TestSMTPSenderChecksTheCertificate(t *testing.T) {
 	t.Parallel()
 	cert, _ := selfSigned(t)
 	ln := listen(t)
-	sessions := smtpServer(t, ln, cert, "250 ok")
+	sessions := smtpServer(t, ln, cert, accept)
 	// No RootCAs: the system's roots do not trust the test certificate, and
 	// the password must not go to a server that cannot prove its name.
 	sender := notify.SMTPSender{Addr: ln.Addr().String(), User: "mailer", Password: "s3cret", From: "shop@example.com"}
@@ -255,21 +261,36 @@ func TestSMTPSenderChecksTheCertificate(t *testing.T) {
 	}
 }
 
-func TestSMTPSenderReportsARefusedRecipient(t *testing.T) {
+func TestSMTPSenderGivesUpOnlyWhatIsRefusedForGood(t *testing.T) {
 	t.Parallel()
-	ln := listen(t)
-	smtpServer(t, ln, nil, "550 no such user")
-	sender := notify.SMTPSender{Addr: ln.Addr().String(), From: "shop@example.com"}
-	err := sender.Send(context.Background(), notify.Message{To: "gone@example.com", Subject: "s", Body: "b"})
-	if !errors.Is(err, notify.ErrRejected) || !strings.Contains(err.Error(), "550") {
-		t.Fatalf("Send = %v, want ErrRejected with the server's 550", err)
+	for _, tt := range []struct {
+		replies   replies
+		permanent bool
+	}{
+		{replies{"550 5.1.1 no such user", "250 queued"}, true},
+		{replies{"550 no such user", "250 queued"}, true},
+		{replies{"250 ok", "554 5.6.0 content refused"}, true},
+		// The service's configuration or a passing state: tried again.
+		{replies{"550 5.7.1 relay access denied", "250 queued"}, false},
+		{replies{"530 5.7.0 authentication required", "250 queued"}, false},
+		{replies{"552 mailbox full", "250 queued"}, false},
+		{replies{"452 4.2.2 mailbox full", "250 queued"}, false},
+		{replies{"250 ok", "554 transaction failed"}, false},
+	} {
+		ln := listen(t)
+		smtpServer(t, ln, nil, tt.replies)
+		sender := notify.SMTPSender{Addr: ln.Addr().String(), From: "shop@example.com"}
+		err := sender.Send(context.Background(), notify.Message{To: "gone@example.com", Subject: "s", Body: "b"})
+		if err == nil || errors.Is(err, notify.ErrRejected) != tt.permanent {
+			t.Errorf("%+v: Send = %v, want permanent %v", tt.replies, err, tt.permanent)
+		}
 	}
 }
 
 func TestSMTPSenderRefusesHeaderInjection(t *testing.T) {
 	t.Parallel()
 	ln := listen(t)
-	sessions := smtpServer(t, ln, nil, "250 ok")
+	sessions := smtpServer(t, ln, nil, accept)
 	sender := notify.SMTPSender{Addr: ln.Addr().String(), From: "shop@example.com"}
 	err := sender.Send(context.Background(), notify.Message{To: "a@example.com\r\nBcc: b@example.com", Subject: "s", Body: "b"})
 	if !errors.Is(err, notify.ErrRejected) {
@@ -284,27 +305,13 @@ func TestSMTPSenderRefusesHeaderInjection(t *testing.T) {
 
 func TestSMTPSenderKeepsTokensOffPlaintextNetworks(t *testing.T) {
 	t.Parallel()
-	// A server without TLS on an address of this machine that is not the
-	// loopback interface stands for one across the network.
-	var host string
-	addrs, _ := net.InterfaceAddrs()
-	for _, a := range addrs {
-		if ip, ok := a.(*net.IPNet); ok && !ip.IP.IsLoopback() && ip.IP.To4() != nil {
-			host = ip.IP.String()
-			break
-		}
-	}
-	if host == "" {
-		t.Skip("no address but the loopback interface")
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Skip(err)
-	}
-	sessions := smtpServer(t, ln, nil, "250 ok")
+	ln := listen(t)
+	sessions := smtpServer(t, ln, nil, accept)
+	// A server without TLS, as if on another host.
 	sender := notify.SMTPSender{Addr: ln.Addr().String(), From: "shop@example.com"}
+	notify.TreatLoopbackAsRemote(&sender)
 	m := notify.Message{To: "zoe@example.com", Subject: "s", Body: "token"}
-	err = sender.Send(context.Background(), m)
+	err := sender.Send(context.Background(), m)
 	if err == nil || errors.Is(err, notify.ErrRejected) || !strings.Contains(err.Error(), "SMTP_ALLOW_PLAINTEXT") {
 		t.Fatalf("Send = %v, want a refusal to send in plaintext, retried later", err)
 	}
@@ -317,5 +324,31 @@ func TestSMTPSenderKeepsTokensOffPlaintextNetworks(t *testing.T) {
 	}
 	if s := <-sessions; s.data == nil {
 		t.Error("nothing was sent with AllowPlaintext")
+	}
+}
+
+func TestSMTPSenderStopsWhenCancelled(t *testing.T) {
+	t.Parallel()
+	ln := listen(t)
+	t.Cleanup(func() { ln.Close() })
+	// A server that greets and then says nothing more.
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		conn.Write([]byte("220 test ESMTP\r\n"))
+		io.Copy(io.Discard, conn)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	sender := notify.SMTPSender{Addr: ln.Addr().String(), From: "shop@example.com"}
+	if err := sender.Send(ctx, notify.Message{To: "zoe@example.com", Subject: "s", Body: "b"}); err == nil {
+		t.Fatal("Send succeeded against a silent server")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Send took %v after its context ended", took)
 	}
 }
