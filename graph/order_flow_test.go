@@ -246,9 +246,8 @@ func TestGuestCheckoutShowsNoMoreOfTheCustomerThanItsEmail(t *testing.T) {
 		wantError(t, err, "NOT_ALLOWED", "not_allowed", "")
 	}
 	var orders int
-	a.pool.Get(&orders, `SELECT count(*) FROM orders WHERE email = 'victim@example.com'`)
-	if orders != 1 {
-		t.Errorf("%d orders for the email; the refused checkouts must place none", orders)
+	if err := a.pool.Get(&orders, `SELECT count(*) FROM orders WHERE email = 'victim@example.com'`); err != nil || orders != 1 {
+		t.Errorf("%d orders for the email (%v); the refused checkouts must place none", orders, err)
 	}
 
 	// The customer's own token shows everything.

@@ -195,3 +195,32 @@ func TestASlowSendHoldsOnlyItsOwnMessage(t *testing.T) {
 		t.Errorf("%d messages unsent (%v)", unsent, err)
 	}
 }
+
+func TestAClaimIsALease(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	if err := db.EnqueueNotification(ctx, pool, "a@example.com", "password_reset", db.JSONObject{"token": "t"}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.ClaimNotification(ctx, pool, 2*time.Minute)
+	if err != nil || n == nil {
+		t.Fatalf("claim = %v, %v", n, err)
+	}
+	// Nobody else gets it while the lease runs...
+	if again, err := db.ClaimNotification(ctx, pool, 2*time.Minute); err != nil || again != nil {
+		t.Errorf("claimed twice: %v, %v", again, err)
+	}
+	var left time.Duration
+	if err := pool.Get(&left, `SELECT (extract(epoch FROM next_attempt_at - now()) * 1e9)::bigint FROM notification`); err != nil ||
+		left < time.Minute+50*time.Second || left > 2*time.Minute {
+		t.Errorf("lease ends in %v (%v), want about 2 minutes", left, err)
+	}
+	// ... and when it ends without a record of the send, it is due again.
+	if _, err := pool.Exec(`UPDATE notification SET next_attempt_at = now()`); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := db.ClaimNotification(ctx, pool, 2*time.Minute); err != nil || again == nil || again.ID != n.ID {
+		t.Errorf("after the lease: %v, %v", again, err)
+	}
+}
