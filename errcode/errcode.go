@@ -38,13 +38,22 @@ const (
 	PayloadTooLarge   Code = "PAYLOAD_TOO_LARGE"
 	Timeout           Code = "TIMEOUT"
 	Unavailable       Code = "SERVICE_UNAVAILABLE"
+	// TooManyErrors closes an error list cut short: a hostile document can
+	// make validation find thousands of faults, and listing them all would
+	// cost more than the request is worth.
+	TooManyErrors         Code = "TOO_MANY_ERRORS"
+	RateLimited           Code = "RATE_LIMITED"
+	IntrospectionDisabled Code = "INTROSPECTION_DISABLED"
+	// Cancelled is a request whose client went away: it is counted and
+	// logged, never seen by the client, and not a fault of the server.
+	Cancelled Code = "CANCELLED"
 )
 
 // Type returns Medusa's lowercase name for the code ("invalid_data", ...),
 // which clients written against Medusa switch on.
 func (c Code) Type() string {
 	switch c {
-	case InvalidData, QueryTooDeep, TooManyAliases, QueryTooLarge, QueryTooComplex, BatchNotSupported, PayloadTooLarge:
+	case InvalidData, QueryTooDeep, TooManyAliases, QueryTooLarge, QueryTooComplex, BatchNotSupported, PayloadTooLarge, TooManyErrors:
 		return "invalid_data"
 	case NotFound:
 		return "not_found"
@@ -52,11 +61,11 @@ func (c Code) Type() string {
 		return "duplicate_error"
 	case Unauthorized:
 		return "unauthorized"
-	case NotAllowed:
+	case NotAllowed, RateLimited, IntrospectionDisabled:
 		return "not_allowed"
 	case Conflict:
 		return "conflict"
-	case Timeout:
+	case Timeout, Cancelled:
 		return "unexpected_state"
 	case Unavailable:
 		return "database_error"

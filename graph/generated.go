@@ -1380,6 +1380,14 @@ enum ErrorCode {
   TIMEOUT
   "Added: the database cannot be reached for now; retry shortly"
   SERVICE_UNAVAILABLE
+  "Added: the request has more errors than are reported; the first ones are"
+  TOO_MANY_ERRORS
+  "Added: too many attempts for now; extensions.retry_after says how many seconds to wait"
+  RATE_LIMITED
+  "Added: introspection is turned off (production mode)"
+  INTROSPECTION_DISABLED
+  "Added: the client went away before the answer; seen in logs and metrics, not by clients"
+  CANCELLED
 }
 
 enum ActorType {

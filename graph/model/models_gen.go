@@ -197,6 +197,14 @@ const (
 	ErrorCodeTimeout ErrorCode = "TIMEOUT"
 	// Added: the database cannot be reached for now; retry shortly
 	ErrorCodeServiceUnavailable ErrorCode = "SERVICE_UNAVAILABLE"
+	// Added: the request has more errors than are reported; the first ones are
+	ErrorCodeTooManyErrors ErrorCode = "TOO_MANY_ERRORS"
+	// Added: too many attempts for now; extensions.retry_after says how many seconds to wait
+	ErrorCodeRateLimited ErrorCode = "RATE_LIMITED"
+	// Added: introspection is turned off (production mode)
+	ErrorCodeIntrospectionDisabled ErrorCode = "INTROSPECTION_DISABLED"
+	// Added: the client went away before the answer; seen in logs and metrics, not by clients
+	ErrorCodeCancelled ErrorCode = "CANCELLED"
 )
 
 var AllErrorCode = []ErrorCode{
@@ -215,11 +223,15 @@ var AllErrorCode = []ErrorCode{
 	ErrorCodePayloadTooLarge,
 	ErrorCodeTimeout,
 	ErrorCodeServiceUnavailable,
+	ErrorCodeTooManyErrors,
+	ErrorCodeRateLimited,
+	ErrorCodeIntrospectionDisabled,
+	ErrorCodeCancelled,
 }
 
 func (e ErrorCode) IsValid() bool {
 	switch e {
-	case ErrorCodeInvalidData, ErrorCodeNotFound, ErrorCodeDuplicateError, ErrorCodeUnauthorized, ErrorCodeNotAllowed, ErrorCodeConflict, ErrorCodeInternal, ErrorCodeQueryTooDeep, ErrorCodeTooManyAliases, ErrorCodeQueryTooLarge, ErrorCodeQueryTooComplex, ErrorCodeBatchNotSupported, ErrorCodePayloadTooLarge, ErrorCodeTimeout, ErrorCodeServiceUnavailable:
+	case ErrorCodeInvalidData, ErrorCodeNotFound, ErrorCodeDuplicateError, ErrorCodeUnauthorized, ErrorCodeNotAllowed, ErrorCodeConflict, ErrorCodeInternal, ErrorCodeQueryTooDeep, ErrorCodeTooManyAliases, ErrorCodeQueryTooLarge, ErrorCodeQueryTooComplex, ErrorCodeBatchNotSupported, ErrorCodePayloadTooLarge, ErrorCodeTimeout, ErrorCodeServiceUnavailable, ErrorCodeTooManyErrors, ErrorCodeRateLimited, ErrorCodeIntrospectionDisabled, ErrorCodeCancelled:
 		return true
 	}
 	return false
