@@ -38,6 +38,7 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			if code == errcode.InvalidData {
 				gqlErr.Extensions["reason"] = gqlErr.Extensions["code"]
 			}
+			delete(gqlErr.Extensions, limitKey)
 			setCode(gqlErr, code)
 		case db.TimedOut(err):
 			gqlErr.Message = "The request ran past its deadline and was stopped"

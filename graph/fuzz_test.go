@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/acme/customerservice/graph"
 )
 
 // FuzzHandler posts arbitrary bodies to the whole HTTP stack as an admin
@@ -36,6 +38,44 @@ func FuzzHandler(f *testing.F) {
 		for _, e := range resp.Errors {
 			if e.Extensions["code"] == "INTERNAL" || e.Extensions["code"] == nil {
 				t.Errorf("for %q: %+v", body, e)
+			}
+			checkNoLeak(t, e)
+		}
+	})
+}
+
+// FuzzDocument sends arbitrary documents, seeded with the hostile shapes,
+// to the production stack anonymously: whatever comes, the answer is a
+// GraphQL response of at most MaxErrors+1 errors and 64 KiB, never INTERNAL.
+// Its inputs are bounded by the body limit, so a slow input shows as the
+// fuzzer's own timeout.
+func FuzzDocument(f *testing.F) {
+	a := newAPI(f, func(o *graph.Options) { o.Production = true })
+	for _, shape := range hostileShapes {
+		doc, _ := shape.doc(shape.sizes[0])
+		f.Add(doc)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		b := *a.as("")
+		b.tb = t
+		body, err := json.Marshal(map[string]any{"query": doc})
+		if err != nil {
+			return
+		}
+		status, out, _ := b.raw("POST", "application/json", body)
+		if status >= 500 || len(out) > hostileAnswer {
+			t.Fatalf("status %d, %d bytes for %q", status, len(out), doc)
+		}
+		var resp response
+		if err := json.Unmarshal(out, &resp); err != nil {
+			t.Fatalf("not JSON for %q: %s", doc, out)
+		}
+		if len(resp.Errors) > hostileErrors {
+			t.Errorf("%d errors for %q", len(resp.Errors), doc)
+		}
+		for _, e := range resp.Errors {
+			if e.Extensions["code"] == "INTERNAL" || e.Extensions["code"] == nil {
+				t.Errorf("for %q: %+v", doc, e)
 			}
 			checkNoLeak(t, e)
 		}

@@ -16,8 +16,10 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/jmoiron/sqlx"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/acme/customerservice/auth"
+	"github.com/acme/customerservice/errcode"
 	"github.com/acme/customerservice/observe"
 )
 
@@ -47,21 +49,26 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	if opts.Limits == (Limits{}) {
 		opts.Limits = DefaultLimits()
 	}
-	srv := handler.New(NewExecutableSchema(Config{
+	schema := NewExecutableSchema(Config{
 		Resolvers:  &Resolver{DB: pool, Auth: opts.Auth},
 		Directives: DirectiveRoot{Auth: authDirective},
 		Complexity: listComplexity(),
-	}))
+	})
+	srv := handler.New(schema)
 	// GET serves queries only: gqlgen refuses mutations over GET, which a
 	// link or an image tag could otherwise trigger.
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	validated := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(validated)
 	srv.SetParserTokenLimit(opts.Limits.Tokens)
-	srv.SetDisableSuggestion(opts.Production)
+	// Suggestions are cut by the rules themselves: gqlgen's switch covers
+	// two of the rules that make them.
+	srv.SetValidationRulesFn(validationRules(schema.Schema(), opts.Production))
 	if !opts.Production {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(&documentBudget{limits: opts.Limits, validated: validated, production: opts.Production})
 	srv.Use(&queryLimits{limits: opts.Limits})
 	srv.SetErrorPresenter(presentError(opts.Logger))
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))
@@ -74,6 +81,9 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	})
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
+		if resp != nil && len(resp.Errors) > MaxErrors+1 {
+			resp.Errors = append(resp.Errors[:MaxErrors:MaxErrors], tooManyErrorsError())
+		}
 		if r := observe.RequestFrom(ctx); r != nil && resp != nil {
 			for _, e := range resp.Errors {
 				code, _ := e.Extensions["code"].(string)
@@ -83,6 +93,13 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 		return resp
 	})
 	return opts.Auth.Tokens.Middleware(srv)
+}
+
+// tooManyErrorsError ends an error list cut at MaxErrors.
+func tooManyErrorsError() *gqlerror.Error {
+	err := gqlerror.Errorf("More than %d errors; the rest are not reported.", MaxErrors)
+	setCode(err, errcode.TooManyErrors)
+	return err
 }
 
 // operationName names an operation for logs and metrics by its type and

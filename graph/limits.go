@@ -6,7 +6,6 @@ import (
 
 	"github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/acme/customerservice/db"
@@ -22,6 +21,9 @@ type Limits struct {
 	Aliases int
 	// Tokens is how many lexical tokens the parser reads.
 	Tokens int
+	// Fields is how many fields a document may select once its fragments
+	// are spread: what validation and execution walk.
+	Fields int
 	// Complexity is the budget of a query: each field costs 1, and a list
 	// field costs its limit times what it selects.
 	Complexity int
@@ -29,12 +31,13 @@ type Limits struct {
 
 // DefaultLimits returns the limits of the local default and of production.
 func DefaultLimits() Limits {
-	return Limits{Depth: 12, Aliases: 15, Tokens: 10_000, Complexity: 5_000}
+	return Limits{Depth: 12, Aliases: 15, Tokens: 10_000, Fields: 2_000, Complexity: 5_000}
 }
 
-// queryLimits checks the operation a request runs against the limits, in
-// order: its shape first, since the complexity of a query nested without
-// bound is not worth computing.
+// queryLimits prices the operation a request runs against the complexity
+// budget, once its variables are known. The document's shape was measured
+// before validation (documentBudget), so the calculation, which walks every
+// spread of every fragment, walks at most Limits.Fields fields.
 type queryLimits struct {
 	limits Limits
 	schema graphql.ExecutableSchema
@@ -48,71 +51,13 @@ func (l *queryLimits) Validate(schema graphql.ExecutableSchema) error {
 }
 
 func (l *queryLimits) MutateOperationContext(ctx context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
-	m := measurer{fragments: map[string]shape{}, doc: opCtx.Doc}
-	s := m.selections(opCtx.Operation.SelectionSet)
-	switch {
-	case s.depth > l.limits.Depth:
-		return limitError(errcode.QueryTooDeep, "the query nests %d levels deep; the limit is %d", s.depth, l.limits.Depth)
-	case s.aliases > l.limits.Aliases:
-		return limitError(errcode.TooManyAliases, "the query has %d aliases; the limit is %d", s.aliases, l.limits.Aliases)
+	if err := ctx.Err(); err != nil {
+		return deadlineError(err)
 	}
 	if c := complexity.Calculate(ctx, l.schema, opCtx.Operation, opCtx.Variables); c > l.limits.Complexity {
 		return limitError(errcode.QueryTooComplex, "the query has complexity %d; the budget is %d (a list costs its limit times what it selects)", c, l.limits.Complexity)
 	}
 	return nil
-}
-
-func limitError(code errcode.Code, format string, args ...any) *gqlerror.Error {
-	err := gqlerror.Errorf(format, args...)
-	err.Extensions = map[string]any{"code": string(code)}
-	return err
-}
-
-// shape is the depth and the number of aliases of a selection set.
-type shape struct{ depth, aliases int }
-
-// measurer measures selection sets, each fragment once: spreading a
-// fragment many times costs nothing to measure, so a query built to blow
-// up when expanded cannot slow the check down.
-type measurer struct {
-	doc       *ast.QueryDocument
-	fragments map[string]shape
-}
-
-func (m *measurer) selections(set ast.SelectionSet) shape {
-	var out shape
-	for _, sel := range set {
-		var s shape
-		switch sel := sel.(type) {
-		case *ast.Field:
-			s = m.selections(sel.SelectionSet)
-			s.depth++
-			if sel.Alias != "" && sel.Alias != sel.Name {
-				s.aliases++
-			}
-		case *ast.InlineFragment:
-			s = m.selections(sel.SelectionSet)
-		case *ast.FragmentSpread:
-			s = m.fragment(sel.Name)
-		}
-		out.depth = max(out.depth, s.depth)
-		out.aliases += s.aliases
-	}
-	return out
-}
-
-func (m *measurer) fragment(name string) shape {
-	if s, ok := m.fragments[name]; ok {
-		return s
-	}
-	m.fragments[name] = shape{} // validation has refused cycles; this only guards
-	def := m.doc.Fragments.ForName(name)
-	if def == nil {
-		return shape{}
-	}
-	s := m.selections(def.SelectionSet)
-	m.fragments[name] = s
-	return s
 }
 
 // listCost is the complexity of a list field: what it selects, times the
@@ -147,10 +92,14 @@ func listComplexity() ComplexityRoot {
 // requestErrorCode returns the code of an error gqlgen raised for a
 // malformed or oversized request.
 func requestErrorCode(gqlErr *gqlerror.Error) errcode.Code {
-	switch reason, _ := gqlErr.Extensions["code"].(string); {
-	case reason == string(errcode.QueryTooDeep), reason == string(errcode.TooManyAliases), reason == string(errcode.QueryTooComplex):
+	if limit, ok := gqlErr.Extensions[limitKey].(string); ok {
+		return errcode.Code(limit)
+	}
+	switch reason, _ := gqlErr.Extensions["code"].(string); errcode.Code(reason) {
+	case errcode.QueryTooDeep, errcode.TooManyAliases, errcode.QueryTooComplex, errcode.IntrospectionDisabled:
 		return errcode.Code(reason)
-	case strings.HasPrefix(gqlErr.Message, "exceeded token limit"):
+	}
+	if strings.HasPrefix(gqlErr.Message, "exceeded token limit") {
 		return errcode.QueryTooLarge
 	}
 	return errcode.InvalidData
