@@ -12,7 +12,14 @@ import (
 	"github.com/acme/customerservice/db/dbtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(serveForTest) == "1" {
+		os.Args = []string{os.Args[0], "serve"}
+		main()
+		os.Exit(0)
+	}
+	os.Exit(dbtest.Main(m))
+}
 
 func TestUserCreateCommand(t *testing.T) {
 	ctx := context.Background()

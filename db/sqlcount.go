@@ -1,9 +1,11 @@
 package db
 
 import (
+	"bytes"
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"io"
 	"sync/atomic"
 )
 
@@ -85,13 +87,13 @@ const maxPrepared = 256
 func (c *countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	count(ctx)
 	if len(args) == 0 {
-		return c.pqConn.QueryContext(ctx, query, args)
+		return buffered(ctx)(c.pqConn.QueryContext(ctx, query, args))
 	}
 	stmt, err := c.prepared(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+	return buffered(ctx)(stmt.(driver.StmtQueryContext).QueryContext(ctx, args))
 }
 
 func (c *countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
@@ -159,10 +161,67 @@ type countingStmt struct{ pqStmt }
 
 func (s countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	count(ctx)
-	return s.pqStmt.QueryContext(ctx, args)
+	return buffered(ctx)(s.pqStmt.QueryContext(ctx, args))
 }
 
 func (s countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	count(ctx)
 	return s.pqStmt.ExecContext(ctx, args)
+}
+
+// buffered returns what makes the rows of a statement sent with ctx ready
+// to hand back: the rows as they are, or, on a request's shared
+// transaction, read in full. database/sql holds the connection's lock while
+// a statement is sent but not while its rows are read, and lib/pq cannot
+// send a statement before the rows of the last are read: buffered, the
+// statements of a request's goroutines take turns on the one connection.
+func buffered(ctx context.Context) func(driver.Rows, error) (driver.Rows, error) {
+	if sharedFrom(ctx) == nil {
+		return passRows
+	}
+	return readAll
+}
+
+func passRows(rows driver.Rows, err error) (driver.Rows, error) { return rows, err }
+
+func readAll(rows driver.Rows, err error) (driver.Rows, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	b := &bufferedRows{columns: rows.Columns()}
+	for {
+		row := make([]driver.Value, len(b.columns))
+		if err := rows.Next(row); err == io.EOF {
+			return b, nil
+		} else if err != nil {
+			return nil, err
+		}
+		for i, v := range row {
+			// lib/pq hands out slices of its read buffer, valid until the
+			// next row.
+			if bs, ok := v.([]byte); ok {
+				row[i] = bytes.Clone(bs)
+			}
+		}
+		b.rows = append(b.rows, row)
+	}
+}
+
+// bufferedRows are the rows of a statement, read.
+type bufferedRows struct {
+	columns []string
+	rows    [][]driver.Value
+}
+
+func (b *bufferedRows) Columns() []string { return b.columns }
+func (b *bufferedRows) Close() error      { return nil }
+
+func (b *bufferedRows) Next(dest []driver.Value) error {
+	if len(b.rows) == 0 {
+		return io.EOF
+	}
+	copy(dest, b.rows[0])
+	b.rows = b.rows[1:]
+	return nil
 }

@@ -2,14 +2,22 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // InTx runs fn in a transaction and commits when it returns no error, so a
-// mutation happens completely or not at all.
+// mutation happens completely or not at all. Inside a request's shared
+// transaction (BeginShared), fn runs in a savepoint of it instead, and what
+// it does commits or rolls back with the request.
 func InTx[T any](ctx context.Context, pool *sqlx.DB, fn func(tx *sqlx.Tx) (T, error)) (T, error) {
+	if s := sharedFrom(ctx); s != nil {
+		return inSavepoint(ctx, s, fn)
+	}
 	var zero T
 	tx, err := pool.BeginTxx(ctx, nil)
 	if err != nil {
@@ -24,4 +32,95 @@ func InTx[T any](ctx context.Context, pool *sqlx.DB, fn func(tx *sqlx.Tx) (T, er
 		return zero, fmt.Errorf("commit: %w", err)
 	}
 	return v, nil
+}
+
+// Shared is the one transaction every statement of a request runs in, when
+// the request must keep all it does or nothing: a request with an
+// Idempotency-Key stores its answer in the transaction of what it did, so
+// that a crash can lose neither without the other.
+//
+// The statements of a request run from several goroutines (dataloader
+// batches); on a shared transaction, their rows are read in full before the
+// statement returns (see bufferedRows), so that one connection serves them
+// one after the other.
+type Shared struct {
+	*sqlx.Tx
+	// savepoints numbers the savepoints InTx takes.
+	savepoints atomic.Int64
+}
+
+type sharedKey struct{}
+
+// BeginShared begins the shared transaction of a request, and returns the
+// context the request's statements must be sent with. The transaction rolls
+// back when ctx ends before Commit.
+func BeginShared(ctx context.Context, pool *sqlx.DB) (context.Context, *Shared, error) {
+	tx, err := pool.BeginTxx(ctx, nil)
+	if err != nil {
+		return ctx, nil, fmt.Errorf("begin: %w", err)
+	}
+	s := &Shared{Tx: tx}
+	return context.WithValue(ctx, sharedKey{}, s), s, nil
+}
+
+func sharedFrom(ctx context.Context) *Shared {
+	s, _ := ctx.Value(sharedKey{}).(*Shared)
+	return s
+}
+
+// Conn returns what the statements of ctx's request run on: its shared
+// transaction, or else the pool.
+func Conn(ctx context.Context, pool *sqlx.DB) sqlx.ExtContext {
+	if s := sharedFrom(ctx); s != nil {
+		return s.Tx
+	}
+	return pool
+}
+
+// inSavepoint runs fn in a savepoint of the shared transaction: when fn
+// fails, what it did is undone and the request goes on, as it would after
+// a transaction of its own rolled back. Savepoints nest; the sections of
+// one request run one after the other, as gqlgen runs mutation fields.
+func inSavepoint[T any](ctx context.Context, s *Shared, fn func(tx *sqlx.Tx) (T, error)) (T, error) {
+	var zero T
+	name := fmt.Sprintf("intx_%d", s.savepoints.Add(1))
+	if _, err := s.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+		return zero, fmt.Errorf("savepoint: %w", err)
+	}
+	v, err := fn(s.Tx)
+	if err != nil {
+		if _, rbErr := s.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rbErr != nil {
+			return zero, fmt.Errorf("%w (and rolling back to the savepoint: %w)", err, rbErr)
+		}
+		return zero, err
+	}
+	if _, err := s.ExecContext(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+		return zero, fmt.Errorf("release savepoint: %w", err)
+	}
+	return v, nil
+}
+
+// InRequestSavepoint runs fn, which sends statements with ctx, in a
+// savepoint of ctx's shared transaction, if it has one: when a statement of
+// fn fails (a duplicate email, say), what fn did is undone and the
+// transaction goes on, so the request's answer, error included, can still be
+// kept. Without a shared transaction, fn just runs.
+func InRequestSavepoint(ctx context.Context, fn func()) {
+	s := sharedFrom(ctx)
+	if s == nil {
+		fn()
+		return
+	}
+	name := fmt.Sprintf("field_%d", s.savepoints.Add(1))
+	if _, err := s.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+		// The transaction is failed or its context done: fn's statements
+		// fail alike, and the request rolls back.
+		fn()
+		return
+	}
+	fn()
+	_, err := s.ExecContext(ctx, "RELEASE SAVEPOINT "+name)
+	if pqErr, ok := errors.AsType[*pq.Error](err); ok && pqErr.Code == "25P02" { // in_failed_sql_transaction
+		s.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name)
+	}
 }

@@ -69,7 +69,7 @@ func (r *Resolver) orderFor(ctx context.Context, id string) (*db.Order, error) {
 		}
 		customerID = a.ID
 	}
-	o, err := db.OrderByID(ctx, r.DB, id)
+	o, err := db.OrderByID(ctx, r.conn(ctx), id)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (r *Resolver) updateMe(ctx context.Context, in model.UpdateMeInput) (*db.Cu
 	if err != nil {
 		return nil, err
 	}
-	return prefetchedOne(ctx, prefetchCustomers)(db.UpdateCustomer(ctx, r.DB, id, db.CustomerFields{
+	return prefetchedOne(ctx, prefetchCustomers)(db.UpdateCustomer(ctx, r.conn(ctx), id, db.CustomerFields{
 		FirstName:   change(in.FirstName),
 		LastName:    change(in.LastName),
 		Phone:       change(in.Phone),

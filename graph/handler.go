@@ -19,6 +19,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/acme/customerservice/auth"
+	"github.com/acme/customerservice/db"
 	"github.com/acme/customerservice/errcode"
 	"github.com/acme/customerservice/observe"
 )
@@ -77,7 +78,17 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 			r.SetOperation(operationName(graphql.GetOperationContext(ctx)))
 		}
 		op := graphql.GetOperationContext(ctx).Operation
-		return next(WithLoaders(ctx, NewLoaders(pool, opts.LoaderWait, columnsOf(op))))
+		return next(WithLoaders(ctx, NewLoaders(db.Conn(ctx, pool), opts.LoaderWait, columnsOf(op))))
+	})
+	// A mutation field that fails in a shared transaction (an
+	// Idempotency-Key request) is undone alone, as its own transaction
+	// would be, and the request's answer is kept with its error.
+	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) (out graphql.Marshaler) {
+		if graphql.GetOperationContext(ctx).Operation.Operation != ast.Mutation {
+			return next(ctx)
+		}
+		db.InRequestSavepoint(ctx, func() { out = next(ctx) })
+		return out
 	})
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)

@@ -34,7 +34,7 @@ func (r *Resolver) placeOrder(ctx context.Context, in model.PlaceOrderInput) (*d
 		if err != nil {
 			return nil, err
 		}
-		if customer, err = db.CustomerByID(ctx, r.DB, a.ID); err != nil {
+		if customer, err = db.CustomerByID(ctx, r.conn(ctx), a.ID); err != nil {
 			return nil, err
 		}
 		if o.Email == "" {
@@ -134,7 +134,7 @@ func (r *Resolver) acceptTransfer(ctx context.Context, orderID, token string) (*
 // declineTransfer cancels a transfer request: whoever reads the order's
 // email holds the token, signed in or not.
 func (r *Resolver) declineTransfer(ctx context.Context, orderID, token string) (bool, error) {
-	if err := db.DeclineTransfer(ctx, r.DB, orderID, auth.HashToken(token)); err != nil {
+	if err := db.DeclineTransfer(ctx, r.conn(ctx), orderID, auth.HashToken(token)); err != nil {
 		return false, err
 	}
 	return true, nil

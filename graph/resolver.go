@@ -7,9 +7,12 @@ package graph
 //go:generate go run generate.go
 
 import (
+	"context"
+
 	"github.com/jmoiron/sqlx"
 
 	"github.com/acme/customerservice/auth"
+	"github.com/acme/customerservice/db"
 )
 
 // Resolver holds the dependencies of the resolvers.
@@ -17,3 +20,8 @@ type Resolver struct {
 	DB   *sqlx.DB
 	Auth *auth.Service
 }
+
+// conn is what a resolver's statements run on: the pool, or the request's
+// shared transaction (db.BeginShared). db.InTx takes the pool and finds the
+// transaction itself.
+func (r *Resolver) conn(ctx context.Context) sqlx.ExtContext { return db.Conn(ctx, r.DB) }

@@ -51,12 +51,12 @@ func (r *customerGroupResolver) Customers(ctx context.Context, obj *db.CustomerG
 
 // Items is the resolver for the items field.
 func (r *customerGroupListResolver) Items(ctx context.Context, obj *model.CustomerGroupList) ([]*db.CustomerGroup, error) {
-	return prefetched(ctx, prefetchGroups)(db.ListGroups(ctx, r.DB, obj.Filter, obj.Page, loadersFrom(ctx).cols.group))
+	return prefetched(ctx, prefetchGroups)(db.ListGroups(ctx, r.conn(ctx), obj.Filter, obj.Page, loadersFrom(ctx).cols.group))
 }
 
 // Count is the resolver for the count field.
 func (r *customerGroupListResolver) Count(ctx context.Context, obj *model.CustomerGroupList) (int, error) {
-	return db.CountGroups(ctx, r.DB, obj.Filter)
+	return db.CountGroups(ctx, r.conn(ctx), obj.Filter)
 }
 
 // Items is the resolver for the items field.
@@ -64,7 +64,7 @@ func (r *customerListResolver) Items(ctx context.Context, obj *model.CustomerLis
 	if obj.GroupID != "" {
 		return load(ctx, loadersFrom(ctx).MembersByGroup, pageKey{obj.GroupID, obj.Page})
 	}
-	return prefetched(ctx, prefetchCustomers)(db.ListCustomers(ctx, r.DB, obj.Filter, obj.Page, loadersFrom(ctx).cols.customer))
+	return prefetched(ctx, prefetchCustomers)(db.ListCustomers(ctx, r.conn(ctx), obj.Filter, obj.Page, loadersFrom(ctx).cols.customer))
 }
 
 // Count is the resolver for the count field.
@@ -72,7 +72,7 @@ func (r *customerListResolver) Count(ctx context.Context, obj *model.CustomerLis
 	if obj.GroupID != "" {
 		return load(ctx, loadersFrom(ctx).MemberCountByGroup, obj.GroupID)
 	}
-	return db.CountCustomers(ctx, r.DB, obj.Filter)
+	return db.CountCustomers(ctx, r.conn(ctx), obj.Filter)
 }
 
 // Register is the resolver for the register field.
@@ -154,12 +154,12 @@ func (r *mutationResolver) DeclineOrderTransfer(ctx context.Context, orderID str
 
 // CreateCustomer is the resolver for the create_customer field.
 func (r *mutationResolver) CreateCustomer(ctx context.Context, input model.CreateCustomerInput) (*db.Customer, error) {
-	return prefetchedOne(ctx, prefetchCustomers)(db.CreateCustomer(ctx, r.DB, db.NewCustomer{CustomerFields: newCustomerFields(input), CreatedBy: adminID(ctx)}))
+	return prefetchedOne(ctx, prefetchCustomers)(db.CreateCustomer(ctx, r.conn(ctx), db.NewCustomer{CustomerFields: newCustomerFields(input), CreatedBy: adminID(ctx)}))
 }
 
 // UpdateCustomer is the resolver for the update_customer field.
 func (r *mutationResolver) UpdateCustomer(ctx context.Context, id string, input model.UpdateCustomerInput) (*db.Customer, error) {
-	return prefetchedOne(ctx, prefetchCustomers)(db.UpdateCustomer(ctx, r.DB, id, customerChanges(input)))
+	return prefetchedOne(ctx, prefetchCustomers)(db.UpdateCustomer(ctx, r.conn(ctx), id, customerChanges(input)))
 }
 
 // DeleteCustomer is the resolver for the delete_customer field.
@@ -184,17 +184,17 @@ func (r *mutationResolver) DeleteCustomerAddress(ctx context.Context, id string)
 
 // CreateCustomerGroup is the resolver for the create_customer_group field.
 func (r *mutationResolver) CreateCustomerGroup(ctx context.Context, input model.CustomerGroupInput) (*db.CustomerGroup, error) {
-	return prefetchedOne(ctx, prefetchGroups)(db.CreateGroup(ctx, r.DB, groupFields(input), adminID(ctx)))
+	return prefetchedOne(ctx, prefetchGroups)(db.CreateGroup(ctx, r.conn(ctx), groupFields(input), adminID(ctx)))
 }
 
 // UpdateCustomerGroup is the resolver for the update_customer_group field.
 func (r *mutationResolver) UpdateCustomerGroup(ctx context.Context, id string, input model.CustomerGroupInput) (*db.CustomerGroup, error) {
-	return prefetchedOne(ctx, prefetchGroups)(db.UpdateGroup(ctx, r.DB, id, groupFields(input)))
+	return prefetchedOne(ctx, prefetchGroups)(db.UpdateGroup(ctx, r.conn(ctx), id, groupFields(input)))
 }
 
 // DeleteCustomerGroup is the resolver for the delete_customer_group field.
 func (r *mutationResolver) DeleteCustomerGroup(ctx context.Context, id string) (*model.DeleteResult, error) {
-	return deleted(id, "customer_group", db.DeleteGroup(ctx, r.DB, id))
+	return deleted(id, "customer_group", db.DeleteGroup(ctx, r.conn(ctx), id))
 }
 
 // AddCustomersToGroup is the resolver for the add_customers_to_group field.
@@ -222,7 +222,7 @@ func (r *orderListResolver) Items(ctx context.Context, obj *model.OrderList) ([]
 	if obj.CustomerID != "" {
 		return load(ctx, loadersFrom(ctx).OrdersByCustomer, pageKey{obj.CustomerID, obj.Page})
 	}
-	return prefetched(ctx, prefetchOrders)(db.ListOrders(ctx, r.DB, obj.Filter, obj.Page, loadersFrom(ctx).cols.order))
+	return prefetched(ctx, prefetchOrders)(db.ListOrders(ctx, r.conn(ctx), obj.Filter, obj.Page, loadersFrom(ctx).cols.order))
 }
 
 // Count is the resolver for the count field.
@@ -230,12 +230,12 @@ func (r *orderListResolver) Count(ctx context.Context, obj *model.OrderList) (in
 	if obj.CustomerID != "" {
 		return load(ctx, loadersFrom(ctx).OrderCountByCustomer, obj.CustomerID)
 	}
-	return db.CountOrders(ctx, r.DB, obj.Filter)
+	return db.CountOrders(ctx, r.conn(ctx), obj.Filter)
 }
 
 // Customer is the resolver for the customer field.
 func (r *queryResolver) Customer(ctx context.Context, id string) (*db.Customer, error) {
-	return prefetchedOne(ctx, prefetchCustomers)(db.CustomerByID(ctx, r.DB, id))
+	return prefetchedOne(ctx, prefetchCustomers)(db.CustomerByID(ctx, r.conn(ctx), id))
 }
 
 // Customers is the resolver for the customers field.
@@ -245,7 +245,7 @@ func (r *queryResolver) Customers(ctx context.Context, filter *db.CustomerFilter
 
 // CustomerGroup is the resolver for the customer_group field.
 func (r *queryResolver) CustomerGroup(ctx context.Context, id string) (*db.CustomerGroup, error) {
-	return prefetchedOne(ctx, prefetchGroups)(db.GroupByID(ctx, r.DB, id))
+	return prefetchedOne(ctx, prefetchGroups)(db.GroupByID(ctx, r.conn(ctx), id))
 }
 
 // CustomerGroups is the resolver for the customer_groups field.
@@ -269,7 +269,7 @@ func (r *queryResolver) Me(ctx context.Context) (*db.Customer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return prefetchedOne(ctx, prefetchCustomers)(db.CustomerByID(ctx, r.DB, id))
+	return prefetchedOne(ctx, prefetchCustomers)(db.CustomerByID(ctx, r.conn(ctx), id))
 }
 
 // Address returns AddressResolver implementation.

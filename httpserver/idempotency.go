@@ -2,23 +2,28 @@ package httpserver
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/acme/customerservice/db"
 	"github.com/acme/customerservice/errcode"
 )
 
 // idempotent makes a POST with an Idempotency-Key act once: the first
-// request with a key runs and its response is kept for a day; a retry with
-// the same key and body gets that response (marked Idempotent-Replayed),
-// waiting for it if the first is still running; the same key with another
-// body is a CONFLICT. Keys are scoped to the caller's credentials.
+// request with a key runs in one transaction (db.BeginShared) that also
+// keeps its answer for a day, so what it did and its answer commit
+// together or not at all; a retry with the same key and body gets that
+// answer (marked Idempotent-Replayed), waiting for it if the first is still
+// running; the same key with another body is a CONFLICT. Keys are scoped to
+// the caller's credentials.
+//
+// An answer that failed on the server's side (a 5xx, or an error coded
+// INTERNAL, TIMEOUT, SERVICE_UNAVAILABLE or CANCELLED) is not kept, and
+// what the request did is rolled back with it: the client may retry, and
+// the retry acts for the first time.
 func (s *Server) idempotent(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("Idempotency-Key")
@@ -36,116 +41,90 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		ctx := r.Context()
 		scope, hash := digest(r.Header.Get("Authorization")), digest(string(body))
 
-		// A claim older than twice the request deadline and a minute
-		// belongs to a request that can no longer be running or storing its
-		// answer (its server died): it is let go.
-		claimed, err := db.ClaimIdempotencyKey(ctx, s.cfg.DB, scope, key, hash, 2*s.cfg.RequestTimeout+time.Minute)
+		ctx, tx, err := db.BeginShared(r.Context(), s.cfg.DB)
 		if err != nil {
 			s.storeFailed(w, r, err)
 			return
 		}
-		if claimed {
-			// Kept with a context of its own: the answer must be stored
-			// even when the request's deadline has just passed.
-			storeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			answered := false
-			defer func() {
-				// A panic in next: nothing was answered, the key is free.
-				if !answered {
-					if err := db.ReleaseIdempotencyKey(storeCtx, s.cfg.DB, scope, key); err != nil {
-						s.cfg.Logger.ErrorContext(ctx, "release idempotency key", "error", err)
-					}
-				}
-			}()
-			rec := &recorder{header: http.Header{}, status: http.StatusOK}
-			next.ServeHTTP(rec, r)
-			answered = true
-			if rec.status >= 500 || failedOnOurSide(rec.body.Bytes()) {
-				err = db.ReleaseIdempotencyKey(storeCtx, s.cfg.DB, scope, key)
-			} else {
-				err = db.CompleteIdempotencyKey(storeCtx, s.cfg.DB, scope, key, rec.status, rec.header.Get("Content-Type"), rec.body.Bytes())
+		defer tx.Rollback()
+		kept, err := db.ClaimIdempotencyKey(ctx, tx, scope, key, hash)
+		if err != nil {
+			s.storeFailed(w, r, err)
+			return
+		}
+		if kept != nil {
+			tx.Rollback()
+			if kept.RequestHash != hash {
+				writeError(w, http.StatusConflict, errcode.Conflict, "this Idempotency-Key was used with another request body")
+				return
 			}
-			if err != nil {
-				s.cfg.Logger.ErrorContext(ctx, "keep idempotent response", "error", err)
+			if kept.ContentType != nil {
+				w.Header().Set("Content-Type", *kept.ContentType)
 			}
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.WriteHeader(kept.Status)
+			w.Write(kept.Response)
+			return
+		}
+		rec := &recorder{header: http.Header{}, status: http.StatusOK}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		if rec.status >= 500 {
 			rec.writeTo(w)
 			return
 		}
-		for {
-			state, err := db.IdempotencyKeyState(ctx, s.cfg.DB, scope, key)
-			if err != nil {
-				s.storeFailed(w, r, err)
-				return
+		if code := failedOnOurSide(rec.body.Bytes()); code != "" {
+			// Rolled back: the answer's data, if any, shows what is undone.
+			status := http.StatusServiceUnavailable
+			if code == errcode.Internal {
+				status = http.StatusInternalServerError
 			}
-			switch {
-			case state == nil:
-				// The first request failed and let the key go: the client
-				// may retry.
-				writeError(w, http.StatusConflict, errcode.Conflict, "the first request with this Idempotency-Key failed; retry it")
-				return
-			case state.RequestHash != hash:
-				writeError(w, http.StatusConflict, errcode.Conflict, "this Idempotency-Key was used with another request body")
-				return
-			case state.Done():
-				if state.ContentType != nil {
-					w.Header().Set("Content-Type", *state.ContentType)
-				}
-				w.Header().Set("Idempotent-Replayed", "true")
-				w.WriteHeader(*state.Status)
-				w.Write(state.Response)
-				return
-			}
-			select {
-			case <-ctx.Done():
-				writeError(w, http.StatusConflict, errcode.Conflict, "a request with this Idempotency-Key is still running")
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
+			writeError(w, status, code, "the request failed on the server's side, and nothing it did was kept; retry with the same Idempotency-Key")
+			return
 		}
+		err = db.CompleteIdempotencyKey(ctx, tx, scope, key, rec.status, rec.header.Get("Content-Type"), rec.body.Bytes())
+		if err == nil {
+			err = tx.Commit()
+		}
+		if err != nil {
+			// Whether the commit happened may be unknown (the connection
+			// broke during it): a retry with the key finds out, replaying
+			// the answer or acting.
+			s.cfg.Logger.WarnContext(ctx, "commit an idempotent request", "error", err)
+			writeError(w, http.StatusServiceUnavailable, errcode.Unavailable,
+				"the answer could not be kept; retry with the same Idempotency-Key")
+			return
+		}
+		rec.writeTo(w)
 	})
 }
 
-// failedOnOurSide reports whether a GraphQL response did nothing because
-// of the server (INTERNAL, TIMEOUT, SERVICE_UNAVAILABLE: gqlgen answers
-// them with status 200): then the key is let go, as for a 5xx, so a retry
-// acts instead of replaying the failure for a day. Only a failure of a
-// mutation field itself counts: its store call failed, and rolled back. A
-// field that failed below it (an order's customer, read after the order
-// was placed) may have emptied data by null propagation, but what the
-// mutation did is done, and the answer is kept so it is not done twice.
-func failedOnOurSide(body []byte) bool {
+// failedOnOurSide returns the code of the first error of a GraphQL answer
+// that is the server's fault, not the request's: INTERNAL, TIMEOUT,
+// SERVICE_UNAVAILABLE or CANCELLED (gqlgen answers them with status 200),
+// or "" when there is none. Such an answer is not kept, and what the
+// request did is rolled back, wherever the error is: one below a mutation
+// that succeeded would otherwise leave the order placed while the client is
+// told it failed, or retries it.
+func failedOnOurSide(body []byte) errcode.Code {
 	var resp struct {
-		Data   map[string]json.RawMessage `json:"data"`
 		Errors []struct {
-			Path       []any `json:"path"`
 			Extensions struct {
 				Code errcode.Code `json:"code"`
 			} `json:"extensions"`
 		} `json:"errors"`
 	}
 	if json.Unmarshal(body, &resp) != nil {
-		return false
+		return ""
 	}
-	for _, v := range resp.Data {
-		if string(v) != "null" {
-			return false
-		}
-	}
-	transient := false
 	for _, e := range resp.Errors {
-		if len(e.Path) > 1 {
-			return false
-		}
 		switch e.Extensions.Code {
-		case errcode.Internal, errcode.Timeout, errcode.Unavailable:
-			transient = true
+		case errcode.Internal, errcode.Timeout, errcode.Unavailable, errcode.Cancelled:
+			return e.Extensions.Code
 		}
 	}
-	return transient
+	return ""
 }
 
 func (s *Server) storeFailed(w http.ResponseWriter, r *http.Request, err error) {
