@@ -240,3 +240,30 @@ func countWrites(t *testing.T, pool *sqlx.DB, requests []*keyedRequest) (duplica
 	}
 	return duplicates, missing
 }
+
+// TestMetricsListener starts the server with METRICS_ADDR: the metrics are
+// served there, and not beside the API.
+func TestMetricsListener(t *testing.T) {
+	server := startServer(t, "DATABASE_URL="+dbtest.URL(t), "DATA_DIR="+t.TempDir(), "DEMO_CUSTOMERS=0",
+		"METRICS_ADDR=127.0.0.1:0")
+	defer func() { server.cmd.Process.Signal(syscall.SIGTERM); server.cmd.Wait() }()
+	metricsURL := regexp.MustCompile(`msg=metrics url=(\S+)`).FindStringSubmatch(server.log.String())
+	if metricsURL == nil {
+		t.Fatalf("no metrics listener in the log:\n%s", server.log)
+	}
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, body := get(metricsURL[1]); status != http.StatusOK || !strings.Contains(body, "customerservice_sql_statements_per_request") {
+		t.Errorf("%s: %d %.200s", metricsURL[1], status, body)
+	}
+	if status, _ := get(server.url + "/metrics"); status != http.StatusNotFound {
+		t.Errorf("/metrics beside the API: %d, want 404", status)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -105,12 +106,16 @@ type config struct {
 	maxConns   int
 	// corsOrigins may call the API from a browser.
 	corsOrigins []string
+	// metricsAddr is the listener of /metrics; without one, a local server
+	// serves them beside the API and a production server not at all.
+	metricsAddr string
 }
 
 func configFromEnv() (config, error) {
 	c := config{
 		databaseURL:   os.Getenv("DATABASE_URL"),
 		dataDir:       envOr("DATA_DIR", ".data"),
+		metricsAddr:   os.Getenv("METRICS_ADDR"),
 		addr:          envOr("ADDR", "localhost:8080"),
 		demoCustomers: 300,
 		tokenSecret:   os.Getenv("TOKEN_SECRET"),
@@ -242,6 +247,8 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 // go.
 type database struct {
 	pool *sqlx.DB
+	// probe is the readiness checks' connection.
+	probe *sql.DB
 	// fresh is true when this start created the database.
 	fresh bool
 	close func()
@@ -283,9 +290,15 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*databa
 		d.close()
 		return nil, err
 	}
-	d.pool = pool
+	probe, err := db.OpenProbe(url)
+	if err != nil {
+		pool.Close()
+		d.close()
+		return nil, err
+	}
+	d.pool, d.probe = pool, probe
 	closeCluster := d.close
-	d.close = func() { pool.Close(); closeCluster() }
+	d.close = func() { probe.Close(); pool.Close(); closeCluster() }
 	return d, nil
 }
 
@@ -387,12 +400,14 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	jobs.Go(func() { purgeIdempotencyKeys(background, d.pool, logger) })
 
 	web := httpserver.New(httpserver.Config{
-		DB: d.pool,
+		DB:    d.pool,
+		Probe: d.probe,
 		GraphQL: graph.NewHandler(d.pool, graph.Options{
 			Auth: svc, Logger: logger, Production: cfg.production,
 		}),
 		Logger:         logger,
 		Registry:       prometheus.NewRegistry(),
+		PublicMetrics:  !cfg.production && cfg.metricsAddr == "",
 		Production:     cfg.production,
 		RequestTimeout: cfg.requestTimeout,
 		CORSOrigins:    cfg.corsOrigins,
@@ -418,6 +433,18 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
+	}
+	if cfg.metricsAddr != "" {
+		metrics, err := net.Listen("tcp", cfg.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.web.Metrics())
+		metricsSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		defer metricsSrv.Close()
+		go metricsSrv.Serve(metrics)
+		logger.Info("metrics", "url", "http://"+metrics.Addr().String()+"/metrics")
 	}
 	if addr := os.Getenv("PPROF_ADDR"); addr != "" {
 		// Profiles on a listener of their own, never on the public one.

@@ -37,11 +37,11 @@ var migrations embed.FS
 // key=value connection string) and checks that it answers. Every statement
 // sent through the returned pool is counted in the context's Counter, if any.
 func Open(ctx context.Context, url string) (*sqlx.DB, error) {
-	connector, err := pq.NewConnector(withConnectTimeout(url))
+	connector, err := newConnector(url)
 	if err != nil {
-		return nil, fmt.Errorf("parse database url: %w", err)
+		return nil, err
 	}
-	sqlDB := sql.OpenDB(countingConnector{connector})
+	sqlDB := sql.OpenDB(connector)
 	if err := sqlDB.PingContext(ctx); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
@@ -51,6 +51,29 @@ func Open(ctx context.Context, url string) (*sqlx.DB, error) {
 	pool.SetConnMaxIdleTime(5 * time.Minute)
 	pool.SetConnMaxLifetime(30 * time.Minute)
 	return pool, nil
+}
+
+// OpenProbe returns a pool of one connection to the database at url, for
+// health checks: apart from the requests' pool, it tells whether the
+// database answers even when every request connection is at work.
+func OpenProbe(url string) (*sql.DB, error) {
+	connector, err := newConnector(url)
+	if err != nil {
+		return nil, err
+	}
+	probe := sql.OpenDB(connector)
+	probe.SetMaxOpenConns(1)
+	probe.SetMaxIdleConns(1)
+	return probe, nil
+}
+
+func newConnector(url string) (driver.Connector, error) {
+	connector, err := pq.NewConnector(withConnectTimeout(url))
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	connector.Dialer(&socketDialer{})
+	return countingConnector{connector}, nil
 }
 
 // DefaultMaxConns is the pool size Open sets.

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"io"
+	"net"
 	"sync/atomic"
 )
 
@@ -44,7 +45,8 @@ func count(ctx context.Context) {
 type countingConnector struct{ driver.Connector }
 
 func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.Connector.Connect(ctx)
+	var sock net.Conn // set by socketDialer
+	conn, err := c.Connector.Connect(context.WithValue(ctx, socketKey{}, &sock))
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +55,7 @@ func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Close()
 		return nil, fmt.Errorf("db: driver connection %T lacks the context interfaces", conn)
 	}
-	return &countingConn{pqConn: pc, stmts: make(map[string]driver.Stmt)}, nil
+	return &countingConn{pqConn: pc, stmts: make(map[string]driver.Stmt), sock: sock}, nil
 }
 
 // pqConn is the set of optional driver interfaces lib/pq's connection
@@ -78,6 +80,10 @@ type pqConn interface {
 type countingConn struct {
 	pqConn
 	stmts map[string]driver.Stmt
+	// sock is the connection's socket, which its watchdog cuts (watch);
+	// broken is set when it has.
+	sock   net.Conn
+	broken atomic.Bool
 }
 
 // maxPrepared bounds the statements a connection keeps: the service's
@@ -86,18 +92,36 @@ const maxPrepared = 256
 
 func (c *countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	count(ctx)
+	done := c.watch(ctx)
+	rows, err := c.query(ctx, query, args)
+	return c.rows(ctx, done, rows, err)
+}
+
+func (c *countingConn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	if len(args) == 0 {
-		return buffered(ctx)(c.pqConn.QueryContext(ctx, query, args))
+		return c.pqConn.QueryContext(ctx, query, args)
 	}
 	stmt, err := c.prepared(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return buffered(ctx)(stmt.(driver.StmtQueryContext).QueryContext(ctx, args))
+	return stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+}
+
+// rows hands back a statement's rows, read in full on a request's shared
+// transaction (see buffered), and keeps the statement's watchdog armed
+// until they are closed.
+func (c *countingConn) rows(ctx context.Context, done func(), rows driver.Rows, err error) (driver.Rows, error) {
+	if err != nil || sharedFrom(ctx) != nil {
+		defer done()
+		return buffered(ctx)(rows, err)
+	}
+	return &watchedRows{Rows: rows, done: done}, nil
 }
 
 func (c *countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	count(ctx)
+	defer c.watch(ctx)()
 	if len(args) == 0 {
 		return c.pqConn.ExecContext(ctx, query, args)
 	}
@@ -146,7 +170,7 @@ func (c *countingConn) PrepareContext(ctx context.Context, query string) (driver
 	// COPY statements have a type of their own; they are bulk loads, not
 	// request work, and pass uncounted.
 	if ps, ok := stmt.(pqStmt); ok {
-		return countingStmt{ps}, nil
+		return countingStmt{pqStmt: ps, conn: c}, nil
 	}
 	return stmt, nil
 }
@@ -157,15 +181,21 @@ type pqStmt interface {
 	driver.StmtExecContext
 }
 
-type countingStmt struct{ pqStmt }
+type countingStmt struct {
+	pqStmt
+	conn *countingConn
+}
 
 func (s countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	count(ctx)
-	return buffered(ctx)(s.pqStmt.QueryContext(ctx, args))
+	done := s.conn.watch(ctx)
+	rows, err := s.pqStmt.QueryContext(ctx, args)
+	return s.conn.rows(ctx, done, rows, err)
 }
 
 func (s countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	count(ctx)
+	defer s.conn.watch(ctx)()
 	return s.pqStmt.ExecContext(ctx, args)
 }
 

@@ -40,6 +40,11 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 			delete(gqlErr.Extensions, limitKey)
 			setCode(gqlErr, code)
+		case errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled):
+			// The client went away: nothing of ours failed, and nobody
+			// reads the answer; the code is for the log line and metrics.
+			gqlErr.Message = "The request was cancelled by its client"
+			setCode(gqlErr, errcode.Cancelled)
 		case db.TimedOut(err):
 			gqlErr.Message = "The request ran past its deadline and was stopped"
 			setCode(gqlErr, errcode.Timeout)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acme/customerservice/db"
+	"github.com/acme/customerservice/db/dbtest"
 	"github.com/acme/customerservice/graph"
 	"github.com/acme/customerservice/httpserver"
 )
@@ -344,8 +345,9 @@ func TestProductionModeAndMetrics(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := prometheus.NewRegistry()
 	prod := *a
-	prod.h = httpserver.New(httpserver.Config{DB: a.pool, Logger: logger, Registry: reg, Production: true,
+	web := httpserver.New(httpserver.Config{DB: a.pool, Logger: logger, Registry: reg, Production: true,
 		GraphQL: graph.NewHandler(a.pool, graph.Options{Auth: a.auth, Logger: logger, Production: true})})
+	prod.h = web
 
 	// No introspection, no suggestions, no Playground.
 	if resp := prod.do(`{ __schema { types { name } } }`, nil); len(resp.Errors) == 0 {
@@ -368,11 +370,18 @@ func TestProductionModeAndMetrics(t *testing.T) {
 		t.Errorf("no suggestion locally: %s", e.Message)
 	}
 
-	// Metrics count requests, errors by code and statements.
+	// Metrics count requests, errors by code and statements; production
+	// serves them on a listener of their own (METRICS_ADDR), not beside the
+	// API.
 	prod.do(`{ customers { count } }`, nil)
 	prod.fail(`{ customer(id: "cus_missing") { id } }`, nil)
 	rec = httptest.NewRecorder()
 	prod.h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("/metrics on the public listener in production: %d", rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	web.Metrics().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body := rec.Body.String()
 	for _, want := range []string{
 		`customerservice_requests_total{operation="query customers",status="200"} 1`,
@@ -398,20 +407,31 @@ func TestProductionModeAndMetrics(t *testing.T) {
 
 func TestReadyWhileEveryConnectionIsBusy(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t)
+	url := dbtest.URL(t)
+	pool, err := db.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	probe, err := db.OpenProbe(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := httpserver.New(httpserver.Config{DB: a.pool, Logger: logger,
-		GraphQL: graph.NewHandler(a.pool, graph.Options{Auth: a.auth, Logger: logger})})
-	a.pool.SetMaxOpenConns(1)
-	conn, err := a.pool.Conn(context.Background()) // the one connection, at work
+	a := newAPI(t)
+	h := httpserver.New(httpserver.Config{DB: pool, Probe: probe, Logger: logger,
+		GraphQL: graph.NewHandler(pool, graph.Options{Auth: a.auth, Logger: logger})})
+	pool.SetMaxOpenConns(1)
+	conn, err := pool.Conn(context.Background()) // the one connection, at work
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 	conn.Close()
-	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "busy") {
-		t.Errorf("/readyz with every connection busy = %d %s, want 200 busy", rec.Code, rec.Body)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "ready") {
+		t.Errorf("/readyz with every request connection busy = %d %s, want 200 ready", rec.Code, rec.Body)
 	}
 }
 

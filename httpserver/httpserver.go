@@ -7,6 +7,7 @@ package httpserver
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/acme/customerservice/errcode"
 	"github.com/acme/customerservice/observe"
@@ -35,12 +37,20 @@ const (
 
 // Config assembles the HTTP surface.
 type Config struct {
-	DB      *sqlx.DB
+	DB *sqlx.DB
+	// Probe is what /readyz pings: a pool of one connection of its own
+	// (db.OpenProbe), so that a pool busy with requests does not make a
+	// loaded server look broken. DB is pinged when nil.
+	Probe   *sql.DB
 	GraphQL http.Handler
 	Logger  *slog.Logger
-	// Registry serves /metrics and receives the request metrics; none are
+	// Registry receives the request metrics, which Metrics serves; none are
 	// kept when nil.
 	Registry *prometheus.Registry
+	// PublicMetrics serves Metrics at /metrics beside the API too, for a
+	// local server; in production they have a listener of their own
+	// (METRICS_ADDR), since they map the service for whoever reads them.
+	PublicMetrics bool
 	// Production serves no Playground.
 	Production bool
 	// MaxBody bounds request bodies (DefaultMaxBody when 0).
@@ -58,6 +68,10 @@ type Server struct {
 	cfg      Config
 	draining atomic.Bool
 	handler  http.Handler
+	metrics  http.Handler
+	// pings is the readiness ping in flight, shared by the probes that come
+	// while it runs.
+	pings singleflight.Group
 }
 
 // New returns the HTTP surface.
@@ -71,12 +85,18 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg}
+	if cfg.Probe == nil {
+		cfg.Probe = cfg.DB.DB
+	}
+	s := &Server{cfg: cfg, metrics: http.NotFoundHandler()}
 	var metrics *observe.Metrics
 	mux := http.NewServeMux()
 	if cfg.Registry != nil {
 		metrics = observe.NewMetrics(cfg.Registry, cfg.DB.DB)
-		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+		s.metrics = promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})
+		if cfg.PublicMetrics {
+			mux.Handle("GET /metrics", s.metrics)
+		}
 	}
 	graphql := observe.Middleware(cfg.Logger, metrics)(
 		s.recoverPanics(s.cors(s.guard(s.deadline(s.idempotent(cfg.GraphQL))))))
@@ -95,32 +115,43 @@ func New(cfg Config) *Server {
 // ServeHTTP serves the HTTP surface.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
+// Metrics serves the Prometheus metrics, for a listener of their own.
+func (s *Server) Metrics() http.Handler { return s.metrics }
+
 // Drain makes /readyz answer 503, so load balancers stop sending requests
 // while the ones in flight finish.
 func (s *Server) Drain() { s.draining.Store(true) }
 
+// readyTimeout is how long the database has to answer a readiness ping.
+const readyTimeout = time.Second
+
 // ready answers whether this process should get traffic: not while it
-// drains, nor while the database does not answer.
+// drains, nor while the database does not answer a ping within
+// readyTimeout.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-	defer cancel()
-	if err := s.cfg.DB.PingContext(ctx); err != nil {
-		// The ping waits for a connection like any request: when every
-		// connection is at work, the database is answering and this
-		// process is busy, not broken. Taking it out of rotation then
-		// would only load the others more.
-		if st := s.cfg.DB.Stats(); ctx.Err() != nil && st.MaxOpenConnections > 0 && st.InUse >= st.MaxOpenConnections {
-			writeJSON(w, http.StatusOK, map[string]string{"status": "busy"})
+	// One ping at a time, however often the probes come: while the
+	// database is frozen, each would otherwise leave a ping waiting.
+	ping := s.pings.DoChan("ping", func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+		defer cancel()
+		return nil, s.cfg.Probe.PingContext(ctx)
+	})
+	t := time.NewTimer(readyTimeout)
+	defer t.Stop()
+	select {
+	case res := <-ping:
+		if res.Err == nil {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 			return
 		}
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
-		return
+	case <-t.C:
+	case <-r.Context().Done():
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
 }
 
 // guard admits a request to the GraphQL endpoint: GET, or POST of a JSON
@@ -135,34 +166,34 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		case http.MethodPost:
 		default:
 			w.Header().Set("Allow", "GET, POST")
-			writeError(w, http.StatusMethodNotAllowed, errcode.InvalidData, "use POST with a JSON body, or GET for queries")
+			writeError(w, r, http.StatusMethodNotAllowed, errcode.InvalidData, "use POST with a JSON body, or GET for queries")
 			return
 		}
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-			writeError(w, http.StatusUnsupportedMediaType, errcode.InvalidData, "POST bodies must be application/json")
+			writeError(w, r, http.StatusUnsupportedMediaType, errcode.InvalidData, "POST bodies must be application/json")
 			return
 		}
 		if r.ContentLength > s.cfg.MaxBody {
-			writeError(w, http.StatusRequestEntityTooLarge, errcode.PayloadTooLarge, s.tooLarge())
+			writeError(w, r, http.StatusRequestEntityTooLarge, errcode.PayloadTooLarge, s.tooLarge())
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				writeError(w, http.StatusRequestEntityTooLarge, errcode.PayloadTooLarge, s.tooLarge())
+				writeError(w, r, http.StatusRequestEntityTooLarge, errcode.PayloadTooLarge, s.tooLarge())
 			} else {
-				writeError(w, http.StatusBadRequest, errcode.InvalidData, "the request body could not be read")
+				writeError(w, r, http.StatusBadRequest, errcode.InvalidData, "the request body could not be read")
 			}
 			return
 		}
 		switch first := firstByte(body); first {
 		case '{':
 		case '[':
-			writeError(w, http.StatusBadRequest, errcode.BatchNotSupported, "send one operation per request, not a JSON array of them")
+			writeError(w, r, http.StatusBadRequest, errcode.BatchNotSupported, "send one operation per request, not a JSON array of them")
 			return
 		default:
-			writeError(w, http.StatusBadRequest, errcode.InvalidData, `the body must be a JSON object: {"query": "...", "variables": {...}}`)
+			writeError(w, r, http.StatusBadRequest, errcode.InvalidData, `the body must be a JSON object: {"query": "...", "variables": {...}}`)
 			return
 		}
 		// Checked here, so gqlgen's decoder (whose errors would echo the
@@ -174,7 +205,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			Extensions    json.RawMessage `json:"extensions"`
 		}
 		if err := json.Unmarshal(body, &params); err != nil || !objectOrNull(params.Variables) || !objectOrNull(params.Extensions) {
-			writeError(w, http.StatusBadRequest, errcode.InvalidData,
+			writeError(w, r, http.StatusBadRequest, errcode.InvalidData,
 				`the body must be {"query": string, "operationName": string, "variables": object}, with JSON types as shown`)
 			return
 		}
@@ -208,13 +239,39 @@ func firstByte(b []byte) byte {
 	return 0
 }
 
-// deadline bounds the request: when it passes, the context is canceled,
-// and with it any SQL statement still running.
+// answerGrace is how long after its deadline a request's handler has to
+// answer by itself, with the TIMEOUT its cancelled statements give, before
+// the client is answered without it.
+const answerGrace = 100 * time.Millisecond
+
+// deadline bounds the request: when it passes, the context is cancelled,
+// and with it any SQL statement still running. The client gets an answer
+// by then even when a statement does not return (a frozen database, which
+// answers neither the statement nor its cancellation): TIMEOUT, while the
+// handler finishes in the background, its answer dropped.
 func (s *Server) deadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
+		rec := &recorder{header: http.Header{}, status: http.StatusOK}
+		finished := make(chan any, 1)
+		go func() {
+			defer func() { finished <- recover() }()
+			next.ServeHTTP(rec, r.WithContext(ctx))
+		}()
+		t := time.NewTimer(s.cfg.RequestTimeout + answerGrace)
+		defer t.Stop()
+		select {
+		case p := <-finished:
+			if p != nil {
+				panic(p) // for recoverPanics, in the request's goroutine
+			}
+			rec.writeTo(w)
+		case <-t.C:
+			s.cfg.Logger.WarnContext(ctx, "answered at the deadline without the handler, which is still waiting",
+				"deadline", s.cfg.RequestTimeout)
+			writeError(w, r, http.StatusServiceUnavailable, errcode.Timeout, "The request ran past its deadline and was stopped")
+		}
 	})
 }
 
@@ -228,7 +285,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 					panic(p)
 				}
 				s.cfg.Logger.ErrorContext(r.Context(), "panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				writeError(w, http.StatusInternalServerError, errcode.Internal, "internal system error")
+				writeError(w, r, http.StatusInternalServerError, errcode.Internal, "internal system error")
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -242,10 +299,33 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // writeError answers with a GraphQL error response, as the endpoint's own
-// errors look.
-func writeError(w http.ResponseWriter, status int, code errcode.Code, message string) {
+// errors look, and records its code for the request's log line and metrics.
+func writeError(w http.ResponseWriter, r *http.Request, status int, code errcode.Code, message string) {
+	if req := observe.RequestFrom(r.Context()); req != nil {
+		req.AddErrorCode(string(code))
+	}
 	writeJSON(w, status, map[string]any{"errors": []map[string]any{{
 		"message":    message,
 		"extensions": map[string]any{"code": string(code), "type": code.Type()},
 	}}})
+}
+
+// recorder keeps a response, to send it (or another) when the handler is
+// done.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(status int)      { r.status = status }
+
+func (r *recorder) writeTo(w http.ResponseWriter) {
+	for k, v := range r.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(r.status)
+	w.Write(r.body.Bytes())
 }

@@ -32,12 +32,12 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			return
 		}
 		if len(key) > 255 || !printable(key) {
-			writeError(w, http.StatusBadRequest, errcode.InvalidData, "Idempotency-Key must be 1 to 255 printable ASCII characters")
+			writeError(w, r, http.StatusBadRequest, errcode.InvalidData, "Idempotency-Key must be 1 to 255 printable ASCII characters")
 			return
 		}
 		body, err := io.ReadAll(r.Body) // guard has bounded and buffered it
 		if err != nil {
-			writeError(w, http.StatusBadRequest, errcode.InvalidData, "the request body could not be read")
+			writeError(w, r, http.StatusBadRequest, errcode.InvalidData, "the request body could not be read")
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -57,7 +57,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		if kept != nil {
 			tx.Rollback()
 			if kept.RequestHash != hash {
-				writeError(w, http.StatusConflict, errcode.Conflict, "this Idempotency-Key was used with another request body")
+				writeError(w, r, http.StatusConflict, errcode.Conflict, "this Idempotency-Key was used with another request body")
 				return
 			}
 			if kept.ContentType != nil {
@@ -80,7 +80,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			if code == errcode.Internal {
 				status = http.StatusInternalServerError
 			}
-			writeError(w, status, code, "the request failed on the server's side, and nothing it did was kept; retry with the same Idempotency-Key")
+			writeError(w, r, status, code, "the request failed on the server's side, and nothing it did was kept; retry with the same Idempotency-Key")
 			return
 		}
 		err = db.CompleteIdempotencyKey(ctx, tx, scope, key, rec.status, rec.header.Get("Content-Type"), rec.body.Bytes())
@@ -92,7 +92,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			// broke during it): a retry with the key finds out, replaying
 			// the answer or acting.
 			s.cfg.Logger.WarnContext(ctx, "commit an idempotent request", "error", err)
-			writeError(w, http.StatusServiceUnavailable, errcode.Unavailable,
+			writeError(w, r, http.StatusServiceUnavailable, errcode.Unavailable,
 				"the answer could not be kept; retry with the same Idempotency-Key")
 			return
 		}
@@ -133,7 +133,7 @@ func (s *Server) storeFailed(w http.ResponseWriter, r *http.Request, err error) 
 		code, status = errcode.Unavailable, http.StatusServiceUnavailable
 	}
 	s.cfg.Logger.ErrorContext(r.Context(), "idempotency key", "error", err)
-	writeError(w, status, code, "the request could not be checked for repeats; retry shortly")
+	writeError(w, r, status, code, "the request could not be checked for repeats; retry shortly")
 }
 
 func printable(s string) bool {
@@ -148,23 +148,4 @@ func printable(s string) bool {
 func digest(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
-}
-
-// recorder keeps a response to store it before it is sent.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) Header() http.Header         { return r.header }
-func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
-func (r *recorder) WriteHeader(status int)      { r.status = status }
-
-func (r *recorder) writeTo(w http.ResponseWriter) {
-	for k, v := range r.header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(r.status)
-	w.Write(r.body.Bytes())
 }

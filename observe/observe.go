@@ -131,8 +131,13 @@ func Middleware(logger *slog.Logger, m *Metrics) func(http.Handler) http.Handler
 					m.errors.WithLabelValues(c).Inc()
 				}
 			}
+			// An error of ours is an ERROR; an outage or a deadline is
+			// the database's or the load's, and says so at WARN.
 			level := slog.LevelInfo
-			if sw.status >= 500 {
+			switch {
+			case sw.status == http.StatusServiceUnavailable:
+				level = slog.LevelWarn
+			case sw.status >= 500:
 				level = slog.LevelError
 			}
 			logger.Log(ctx, level, "request", "request_id", req.ID, "method", r.Method, "path", r.URL.Path,

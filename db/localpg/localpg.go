@@ -143,6 +143,10 @@ func (c *Cluster) URL(database string) string {
 // Port returns the TCP port the server listens on.
 func (c *Cluster) Port() int { return c.port }
 
+// PID is the process id of the cluster's postmaster, whose children are
+// its other processes: fault tests stop and resume them.
+func (c *Cluster) PID() int { return c.cmd.Process.Pid }
+
 // Password returns the superuser's password.
 func (c *Cluster) Password() string { return c.password }
 
