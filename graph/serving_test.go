@@ -468,3 +468,83 @@ func TestCORS(t *testing.T) {
 		t.Errorf("the request itself: %d %v", rec.Code, rec.Header())
 	}
 }
+
+// TestProductionSuggestsNothing sends the misspellings every validation
+// rule answers with "Did you mean": production names nothing.
+func TestProductionSuggestsNothing(t *testing.T) {
+	t.Parallel()
+	dev := newAPI(t)
+	prod := newAPI(t, func(o *graph.Options) { o.Production = true })
+	for name, query := range map[string]string{
+		"field":       `{ customerz { id } }`,
+		"argument":    `{ customers(limt: 1) { count } }`,
+		"type":        `{ ...F } fragment F on Quer { __typename }`,
+		"enum value":  `mutation { login(actor_type: CUSTOMR, email: "a@example.com", password: "password") { token } }`,
+		"input field": `{ customers(filter: {emial: ["a@example.com"]}) { count } }`,
+		"subfield":    `{ customers { count itemz { id } } }`,
+	} {
+		if e := dev.do(query, nil).Errors; len(e) == 0 || !strings.Contains(e[0].Message, "Did you mean") {
+			t.Errorf("%s: no suggestion in development: %+v", name, e)
+		}
+		errs := prod.do(query, nil).Errors
+		if len(errs) == 0 {
+			t.Errorf("%s: no error in production", name)
+		}
+		for _, e := range errs {
+			if strings.Contains(e.Message, "Did you mean") || e.Extensions["code"] != "INVALID_DATA" {
+				t.Errorf("%s: in production: %s %v", name, e.Message, e.Extensions["code"])
+			}
+		}
+	}
+}
+
+// TestClientDisconnectIsCancelled lets a client give up on a request that
+// waits for a lock: the request is counted and logged as CANCELLED, at
+// INFO, not as an INTERNAL error.
+func TestClientDisconnectIsCancelled(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.createCustomer(map[string]any{"email": "waiting@example.com"})
+	var log syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&log, nil))
+	reg := prometheus.NewRegistry()
+	web := httpserver.New(httpserver.Config{DB: a.pool, Logger: logger, Registry: reg,
+		GraphQL: graph.NewHandler(a.pool, graph.Options{Auth: a.auth, Logger: logger})})
+	srv := httptest.NewServer(web)
+	defer srv.Close()
+
+	lock, err := a.pool.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback()
+	if _, err := lock.Exec(`SELECT id FROM customer WHERE id = $1 FOR UPDATE`, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	body := `{"query": "mutation { update_customer(id: \"` + c.ID + `\", input: {first_name: \"Gone\"}) { id } }"}`
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/graphql", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("the request was answered while the row was locked")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(log.String(), `"msg":"request"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no request log line:\n%s", log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	line := log.String()
+	if !strings.Contains(line, `"level":"INFO"`) || !strings.Contains(line, `"error_codes":["CANCELLED"]`) || strings.Contains(line, "INTERNAL") {
+		t.Errorf("the log of a cancelled request:\n%s", line)
+	}
+	rec := httptest.NewRecorder()
+	web.Metrics().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), `customerservice_errors_total{code="CANCELLED"} 1`) || strings.Contains(rec.Body.String(), `code="INTERNAL"`) {
+		t.Errorf("metrics of a cancelled request:\n%s", rec.Body.String())
+	}
+}
