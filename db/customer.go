@@ -139,12 +139,6 @@ func (f CustomerFilter) conds() (conds, error) {
 	return c, nil
 }
 
-// NormalizeEmail returns the form emails are stored and compared in:
-// trimmed and lower-cased.
-func NormalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
-}
-
 // ListCustomers returns one page of the customers f selects, with the
 // columns cols. Returns INVALID_DATA for a bad filter.
 func ListCustomers(ctx context.Context, q sqlx.QueryerContext, f CustomerFilter, p Page, cols Columns[Customer]) ([]*Customer, error) {

@@ -1,0 +1,103 @@
+package graph_test
+
+import (
+	"testing"
+)
+
+// wantInvalid checks that an error is INVALID_DATA about field, with
+// message.
+func wantInvalid(tb testing.TB, got gqlError, field, message string) {
+	tb.Helper()
+	wantError(tb, got, "INVALID_DATA", "invalid_data", message)
+	if got.Extensions["field"] != field {
+		tb.Errorf("error field = %v, want %s (message %q)", got.Extensions["field"], field, got.Message)
+	}
+}
+
+// TestLookalikeEmailsAreRefused: an address with an invisible character or
+// letters of two scripts, which passes for an existing customer's, is
+// refused wherever an email is written, and nothing is stored beside the
+// real customer.
+func TestLookalikeEmailsAreRefused(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	john := a.createCustomer(map[string]any{"email": "john@example.com"})
+	const mixedDomain = `the domain label "exаmple" of the email mixes Cyrillic and Latin letters; use letters of one script`
+	lookalikes := map[string]string{
+		"john@exa\u200bmple.com":  "email must not contain U+200B, an invisible format character",
+		"jo\u200bhn@example.com":  "email must not contain U+200B, an invisible format character",
+		"john@ex\u0430mple.com":   mixedDomain,
+		"john@xn--exmple-4nf.com": mixedDomain,
+		"j\u043ehn@example.com":   "the part of the email before the @ mixes Cyrillic and Latin letters; use letters of one script",
+	}
+	writes := []struct {
+		name, query, field string
+		as                 *api
+		vars               func(email string) map[string]any
+	}{
+		{"create_customer", `mutation ($e: String!) { create_customer(input: {email: $e}) { id } }`, "input.email", a,
+			func(e string) map[string]any { return map[string]any{"e": e} }},
+		{"update_customer", `mutation ($id: ID!, $e: String!) { update_customer(id: $id, input: {email: $e}) { id } }`, "input.email", a,
+			func(e string) map[string]any { return map[string]any{"id": john.ID, "e": e} }},
+		{"register", registerQ, "email", a.as(""),
+			func(e string) map[string]any {
+				return map[string]any{"t": "CUSTOMER", "e": e, "p": "a password of some length"}
+			}},
+		{"place_order", `mutation ($i: PlaceOrderInput!) { place_order(input: $i) { id } }`, "input.email", a.as(""),
+			func(e string) map[string]any { return map[string]any{"i": orderInput(e, 100)} }},
+	}
+	for email, message := range lookalikes {
+		for _, w := range writes {
+			t.Run(w.name+" "+email, func(t *testing.T) {
+				api := *w.as
+				api.tb = t
+				wantInvalid(t, api.fail(w.query, w.vars(email)), w.field, message)
+			})
+		}
+	}
+	var customers, identities, orders int
+	if err := a.pool.QueryRow(`SELECT (SELECT count(*) FROM customer), (SELECT count(*) FROM auth_identity), (SELECT count(*) FROM orders)`).Scan(&customers, &identities, &orders); err != nil {
+		t.Fatal(err)
+	}
+	// The admin user's identity is the one identity.
+	if customers != 1 || identities != 1 || orders != 0 {
+		t.Errorf("stored %d customers, %d identities and %d orders; want only john and the admin", customers, identities, orders)
+	}
+}
+
+// TestEmailDomainIsStoredInASCII: bücher.de and xn--bcher-kva.de are one
+// domain, stored in the second form, and every lookup (filters, login)
+// finds an address whichever form it is given in.
+func TestEmailDomainIsStoredInASCII(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.createCustomer(map[string]any{"email": "Hans@Bücher.de"})
+	if c.Email != "hans@xn--bcher-kva.de" {
+		t.Errorf("email = %q, want hans@xn--bcher-kva.de", c.Email)
+	}
+	err := a.fail(`mutation ($e: String!) { create_customer(input: {email: $e}) { id } }`, map[string]any{"e": "hans@xn--bcher-kva.de"})
+	wantError(t, err, "DUPLICATE_ERROR", "duplicate_error", "")
+	for _, email := range []string{"HANS@BÜCHER.DE", "hans@bu\u0308cher.de", "hans@xn--bcher-kva.de"} {
+		var got customerPage
+		a.query(listCustomers, map[string]any{"filter": map[string]any{"email": []string{email}}}, &got)
+		if ids := got.Customers.Items; len(ids) != 1 || ids[0].ID != c.ID {
+			t.Errorf("filter email %q found %+v, want %s", email, ids, c.ID)
+		}
+	}
+
+	// Registration stores the composed local part and the ASCII domain; a
+	// login in any form of the address finds it.
+	_, id := a.signUp("Jürgen@Bücher.de", "jürgen's password")
+	var stored string
+	if err := a.pool.Get(&stored, `SELECT email FROM customer WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if stored != "jürgen@xn--bcher-kva.de" {
+		t.Errorf("stored %q, want jürgen@xn--bcher-kva.de", stored)
+	}
+	for _, email := range []string{"jürgen@bücher.de", "JU\u0308RGEN@xn--bcher-kva.de", " jürgen@BU\u0308CHER.de "} {
+		if a.login("CUSTOMER", email, "jürgen's password") == "" {
+			t.Errorf("login as %q failed", email)
+		}
+	}
+}
