@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -100,4 +101,62 @@ func TestEmailDomainIsStoredInASCII(t *testing.T) {
 			t.Errorf("login as %q failed", email)
 		}
 	}
+}
+
+// TestTextRefusesBidiAndInvisibleCharacters: names and address fields
+// refuse characters that reorder or hide text, keep the joiners scripts and
+// emoji need, and count characters composed.
+func TestTextRefusesBidiAndInvisibleCharacters(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.createCustomer(map[string]any{"email": "names@example.com"})
+	writes := []struct {
+		as           *api
+		query, field string
+		vars         func(v string) map[string]any
+	}{
+		{a, `mutation ($v: String!) { create_customer(input: {email: "x@example.com", first_name: $v}) { id } }`, "input.first_name",
+			func(v string) map[string]any { return map[string]any{"v": v} }},
+		{a, `mutation ($id: ID!, $v: String!) { update_customer(id: $id, input: {last_name: $v}) { id } }`, "input.last_name",
+			func(v string) map[string]any { return map[string]any{"id": c.ID, "v": v} }},
+		{a, `mutation ($id: ID!, $v: String!) { update_customer(id: $id, input: {company_name: $v}) { id } }`, "input.company_name",
+			func(v string) map[string]any { return map[string]any{"id": c.ID, "v": v} }},
+		{a, `mutation ($v: String!) { create_customer_group(input: {name: $v}) { id } }`, "input.name",
+			func(v string) map[string]any { return map[string]any{"v": v} }},
+		{a, `mutation ($id: ID!, $v: String!) { create_customer_address(customer_id: $id, input: {city: $v}) { id } }`, "input.city",
+			func(v string) map[string]any { return map[string]any{"id": c.ID, "v": v} }},
+		{a.as(""), `mutation ($i: PlaceOrderInput!) { place_order(input: $i) { id } }`, "input.items.0.title",
+			func(v string) map[string]any {
+				return map[string]any{"i": map[string]any{"email": "o@example.com", "currency_code": "usd", "items": []any{map[string]any{"title": v, "quantity": 1, "unit_price": 1}}}}
+			}},
+	}
+	refused := map[string]string{
+		"Evil\u202egnp.exe": "must not contain bidirectional control characters such as U+202E, which reorder the text shown around them",
+		"\u2066Isolated":    "must not contain bidirectional control characters such as U+2066, which reorder the text shown around them",
+		"Arabic\u061cmark":  "must not contain bidirectional control characters such as U+061C, which reorder the text shown around them",
+		"Jo\u200bhn":        "must not contain invisible format characters such as U+200B",
+		"Jo\u2060hn":        "must not contain invisible format characters such as U+2060",
+		"\ufeffJohn":        "must not contain invisible format characters such as U+FEFF",
+		"Jo\u00adhn":        "must not contain invisible format characters such as U+00AD",
+	}
+	for _, w := range writes {
+		for v, message := range refused {
+			wantInvalid(t, w.as.fail(w.query, w.vars(v)), w.field, w.field+" "+message)
+		}
+		if resp := w.as.do(w.query, w.vars("Dev 👩\u200d💻 می\u200cخواهم")); len(resp.Errors) != 0 {
+			t.Errorf("%s refused ZWJ and ZWNJ: %+v", w.field, resp.Errors)
+		}
+	}
+
+	// Stored composed; the limit counts composed characters.
+	u := struct {
+		U customerOut `json:"update_customer"`
+	}{}
+	a.query(`mutation ($id: ID!, $v: String!) { update_customer(id: $id, input: {first_name: $v}) { `+customerFields+` } }`,
+		map[string]any{"id": c.ID, "v": strings.Repeat("e\u0301", 255)}, &u)
+	if *u.U.FirstName != strings.Repeat("é", 255) {
+		t.Errorf("first_name = %q, want 255 composed é", *u.U.FirstName)
+	}
+	wantInvalid(t, a.fail(`mutation ($id: ID!, $v: String!) { update_customer(id: $id, input: {first_name: $v}) { id } }`,
+		map[string]any{"id": c.ID, "v": strings.Repeat("e\u0301", 256)}), "input.first_name", "input.first_name must be at most 255 characters, got 256")
 }
