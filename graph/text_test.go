@@ -160,3 +160,41 @@ func TestTextRefusesBidiAndInvisibleCharacters(t *testing.T) {
 	wantInvalid(t, a.fail(`mutation ($id: ID!, $v: String!) { update_customer(id: $id, input: {first_name: $v}) { id } }`,
 		map[string]any{"id": c.ID, "v": strings.Repeat("e\u0301", 256)}), "input.first_name", "input.first_name must be at most 255 characters, got 256")
 }
+
+// TestSearchLimitCountsCharacters: q is bounded in characters, not bytes,
+// and matches text composed as it is stored.
+func TestSearchLimitCountsCharacters(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.createCustomer(map[string]any{"email": "jose@example.com", "first_name": "José"})
+	a.createGroup("Über")
+	lists := []string{
+		`query ($q: String) { customers(filter: {q: $q}) { count items { id } } }`,
+		`query ($q: String) { customer_groups(filter: {q: $q}) { count items { id } } }`,
+	}
+	for _, q := range lists {
+		// 200 characters, 400 bytes.
+		if resp := a.do(q, map[string]any{"q": strings.Repeat("ü", 200)}); len(resp.Errors) != 0 {
+			t.Errorf("200 characters refused: %+v", resp.Errors)
+		}
+		wantInvalid(t, a.fail(q, map[string]any{"q": strings.Repeat("ü", 201)}), "filter.q", "q must be at most 200 characters, got 201")
+		// Decomposed, 200 characters composed.
+		if resp := a.do(q, map[string]any{"q": strings.Repeat("u\u0308", 200)}); len(resp.Errors) != 0 {
+			t.Errorf("200 composed characters refused: %+v", resp.Errors)
+		}
+	}
+	var got customerPage
+	a.query(lists[0], map[string]any{"q": "Jose\u0301"}, &got)
+	if len(got.Customers.Items) != 1 || got.Customers.Items[0].ID != c.ID {
+		t.Errorf("a decomposed José found %+v, want %s", got.Customers.Items, c.ID)
+	}
+	var groups struct {
+		Groups struct {
+			Count int `json:"count"`
+		} `json:"customer_groups"`
+	}
+	a.query(lists[1], map[string]any{"q": "U\u0308ber"}, &groups)
+	if groups.Groups.Count != 1 {
+		t.Errorf("a decomposed Über found %d groups, want 1", groups.Groups.Count)
+	}
+}
