@@ -1,8 +1,13 @@
 package model
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +54,83 @@ func UnmarshalJSONObject(v any) (db.JSONObject, error) {
 		return nil, errcode.New(errcode.InvalidData, "metadata must be at most %d KiB of JSON, got %d bytes", MaxMetadataSize>>10, len(b))
 	}
 	return db.JSONObject(m), nil
+}
+
+// MarshalInt writes the Int scalar. Outputs are written whatever their
+// size, as before: a count or a total is what it is.
+func MarshalInt(i int) graphql.ContextMarshaler { return MarshalInt64(int64(i)) }
+
+// UnmarshalInt reads the Int scalar: GraphQL's Int is a signed 32-bit
+// integer, and input outside it is refused (INVALID_DATA naming the
+// argument), as are strings and numbers with a fraction.
+func UnmarshalInt(ctx context.Context, v any) (int, error) {
+	n, err := UnmarshalInt64(ctx, v)
+	return int(n), err
+}
+
+// MarshalInt64 writes the Int scalar for int64 fields, such as amounts.
+func MarshalInt64(i int64) graphql.ContextMarshaler {
+	return graphql.ContextWriterFunc(func(_ context.Context, w io.Writer) error {
+		_, err := io.WriteString(w, strconv.FormatInt(i, 10))
+		return err
+	})
+}
+
+// UnmarshalInt64 reads the Int scalar into an int64 field: a signed 32-bit
+// integer, as UnmarshalInt.
+func UnmarshalInt64(ctx context.Context, v any) (int64, error) {
+	n, err := int32Of(v)
+	if err != nil {
+		field := inputField(ctx)
+		return 0, errcode.Invalid(field, "%s %s", field, err.Error())
+	}
+	return n, nil
+}
+
+// int32Of returns v, an Int input as gqlgen hands it over (int64 from a
+// literal, json.Number or, from a test or another caller, a float64), when
+// it is a whole number in GraphQL's 32-bit range.
+func int32Of(v any) (int64, error) {
+	var f float64
+	switch v := v.(type) {
+	case int:
+		return int32Range(int64(v))
+	case int32:
+		return int64(v), nil
+	case int64:
+		return int32Range(v)
+	case json.Number:
+		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return int32Range(n)
+		}
+		var err error
+		if f, err = strconv.ParseFloat(string(v), 64); err != nil {
+			return 0, fmt.Errorf("must be an integer from %d to %d (GraphQL's Int is 32-bit), got %s", math.MinInt32, math.MaxInt32, v)
+		}
+	case float64:
+		f = v
+	case string:
+		return 0, fmt.Errorf("must be a number, not the string %q", v)
+	case nil:
+		return 0, errors.New("must not be null")
+	default:
+		return 0, fmt.Errorf("must be an integer, got %T", v)
+	}
+	// As graphql-js, a float is an Int when it is whole (1.0, 1e3).
+	if f < math.MinInt32 || f > math.MaxInt32 || math.IsNaN(f) {
+		return 0, fmt.Errorf("must be an integer from %d to %d (GraphQL's Int is 32-bit), got %v", math.MinInt32, math.MaxInt32, v)
+	}
+	if f != math.Trunc(f) {
+		return 0, fmt.Errorf("must be a whole number, got %v", v)
+	}
+	return int64(f), nil
+}
+
+func int32Range(n int64) (int64, error) {
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		return 0, fmt.Errorf("must be an integer from %d to %d (GraphQL's Int is 32-bit), got %d", math.MinInt32, math.MaxInt32, n)
+	}
+	return n, nil
 }
 
 // MarshalTime writes the Time scalar in RFC 3339, with the fractional
