@@ -11536,7 +11536,7 @@ func (ec *executionContext) unmarshalOJSON2githubᚗcomᚋacmeᚋcustomerservice
 	if v == nil {
 		return nil, nil
 	}
-	res, err := model.UnmarshalJSONObject(v)
+	res, err := model.UnmarshalJSONObject(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -11545,9 +11545,8 @@ func (ec *executionContext) marshalOJSON2githubᚗcomᚋacmeᚋcustomerservice�
 		return graphql.Null
 	}
 	_ = sel
-	_ = ctx
 	res := model.MarshalJSONObject(v)
-	return res
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) marshalOOrderAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderAddress(ctx context.Context, sel ast.SelectionSet, v *db.OrderAddress) graphql.Marshaler {

@@ -90,3 +90,82 @@ func TestIntOutputsAreWrittenAsBefore(t *testing.T) {
 		t.Errorf("display_id beyond 32 bits: %s %+v", resp.Data, resp.Errors)
 	}
 }
+
+// TestMetadataNumbersAreExact: metadata numbers come back digit for digit,
+// sent inline or in a variable: integers beyond 2^53 and decimals beyond a
+// float64's 17 digits.
+func TestMetadataNumbersAreExact(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	const numbers = `{"big":9007199254740993,"dec":3.14159265358979323846264338327950288,"nested":{"list":[-12345678901234567.25,1e-30]}}`
+
+	readBack := func(tb testing.TB, data json.RawMessage, field string) string {
+		tb.Helper()
+		var got map[string]struct {
+			ID       string          `json:"id"`
+			Metadata json.RawMessage `json:"metadata"`
+		}
+		if err := json.Unmarshal(data, &got); err != nil {
+			tb.Fatal(err)
+		}
+		// Read again, through the database.
+		resp := a.do(`query ($id: ID!) { customer(id: $id) { metadata } }`, map[string]any{"id": got[field].ID})
+		var again struct {
+			Customer struct {
+				Metadata json.RawMessage `json:"metadata"`
+			} `json:"customer"`
+		}
+		if err := json.Unmarshal(resp.Data, &again); err != nil {
+			tb.Fatal(err)
+		}
+		if !bytes.Equal(got[field].Metadata, again.Customer.Metadata) {
+			tb.Errorf("metadata written %s, read %s", got[field].Metadata, again.Customer.Metadata)
+		}
+		return string(again.Customer.Metadata)
+	}
+
+	// PostgreSQL keeps jsonb numbers as numeric, and writes 1e-30 out.
+	const want = `{"big":9007199254740993,"dec":3.14159265358979323846264338327950288,"nested":{"list":[-12345678901234567.25,0.000000000000000000000000000001]}}`
+	inline := a.do(`mutation { create_customer(input: {email: "inline@example.com", metadata: {big: 9007199254740993, dec: 3.14159265358979323846264338327950288, nested: {list: [-12345678901234567.25, 1e-30]}}}) { id metadata } }`, nil)
+	if len(inline.Errors) != 0 {
+		t.Fatalf("inline: %+v", inline.Errors)
+	}
+	if got := readBack(t, inline.Data, "create_customer"); got != want {
+		t.Errorf("inline literal: metadata = %s, want %s", got, want)
+	}
+
+	var vars map[string]any
+	dec := json.NewDecoder(bytes.NewReader([]byte(`{"m":` + numbers + `}`)))
+	dec.UseNumber()
+	if err := dec.Decode(&vars); err != nil {
+		t.Fatal(err)
+	}
+	variable := a.do(`mutation ($m: JSON) { create_customer(input: {email: "variable@example.com", metadata: $m}) { id metadata } }`, vars)
+	if len(variable.Errors) != 0 {
+		t.Fatalf("variable: %+v", variable.Errors)
+	}
+	if got := readBack(t, variable.Data, "create_customer"); got != want {
+		t.Errorf("variable: metadata = %s, want %s", got, want)
+	}
+
+	// Beyond int64 in a variable too.
+	big := map[string]any{"m": map[string]any{"n": json.Number("12345678901234567890123")}}
+	resp := a.do(`mutation ($m: JSON) { create_customer(input: {email: "huge@example.com", metadata: $m}) { id metadata } }`, big)
+	if got := readBack(t, resp.Data, "create_customer"); got != `{"n":12345678901234567890123}` {
+		t.Errorf("a variable beyond int64: metadata = %s", got)
+	}
+
+	// A group's and an address's metadata take the same path; an inline
+	// literal's variables keep their values.
+	g := a.do(`mutation ($d: Float) { create_customer_group(input: {name: "G", metadata: {d: $d, e: 0.1000000000000000055511151231257827}}) { metadata } }`, map[string]any{"d": 2.5})
+	if string(g.Data) != `{"create_customer_group":{"metadata":{"d":2.5,"e":0.1000000000000000055511151231257827}}}` {
+		t.Errorf("group metadata: %s %+v", g.Data, g.Errors)
+	}
+
+	// gqlparser cannot read an inline integer beyond int64 and refuses the
+	// document; a client sends such numbers in variables.
+	wantError(t, a.fail(`mutation { create_customer(input: {email: "x@example.com", metadata: {n: 12345678901234567890}}) { id } }`, nil), "INVALID_DATA", "invalid_data", "")
+
+	wantInvalid(t, a.fail(`mutation ($m: JSON) { create_customer(input: {email: "x@example.com", metadata: $m}) { id } }`, map[string]any{"m": []any{1}}),
+		"input.metadata", "input.metadata must be a JSON object")
+}

@@ -20,38 +20,49 @@ import (
 // MaxMetadataSize bounds a metadata object, encoded as JSON.
 const MaxMetadataSize = 16 << 10
 
-// MarshalJSONObject writes the JSON scalar.
-func MarshalJSONObject(o db.JSONObject) graphql.Marshaler {
-	if o == nil {
-		return graphql.Null
-	}
-	return graphql.WriterFunc(func(w io.Writer) {
-		b, err := json.Marshal(o)
-		if err != nil {
-			// Only values decoded from JSON reach here; they encode.
-			b = []byte("null")
+// MarshalJSONObject writes the JSON scalar, numbers digit for digit as they
+// were stored.
+func MarshalJSONObject(o db.JSONObject) graphql.ContextMarshaler {
+	return graphql.ContextWriterFunc(func(_ context.Context, w io.Writer) error {
+		b := []byte("null")
+		if o != nil {
+			var err error
+			if b, err = json.Marshal(o); err != nil {
+				// Only values decoded from JSON reach here; they encode.
+				b = []byte("null")
+			}
 		}
-		w.Write(b)
+		_, err := w.Write(b)
+		return err
 	})
 }
 
 // UnmarshalJSONObject reads the JSON scalar: a JSON object of at most
-// MaxMetadataSize bytes.
-func UnmarshalJSONObject(v any) (db.JSONObject, error) {
+// MaxMetadataSize bytes. Its numbers are kept as json.Number, exact
+// whatever their size: gqlgen decodes variables with UseNumber, and the
+// numbers of an inline literal are read again from the query document
+// (gqlparser hands them over as float64).
+func UnmarshalJSONObject(ctx context.Context, v any) (db.JSONObject, error) {
+	field := inputField(ctx)
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, errcode.New(errcode.InvalidData, "metadata must be a JSON object")
+		return nil, errcode.Invalid(field, "%s must be a JSON object", field)
+	}
+	if lit := literal(ctx); lit != nil {
+		if exact, ok := withLiteralNumbers(lit, m).(map[string]any); ok {
+			m = exact
+		}
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
-		return nil, errcode.New(errcode.InvalidData, "metadata must be a JSON object")
+		return nil, errcode.Invalid(field, "%s must be a JSON object", field)
 	}
 	// jsonb cannot hold NUL characters; json.Marshal writes them as \u0000.
 	if strings.Contains(string(b), `\u0000`) {
-		return nil, errcode.New(errcode.InvalidData, "metadata must not contain NUL characters")
+		return nil, errcode.Invalid(field, "%s must not contain NUL characters", field)
 	}
 	if len(b) > MaxMetadataSize {
-		return nil, errcode.New(errcode.InvalidData, "metadata must be at most %d KiB of JSON, got %d bytes", MaxMetadataSize>>10, len(b))
+		return nil, errcode.Invalid(field, "%s must be at most %d KiB of JSON, got %d bytes", field, MaxMetadataSize>>10, len(b))
 	}
 	return db.JSONObject(m), nil
 }

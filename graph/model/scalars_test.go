@@ -33,7 +33,7 @@ func FuzzScalars(f *testing.F) {
 				t.Errorf("a time does not survive a round trip: %s: %v", b.Bytes(), err)
 			}
 		}
-		if o, err := model.UnmarshalJSONObject(v); err == nil {
+		if o, err := model.UnmarshalJSONObject(context.Background(), v); err == nil {
 			b, err := json.Marshal(o)
 			if err != nil || len(b) > model.MaxMetadataSize {
 				t.Errorf("accepted metadata that does not fit: %d bytes, %v", len(b), err)
