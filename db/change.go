@@ -6,6 +6,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/acme/customerservice/errcode"
 )
 
@@ -38,8 +40,9 @@ func (a *assignments) set(col string, v any) {
 	a.args = append(a.args, v)
 }
 
-// text sets col to a cleaned text value: trimmed, at most max characters,
-// without control characters; blank is NULL.
+// text sets col to a cleaned text value (see cleanText): trimmed, composed,
+// at most max characters, without control or format characters; blank is
+// NULL.
 func (a *assignments) text(col, field string, c Change[*string], max int) {
 	if !c.Set || a.err != nil {
 		return
@@ -87,7 +90,14 @@ func (a *assignments) update(table, alias, where, returning string, whereArgs ..
 	return query, append(append([]any{}, a.args...), whereArgs...)
 }
 
-// cleanText trims s and checks its length and characters; blank is nil.
+// cleanText trims s, composes it (NFC) and checks its length and
+// characters; blank is nil.
+//
+// Characters that change how the text around them is shown are refused:
+// controls, and format characters such as U+202E RIGHT-TO-LEFT OVERRIDE,
+// which makes a name read backwards in an admin's list or an email, or
+// U+200B ZERO WIDTH SPACE, which makes two names that look alike differ.
+// ZWNJ and ZWJ stay: Persian and Indic scripts and emoji sequences need them.
 func cleanText(field string, s *string, max int) (*string, error) {
 	if s == nil {
 		return nil, nil
@@ -99,12 +109,20 @@ func cleanText(field string, s *string, max int) (*string, error) {
 	if !utf8.ValidString(v) {
 		return nil, errcode.Invalid(field, "%s is not valid UTF-8", field)
 	}
+	// A decomposed é is two characters and a composed one one: the limit
+	// counts them composed, as they are stored.
+	v = norm.NFC.String(v)
 	if n := utf8.RuneCountInString(v); n > max {
 		return nil, errcode.Invalid(field, "%s must be at most %d characters, got %d", field, max, n)
 	}
 	for _, r := range v {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r):
 			return nil, errcode.Invalid(field, "%s must not contain control characters", field)
+		case unicode.Is(unicode.Bidi_Control, r):
+			return nil, errcode.Invalid(field, "%s must not contain bidirectional control characters such as %U, which reorder the text shown around them", field, r)
+		case unicode.Is(unicode.Cf, r) && r != zwnj && r != zwj:
+			return nil, errcode.Invalid(field, "%s must not contain invisible format characters such as %U", field, r)
 		}
 	}
 	return &v, nil

@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/acme/customerservice/errcode"
 )
@@ -89,10 +89,6 @@ func NewCustomerPage(limit, offset int, order string) (Page, error) {
 	return newPage(limit, offset, order, customerSort)
 }
 
-// maxSearchLength bounds q: no one searches for a longer fragment, and a
-// long one only costs the database.
-const maxSearchLength = 200
-
 // Validate reports a filter the list cannot run with: INVALID_DATA.
 func (f CustomerFilter) Validate() error {
 	_, err := f.conds()
@@ -105,9 +101,9 @@ func (f CustomerFilter) conds() (conds, error) {
 		c.add("c.deleted_at IS NULL")
 	}
 	if f.Q != nil {
-		q := strings.TrimSpace(*f.Q)
-		if len(q) > maxSearchLength {
-			return c, errcode.Invalid("filter.q", "q must be at most %d characters", maxSearchLength)
+		q, err := searchFragment("filter.q", *f.Q)
+		if err != nil {
+			return c, err
 		}
 		if q != "" {
 			c.add(customerSearchText+" ILIKE ?", likePattern(q))
@@ -132,17 +128,12 @@ func (f CustomerFilter) conds() (conds, error) {
 			WHERE m.customer_id = c.id AND m.customer_group_id = ANY(?))`, pq.Array(f.GroupID))
 	}
 	if f.CompanyName != nil {
-		c.add("lower(c.company_name) = lower(?)", *f.CompanyName)
+		// Names are stored composed (cleanText).
+		c.add("lower(c.company_name) = lower(?)", norm.NFC.String(*f.CompanyName))
 	}
 	c.timeRange("c.created_at", f.CreatedAt)
 	c.timeRange("c.updated_at", f.UpdatedAt)
 	return c, nil
-}
-
-// NormalizeEmail returns the form emails are stored and compared in:
-// trimmed and lower-cased.
-func NormalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
 }
 
 // ListCustomers returns one page of the customers f selects, with the

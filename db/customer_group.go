@@ -10,6 +10,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/acme/customerservice/errcode"
 )
@@ -71,9 +72,9 @@ func (f CustomerGroupFilter) conds() (conds, error) {
 	var c conds
 	c.add("g.deleted_at IS NULL")
 	if f.Q != nil {
-		q := strings.TrimSpace(*f.Q)
-		if len(q) > maxSearchLength {
-			return c, errcode.Invalid("filter.q", "q must be at most %d characters", maxSearchLength)
+		q, err := searchFragment("filter.q", *f.Q)
+		if err != nil {
+			return c, err
 		}
 		if q != "" {
 			c.add("g.name ILIKE ?", likePattern(q))
@@ -85,7 +86,8 @@ func (f CustomerGroupFilter) conds() (conds, error) {
 	if f.Name != nil {
 		names := make([]string, len(f.Name))
 		for i, n := range f.Name {
-			names[i] = strings.ToLower(strings.TrimSpace(n))
+			// Names are stored composed (cleanText).
+			names[i] = strings.ToLower(norm.NFC.String(strings.TrimSpace(n)))
 		}
 		c.add("lower(g.name) = ANY(?)", pq.Array(names))
 	}

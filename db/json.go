@@ -1,13 +1,18 @@
 package db
 
 import (
+	"bytes"
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 )
 
 // JSONObject is a jsonb column holding a JSON object, such as metadata. A
-// nil JSONObject is SQL NULL.
+// nil JSONObject is SQL NULL. Its numbers are json.Number: jsonb keeps them
+// exact (as numeric), and so must the round trip through Go, where a
+// float64 would keep about 17 significant digits.
 type JSONObject map[string]any
 
 // Scan implements sql.Scanner.
@@ -17,11 +22,25 @@ func (o *JSONObject) Scan(src any) error {
 		*o = nil
 		return nil
 	case []byte:
-		return json.Unmarshal(v, o)
+		return o.decode(v)
 	case string:
-		return json.Unmarshal([]byte(v), o)
+		return o.decode([]byte(v))
 	}
 	return fmt.Errorf("db: cannot scan %T into JSONObject", src)
+}
+
+func (o *JSONObject) decode(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m JSONObject
+	if err := dec.Decode(&m); err != nil {
+		return fmt.Errorf("db: scan JSONObject: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("db: scan JSONObject: data after the object")
+	}
+	*o = m
+	return nil
 }
 
 // Value implements driver.Valuer.

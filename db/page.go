@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/acme/customerservice/errcode"
 )
@@ -113,6 +116,23 @@ func (c *conds) where() string {
 		return ""
 	}
 	return "WHERE " + strings.Join(c.parts, " AND ")
+}
+
+// maxSearchLength bounds q, in characters: no one searches for a longer
+// fragment, and the trigrams a search looks up grow with its characters. A
+// character is at most four bytes in UTF-8, so this bounds the pattern's
+// bytes too.
+const maxSearchLength = 200
+
+// searchFragment returns the fragment q searches for: trimmed and composed
+// (NFC), as the text it is matched against is stored. Returns INVALID_DATA
+// naming field when it is longer than maxSearchLength characters.
+func searchFragment(field, q string) (string, error) {
+	q = norm.NFC.String(strings.TrimSpace(q))
+	if n := utf8.RuneCountInString(q); n > maxSearchLength {
+		return "", errcode.Invalid(field, "q must be at most %d characters, got %d", maxSearchLength, n)
+	}
+	return q, nil
 }
 
 // likePattern turns a search fragment into an ILIKE pattern that matches it

@@ -11088,35 +11088,35 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
-	res, err := graphql.UnmarshalInt(v)
+	res, err := model.UnmarshalInt(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalInt(v)
+	res := model.MarshalInt(v)
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
 		}
 	}
-	return res
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalNInt2int64(ctx context.Context, v any) (int64, error) {
-	res, err := graphql.UnmarshalInt64(v)
+	res, err := model.UnmarshalInt64(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalInt64(v)
+	res := model.MarshalInt64(v)
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
 		}
 	}
-	return res
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) marshalNLineItem2ᚕᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐLineItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.LineItem) graphql.Marshaler {
@@ -11519,7 +11519,7 @@ func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*i
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalInt(v)
+	res, err := model.UnmarshalInt(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -11528,16 +11528,15 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 		return graphql.Null
 	}
 	_ = sel
-	_ = ctx
-	res := graphql.MarshalInt(*v)
-	return res
+	res := model.MarshalInt(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx context.Context, v any) (db.JSONObject, error) {
 	if v == nil {
 		return nil, nil
 	}
-	res, err := model.UnmarshalJSONObject(v)
+	res, err := model.UnmarshalJSONObject(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -11546,9 +11545,8 @@ func (ec *executionContext) marshalOJSON2githubᚗcomᚋacmeᚋcustomerservice�
 		return graphql.Null
 	}
 	_ = sel
-	_ = ctx
 	res := model.MarshalJSONObject(v)
-	return res
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) marshalOOrderAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderAddress(ctx context.Context, sel ast.SelectionSet, v *db.OrderAddress) graphql.Marshaler {

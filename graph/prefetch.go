@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/acme/customerservice/db"
+	"github.com/acme/customerservice/graph/model"
 )
 
 // Loaders alone batch by time: the keys that arrive within the wait go in
@@ -131,7 +131,12 @@ func prefetchCustomerFields(ctx context.Context, customers []*db.Customer, field
 			}
 		case "orders":
 			args := f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
-			list, err := customerOrderList("", intArg(args, "limit"), intArg(args, "offset"))
+			limit, okLimit := intArg(ctx, args, "limit")
+			offset, okOffset := intArg(ctx, args, "offset")
+			if !okLimit || !okOffset {
+				continue // the field's resolver reports it
+			}
+			list, err := customerOrderList("", limit, offset)
 			if err != nil {
 				continue // the field's resolver reports it
 			}
@@ -254,7 +259,12 @@ func prefetchGroupFields(ctx context.Context, groups []*db.CustomerGroup, fields
 			continue
 		}
 		args := f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
-		list, err := groupMemberList("", intArg(args, "limit"), intArg(args, "offset"), stringArg(args, "order"))
+		limit, okLimit := intArg(ctx, args, "limit")
+		offset, okOffset := intArg(ctx, args, "offset")
+		if !okLimit || !okOffset {
+			continue // the field's resolver reports it
+		}
+		list, err := groupMemberList("", limit, offset, stringArg(args, "order"))
 		if err != nil {
 			continue // the field's resolver reports it
 		}
@@ -319,26 +329,19 @@ func unique[T any](items []*T) []*T {
 	return out
 }
 
-// intArg reads an Int argument as gqlgen's argument map holds it.
-func intArg(args map[string]any, name string) *int {
-	var n int
-	switch v := args[name].(type) {
-	case int:
-		n = v
-	case int64:
-		n = int(v)
-	case float64:
-		n = int(v)
-	case json.Number:
-		i, err := v.Int64()
-		if err != nil {
-			return nil
-		}
-		n = int(i)
-	default:
-		return nil
+// intArg reads an Int argument as gqlgen's argument map holds it, with the
+// scalar's own checks; false when the field refuses it, which the field's
+// resolver reports.
+func intArg(ctx context.Context, args map[string]any, name string) (*int, bool) {
+	v, ok := args[name]
+	if !ok || v == nil {
+		return nil, true
 	}
-	return &n
+	n, err := model.UnmarshalInt(ctx, v)
+	if err != nil {
+		return nil, false
+	}
+	return &n, true
 }
 
 func stringArg(args map[string]any, name string) *string {

@@ -1,8 +1,13 @@
 package model
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,40 +20,128 @@ import (
 // MaxMetadataSize bounds a metadata object, encoded as JSON.
 const MaxMetadataSize = 16 << 10
 
-// MarshalJSONObject writes the JSON scalar.
-func MarshalJSONObject(o db.JSONObject) graphql.Marshaler {
-	if o == nil {
-		return graphql.Null
-	}
-	return graphql.WriterFunc(func(w io.Writer) {
-		b, err := json.Marshal(o)
-		if err != nil {
-			// Only values decoded from JSON reach here; they encode.
-			b = []byte("null")
+// MarshalJSONObject writes the JSON scalar, numbers digit for digit as they
+// were stored.
+func MarshalJSONObject(o db.JSONObject) graphql.ContextMarshaler {
+	return graphql.ContextWriterFunc(func(_ context.Context, w io.Writer) error {
+		b := []byte("null")
+		if o != nil {
+			var err error
+			if b, err = json.Marshal(o); err != nil {
+				// Only values decoded from JSON reach here; they encode.
+				b = []byte("null")
+			}
 		}
-		w.Write(b)
+		_, err := w.Write(b)
+		return err
 	})
 }
 
 // UnmarshalJSONObject reads the JSON scalar: a JSON object of at most
-// MaxMetadataSize bytes.
-func UnmarshalJSONObject(v any) (db.JSONObject, error) {
+// MaxMetadataSize bytes. Its numbers are kept as json.Number, exact
+// whatever their size: gqlgen decodes variables with UseNumber, and the
+// numbers of an inline literal are read again from the query document
+// (gqlparser hands them over as float64).
+func UnmarshalJSONObject(ctx context.Context, v any) (db.JSONObject, error) {
+	field := inputField(ctx)
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, errcode.New(errcode.InvalidData, "metadata must be a JSON object")
+		return nil, errcode.Invalid(field, "%s must be a JSON object", field)
+	}
+	if lit := literal(ctx); lit != nil {
+		if exact, ok := withLiteralNumbers(lit, m).(map[string]any); ok {
+			m = exact
+		}
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
-		return nil, errcode.New(errcode.InvalidData, "metadata must be a JSON object")
+		return nil, errcode.Invalid(field, "%s must be a JSON object", field)
 	}
 	// jsonb cannot hold NUL characters; json.Marshal writes them as \u0000.
 	if strings.Contains(string(b), `\u0000`) {
-		return nil, errcode.New(errcode.InvalidData, "metadata must not contain NUL characters")
+		return nil, errcode.Invalid(field, "%s must not contain NUL characters", field)
 	}
 	if len(b) > MaxMetadataSize {
-		return nil, errcode.New(errcode.InvalidData, "metadata must be at most %d KiB of JSON, got %d bytes", MaxMetadataSize>>10, len(b))
+		return nil, errcode.Invalid(field, "%s must be at most %d KiB of JSON, got %d bytes", field, MaxMetadataSize>>10, len(b))
 	}
 	return db.JSONObject(m), nil
+}
+
+// MarshalInt writes the Int scalar. Outputs are written whatever their
+// size, as before: a count or a total is what it is.
+func MarshalInt(i int) graphql.ContextMarshaler { return MarshalInt64(int64(i)) }
+
+// UnmarshalInt reads the Int scalar: GraphQL's Int is a signed 32-bit
+// integer, and input outside it is refused (INVALID_DATA naming the
+// argument), as are strings and numbers with a fraction.
+func UnmarshalInt(ctx context.Context, v any) (int, error) {
+	n, err := UnmarshalInt64(ctx, v)
+	return int(n), err
+}
+
+// MarshalInt64 writes the Int scalar for int64 fields, such as amounts.
+func MarshalInt64(i int64) graphql.ContextMarshaler {
+	return graphql.ContextWriterFunc(func(_ context.Context, w io.Writer) error {
+		_, err := io.WriteString(w, strconv.FormatInt(i, 10))
+		return err
+	})
+}
+
+// UnmarshalInt64 reads the Int scalar into an int64 field: a signed 32-bit
+// integer, as UnmarshalInt.
+func UnmarshalInt64(ctx context.Context, v any) (int64, error) {
+	n, err := int32Of(v)
+	if err != nil {
+		field := inputField(ctx)
+		return 0, errcode.Invalid(field, "%s %s", field, err.Error())
+	}
+	return n, nil
+}
+
+// int32Of returns v, an Int input as gqlgen hands it over (int64 from a
+// literal, json.Number or, from a test or another caller, a float64), when
+// it is a whole number in GraphQL's 32-bit range.
+func int32Of(v any) (int64, error) {
+	var f float64
+	switch v := v.(type) {
+	case int:
+		return int32Range(int64(v))
+	case int32:
+		return int64(v), nil
+	case int64:
+		return int32Range(v)
+	case json.Number:
+		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return int32Range(n)
+		}
+		var err error
+		if f, err = strconv.ParseFloat(string(v), 64); err != nil {
+			return 0, fmt.Errorf("must be an integer from %d to %d (GraphQL's Int is 32-bit), got %s", math.MinInt32, math.MaxInt32, v)
+		}
+	case float64:
+		f = v
+	case string:
+		return 0, fmt.Errorf("must be a number, not the string %q", v)
+	case nil:
+		return 0, errors.New("must not be null")
+	default:
+		return 0, fmt.Errorf("must be an integer, got %T", v)
+	}
+	// As graphql-js, a float is an Int when it is whole (1.0, 1e3).
+	if f < math.MinInt32 || f > math.MaxInt32 || math.IsNaN(f) {
+		return 0, fmt.Errorf("must be an integer from %d to %d (GraphQL's Int is 32-bit), got %v", math.MinInt32, math.MaxInt32, v)
+	}
+	if f != math.Trunc(f) {
+		return 0, fmt.Errorf("must be a whole number, got %v", v)
+	}
+	return int64(f), nil
+}
+
+func int32Range(n int64) (int64, error) {
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		return 0, fmt.Errorf("must be an integer from %d to %d (GraphQL's Int is 32-bit), got %d", math.MinInt32, math.MaxInt32, n)
+	}
+	return n, nil
 }
 
 // MarshalTime writes the Time scalar in RFC 3339, with the fractional
