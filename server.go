@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -105,6 +106,8 @@ type config struct {
 	maxConns   int
 	// corsOrigins may call the API from a browser.
 	corsOrigins []string
+	// trustedProxies may tell the client's address in X-Forwarded-For.
+	trustedProxies []netip.Prefix
 }
 
 func configFromEnv() (config, error) {
@@ -163,6 +166,9 @@ func configFromEnv() (config, error) {
 		}
 	case !c.production:
 		c.corsOrigins = []string{"*"}
+	}
+	if c.trustedProxies, err = httpserver.ParseTrustedProxies(os.Getenv("TRUSTED_PROXIES")); err != nil {
+		return c, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
 	c.maxConns = 20
 	if v := os.Getenv("DB_MAX_CONNS"); v != "" {
@@ -396,6 +402,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		Production:     cfg.production,
 		RequestTimeout: cfg.requestTimeout,
 		CORSOrigins:    cfg.corsOrigins,
+		TrustedProxies: cfg.trustedProxies,
 	})
 	return &app{db: d, auth: svc, web: web, close: func() {
 		stopBackground()

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,9 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call /graphql ("*" for
 	// any); none when empty.
 	CORSOrigins []string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed (see
+	// ClientAddr); none when empty.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the HTTP surface of one process.
@@ -79,7 +83,7 @@ func New(cfg Config) *Server {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	}
 	graphql := observe.Middleware(cfg.Logger, metrics)(
-		s.recoverPanics(s.cors(s.guard(s.deadline(s.idempotent(cfg.GraphQL))))))
+		s.recoverPanics(s.cors(s.guard(s.deadline(s.idempotent(s.clientAddr(cfg.GraphQL)))))))
 	mux.Handle("/graphql", graphql)
 	if !cfg.Production {
 		mux.Handle("GET /{$}", playground.Handler("Customer service", "/graphql"))
