@@ -391,6 +391,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	var jobs sync.WaitGroup
 	jobs.Go(func() { (&notify.Dispatcher{DB: d.pool, Sender: sender, Logger: logger}).Run(background) })
 	jobs.Go(func() { purgeIdempotencyKeys(background, d.pool, logger) })
+	jobs.Go(func() { purgeLoginThrottle(background, d.pool, svc, logger) })
 
 	web := httpserver.New(httpserver.Config{
 		DB: d.pool,
@@ -483,6 +484,22 @@ func purgeIdempotencyKeys(ctx context.Context, pool *sqlx.DB, logger *slog.Logge
 	for {
 		if err := db.PurgeIdempotencyKeys(ctx, pool); err != nil && ctx.Err() == nil {
 			logger.Warn("purge idempotency keys", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// purgeLoginThrottle deletes spent login throttling rows every hour.
+func purgeLoginThrottle(ctx context.Context, pool *sqlx.DB, svc *auth.Service, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := db.PurgeLoginThrottle(ctx, pool, svc.Policy()); err != nil && ctx.Err() == nil {
+			logger.Warn("purge login throttle", "error", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -22,6 +22,8 @@ type Service struct {
 	DB     *sqlx.DB
 	Hasher *Hasher
 	Tokens *Tokens
+	// LoginPolicy bounds password checks; db.DefaultLoginPolicy when zero.
+	LoginPolicy db.LoginPolicy
 }
 
 // Token is a signed token and its expiry.
@@ -66,16 +68,19 @@ func (s *Service) Register(ctx context.Context, t ActorType, email, password str
 // Login checks an email and password and returns a token for the
 // identity's account of type t, or an unlinked token when it has none.
 // A wrong password and an unknown email fail alike, in about the same time:
-// UNAUTHORIZED "Invalid email or password". After MaxLoginFailures failures
-// for an email, it is refused (NOT_ALLOWED) until the lockout window ends.
+// UNAUTHORIZED "Invalid email or password". Every attempt is counted
+// before the password is checked (see db.CountLoginAttempt and README.md,
+// "Login throttling"); one over a limit is RATE_LIMITED, with how long to
+// wait, and its password is not checked.
 func (s *Service) Login(ctx context.Context, t ActorType, email, password string) (Token, error) {
 	clean := db.NormalizeEmail(email)
-	locked, err := db.LockedOut(ctx, s.DB, clean)
+	account, address := accountKey(clean), addressKey(ClientAddrFrom(ctx))
+	verdict, err := db.CountLoginAttempt(ctx, s.DB, account, address, s.Policy())
 	if err != nil {
 		return Token{}, err
 	}
-	if locked {
-		return Token{}, errcode.New(errcode.NotAllowed, "Too many failed logins for this email; try again in %d minutes", int(db.LockoutWindow.Minutes()))
+	if verdict.Wait > 0 {
+		return Token{}, errcode.Limited(verdict.Wait, "Too many login attempts; try again in %d seconds", errcode.RetryAfterSeconds(verdict.Wait))
 	}
 	identity, err := db.IdentityByEmail(ctx, s.DB, clean)
 	if err != nil {
@@ -90,14 +95,9 @@ func (s *Service) Login(ctx context.Context, t ActorType, email, password string
 		return Token{}, err
 	}
 	if !ok {
-		if len(clean) <= 320 {
-			if err := db.RecordLoginFailure(ctx, s.DB, clean); err != nil {
-				return Token{}, err
-			}
-		}
 		return Token{}, errInvalidLogin
 	}
-	if err := db.ClearLoginFailures(ctx, s.DB, clean); err != nil {
+	if err := db.LoginSucceeded(ctx, s.DB, account, address); err != nil {
 		return Token{}, err
 	}
 	a := Actor{Type: t, IdentityID: identity.ID}
@@ -108,6 +108,29 @@ func (s *Service) Login(ctx context.Context, t ActorType, email, password string
 		a.ID = *identity.UserID
 	}
 	return s.issue(a)
+}
+
+// Policy returns the login policy in force.
+func (s *Service) Policy() db.LoginPolicy {
+	if s.LoginPolicy == (db.LoginPolicy{}) {
+		return db.DefaultLoginPolicy()
+	}
+	return s.LoginPolicy
+}
+
+// maxAccountKey bounds the email a login is counted under: no identity has
+// a longer one (db.CleanEmail allows far less), and anything longer is
+// counted under its hash, so a megabyte of email costs a row of 71 bytes.
+const maxAccountKey = 320
+
+// accountKey is the account a login attempt is counted against: its
+// normalized email, whether or not an identity has it, so that throttling
+// tells nothing of which emails exist.
+func accountKey(clean string) string {
+	if len(clean) <= maxAccountKey {
+		return clean
+	}
+	return "sha256:" + HashToken(clean)
 }
 
 // RequestPasswordReset puts a single-use reset token for the email's
@@ -162,7 +185,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 		if err != nil {
 			return struct{}{}, err
 		}
-		return struct{}{}, db.ClearLoginFailures(ctx, tx, identity.Email)
+		return struct{}{}, db.ForgetLoginThrottle(ctx, tx, accountKey(identity.Email))
 	})
 	return err
 }

@@ -107,49 +107,6 @@ func SetPassword(ctx context.Context, q sqlx.ExecerContext, identityID, password
 	return nil
 }
 
-// Lockout policy: this many failed logins for one email within the window
-// lock it for the window.
-const (
-	MaxLoginFailures = 10
-	LockoutWindow    = 15 * time.Minute
-)
-
-// LockedOut reports whether logins for a clean email are refused for now.
-func LockedOut(ctx context.Context, q sqlx.QueryerContext, email string) (bool, error) {
-	var locked bool
-	err := sqlx.GetContext(ctx, q, &locked, `SELECT coalesce(locked_until > now(), false) FROM login_failure WHERE email = $1`, email)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return false, fmt.Errorf("lockout: %w", err)
-	}
-	return locked, nil
-}
-
-// RecordLoginFailure counts a failed login for a clean email, whether or
-// not it has an identity, and locks the email at the limit.
-func RecordLoginFailure(ctx context.Context, q sqlx.ExecerContext, email string) error {
-	// A failure after the window starts a new one.
-	const query = `INSERT INTO login_failure AS f (email, failures, first_failed_at) VALUES ($1, 1, now())
-		ON CONFLICT (email) DO UPDATE SET
-			failures = CASE WHEN f.first_failed_at < now() - $2::interval THEN 1 ELSE f.failures + 1 END,
-			first_failed_at = CASE WHEN f.first_failed_at < now() - $2::interval THEN now() ELSE f.first_failed_at END,
-			locked_until = CASE
-				WHEN f.first_failed_at >= now() - $2::interval AND f.failures + 1 >= $3 THEN now() + $2::interval
-				ELSE f.locked_until END`
-	if _, err := q.ExecContext(ctx, query, email, LockoutWindow.String(), MaxLoginFailures); err != nil {
-		return fmt.Errorf("record login failure: %w", err)
-	}
-	return nil
-}
-
-// ClearLoginFailures forgets the failures of a clean email after a
-// successful login or password reset.
-func ClearLoginFailures(ctx context.Context, q sqlx.ExecerContext, email string) error {
-	if _, err := q.ExecContext(ctx, `DELETE FROM login_failure WHERE email = $1`, email); err != nil {
-		return fmt.Errorf("clear login failures: %w", err)
-	}
-	return nil
-}
-
 // CreateResetToken stores the hash of a password reset token.
 func CreateResetToken(ctx context.Context, q sqlx.ExecerContext, identityID, tokenHash string, expires time.Time) error {
 	const query = `INSERT INTO password_reset_token (token_hash, auth_identity_id, expires_at) VALUES ($1, $2, $3)`
