@@ -62,7 +62,7 @@ func (s *Service) Register(ctx context.Context, t ActorType, email, password str
 	if err != nil {
 		return Token{}, err
 	}
-	return s.issue(Actor{Type: t, IdentityID: identity.ID})
+	return s.issue(Actor{Type: t, IdentityID: identity.ID, Generation: identity.TokenGeneration})
 }
 
 // Login checks an email and password and returns a token for the
@@ -100,7 +100,7 @@ func (s *Service) Login(ctx context.Context, t ActorType, email, password string
 	if err := db.LoginSucceeded(ctx, s.DB, account, address); err != nil {
 		return Token{}, err
 	}
-	a := Actor{Type: t, IdentityID: identity.ID}
+	a := Actor{Type: t, IdentityID: identity.ID, Generation: identity.TokenGeneration}
 	switch {
 	case t == Customer && identity.CustomerID != nil:
 		a.ID = *identity.CustomerID
@@ -162,8 +162,11 @@ func (s *Service) RequestPasswordReset(ctx context.Context, t ActorType, email s
 }
 
 // ResetPassword spends a reset token and sets the identity's new password.
-// Returns INVALID_DATA for a bad password and UNAUTHORIZED for a token that
-// is unknown, used or expired.
+// The new password ends what the old one let in: every token issued before
+// (the identity's token generation moves on), every other reset token, and
+// the login throttle's counts and known addresses. Returns INVALID_DATA for
+// a bad password and UNAUTHORIZED for a token that is unknown, used or
+// expired.
 func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
 	if err := CheckPassword("password", password); err != nil {
 		return err
@@ -233,7 +236,7 @@ func (s *Service) CreateCustomerAccount(ctx context.Context, fields db.CustomerF
 	if err != nil {
 		return nil, Token{}, err
 	}
-	tok, err := s.issue(Actor{Type: Customer, ID: customer.ID, IdentityID: identity.ID})
+	tok, err := s.issue(Actor{Type: Customer, ID: customer.ID, IdentityID: identity.ID, Generation: identity.TokenGeneration})
 	return customer, tok, err
 }
 

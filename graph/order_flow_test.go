@@ -338,7 +338,7 @@ func TestTransferRules(t *testing.T) {
 	// A deleted customer's token asks for nothing.
 	tokC, idC := a.signUp("c@example.com", "password c")
 	a.query(`mutation ($id: ID!) { delete_customer(id: $id) { id } }`, map[string]any{"id": idC}, &struct{}{})
-	wantError(t, a.as(tokC).fail(requestQ, map[string]any{"id": order.ID}), "NOT_FOUND", "not_found", "")
+	wantError(t, a.as(tokC).fail(requestQ, map[string]any{"id": order.ID}), "UNAUTHORIZED", "unauthorized", revoked)
 
 	// Once the order is a registered customer's, it cannot be asked for.
 	alice.query(requestQ, map[string]any{"id": order.ID}, &struct{}{})

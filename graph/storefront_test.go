@@ -73,10 +73,11 @@ func TestStorefrontAccount(t *testing.T) {
 		t.Errorf("me = %+v", m)
 	}
 
-	// A deleted account's token no longer reaches anything.
+	// A deleted account's token no longer reaches anything
+	// (TestDeletedCustomersTokenReachesNothing).
 	a.query(`mutation ($id: ID!) { delete_customer(id: $id) { id } }`, map[string]any{"id": id}, &struct{}{})
-	wantError(t, mia.fail(meQ, nil), "NOT_FOUND", "not_found", "")
-	wantError(t, mia.fail(`mutation { create_my_address(input: {city: "X"}) { id } }`, nil), "NOT_FOUND", "not_found", "")
+	wantError(t, mia.fail(meQ, nil), "UNAUTHORIZED", "unauthorized", revoked)
+	wantError(t, mia.fail(`mutation { create_my_address(input: {city: "X"}) { id } }`, nil), "UNAUTHORIZED", "unauthorized", revoked)
 }
 
 func TestPasswordReset(t *testing.T) {

@@ -43,3 +43,8 @@ CREATE TABLE login_known_address (
     last_login_at timestamptz NOT NULL,
     PRIMARY KEY (email, address)
 );
+
+-- Every token carries the generation of its identity when it was issued; a
+-- password reset moves the generation on, which ends every token issued
+-- before it.
+ALTER TABLE auth_identity ADD COLUMN token_generation integer NOT NULL DEFAULT 0;
