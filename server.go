@@ -390,6 +390,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var jobs sync.WaitGroup
 	jobs.Go(func() { (&notify.Dispatcher{DB: d.pool, Sender: sender, Logger: logger}).Run(background) })
+	jobs.Go(func() { svc.RunResetRequests(background, time.Second, logger) })
 	jobs.Go(func() { purgeIdempotencyKeys(background, d.pool, logger) })
 	jobs.Go(func() { purgeLoginThrottle(background, d.pool, svc, logger) })
 

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -133,16 +134,62 @@ func accountKey(clean string) string {
 	return "sha256:" + HashToken(clean)
 }
 
-// RequestPasswordReset puts a single-use reset token for the email's
-// identity in the notification outbox. It says nothing of whether the email
-// has an identity: it succeeds for any email.
+// RequestPasswordReset queues a password reset for the email. It says
+// nothing of whether the email has an identity, by its answer or its
+// timing: it succeeds for any email, and a known email and an unknown one
+// cost the same single insert. ProcessResetRequests does the rest later.
 func (s *Service) RequestPasswordReset(ctx context.Context, t ActorType, email string) error {
 	clean, err := db.CleanEmail("email", email)
 	if err != nil {
+		// No identity can have it; the answer is the same.
 		return nil
 	}
-	identity, err := db.IdentityByEmail(ctx, s.DB, clean)
+	return db.CreateResetRequest(ctx, s.DB, clean, string(t))
+}
+
+// Reset mails are throttled per identity, silently: at most one in
+// ResetMailInterval and ResetMailsPerHour in an hour, so that nobody can
+// flood a mailbox by asking again and again.
+const (
+	ResetMailInterval = time.Minute
+	ResetMailsPerHour = 5
+)
+
+// resetBatch is how many requests one ProcessResetRequests handles.
+const resetBatch = 100
+
+// ProcessResetRequests turns queued reset requests into tokens and mails
+// and returns how many requests it took off the queue. A request for an
+// email without an identity, one over the identity's mail limits and one
+// older than a token's life are dropped without a word. Each request is
+// handled in a transaction of its own, so servers share the queue and a
+// failure puts the request back.
+func (s *Service) ProcessResetRequests(ctx context.Context) (int, error) {
+	for n := 0; n < resetBatch; n++ {
+		done, err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (bool, error) {
+			req, err := db.ClaimResetRequest(ctx, tx)
+			if err != nil || req == nil {
+				return false, err
+			}
+			return true, s.processResetRequest(ctx, tx, req)
+		})
+		if err != nil || !done {
+			return n, err
+		}
+	}
+	return resetBatch, nil
+}
+
+func (s *Service) processResetRequest(ctx context.Context, tx *sqlx.Tx, req *db.ResetRequest) error {
+	if time.Since(req.CreatedAt) > ResetTokenTTL {
+		return nil
+	}
+	identity, err := db.LockIdentityByEmail(ctx, tx, req.Email)
 	if err != nil || identity == nil {
+		return err
+	}
+	allowed, err := db.ResetMailAllowed(ctx, tx, identity.ID, ResetMailInterval, ResetMailsPerHour, time.Hour)
+	if err != nil || !allowed {
 		return err
 	}
 	token, hash, err := NewSecretToken()
@@ -150,23 +197,43 @@ func (s *Service) RequestPasswordReset(ctx context.Context, t ActorType, email s
 		return err
 	}
 	expires := time.Now().Add(ResetTokenTTL)
-	_, err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (struct{}, error) {
-		if err := db.CreateResetToken(ctx, tx, identity.ID, hash, expires); err != nil {
-			return struct{}{}, err
+	if err := db.CreateResetToken(ctx, tx, identity.ID, hash, expires); err != nil {
+		return err
+	}
+	return db.EnqueueNotification(ctx, tx, identity.Email, "password_reset", db.JSONObject{
+		"token": token, "actor_type": req.ActorType, "expires_at": expires.UTC().Format(time.RFC3339),
+	}, expires)
+}
+
+// RunResetRequests processes reset requests every interval until ctx is
+// done; the notification dispatcher then sends their mails.
+func (s *Service) RunResetRequests(ctx context.Context, interval time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for {
+			n, err := s.ProcessResetRequests(ctx)
+			if err != nil && ctx.Err() == nil {
+				logger.ErrorContext(ctx, "password reset requests", "error", err)
+			}
+			if err != nil || n < resetBatch {
+				break
+			}
 		}
-		return struct{}{}, db.EnqueueNotification(ctx, tx, identity.Email, "password_reset", db.JSONObject{
-			"token": token, "actor_type": string(t), "expires_at": expires.UTC().Format(time.RFC3339),
-		}, expires)
-	})
-	return err
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // ResetPassword spends a reset token and sets the identity's new password.
 // The new password ends what the old one let in: every token issued before
-// (the identity's token generation moves on), every other reset token, and
-// the login throttle's counts and known addresses. Returns INVALID_DATA for
-// a bad password and UNAUTHORIZED for a token that is unknown, used or
-// expired.
+// (the identity's token generation moves on), every other reset token and
+// queued request, and the login throttle's counts and known addresses.
+// Returns INVALID_DATA for a bad password and UNAUTHORIZED for a token that
+// is unknown, used or expired.
 func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
 	if err := CheckPassword("password", password); err != nil {
 		return err
@@ -186,6 +253,9 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 		}
 		identity, err := db.IdentityByID(ctx, tx, identityID)
 		if err != nil {
+			return struct{}{}, err
+		}
+		if err := db.DropResetRequests(ctx, tx, identity.Email); err != nil {
 			return struct{}{}, err
 		}
 		return struct{}{}, db.ForgetLoginThrottle(ctx, tx, accountKey(identity.Email))

@@ -95,6 +95,10 @@ func TestPasswordReset(t *testing.T) {
 			t.Errorf("request_password_reset(%q) = false", email)
 		}
 	}
+	// The invalid email is not queued.
+	if n := a.processResets(); n != 2 {
+		t.Errorf("%d reset requests processed, want 2", n)
+	}
 	var tokens []string
 	if err := a.pool.Select(&tokens, `SELECT data->>'token' FROM notification WHERE template = 'password_reset' ORDER BY created_at`); err != nil {
 		t.Fatal(err)
@@ -122,7 +126,9 @@ func TestPasswordReset(t *testing.T) {
 	wantError(t, a.as("").fail(reset, map[string]any{"t": "made-up", "p": "third password"}), "UNAUTHORIZED", "unauthorized", "Invalid or expired reset token")
 
 	// Expired.
+	a.aMinutePasses()
 	a.as("").query(request, map[string]any{"e": "reset@example.com"}, &struct{}{})
+	a.processResets()
 	var second string
 	if err := a.pool.Get(&second, `SELECT data->>'token' FROM notification WHERE template = 'password_reset' ORDER BY created_at DESC LIMIT 1`); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,11 @@
 package graph_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
+
+	"github.com/acme/customerservice/auth"
 )
 
 const (
@@ -18,12 +22,32 @@ func (a *api) in(tb testing.TB) *api {
 	return &b
 }
 
+// processResets runs the background step that turns reset requests into
+// tokens and mails, as the server does every second, and returns how many
+// requests it took.
+func (a *api) processResets() int {
+	a.tb.Helper()
+	n, err := a.auth.ProcessResetRequests(context.Background())
+	if err != nil {
+		a.tb.Fatalf("process reset requests: %v", err)
+	}
+	return n
+}
+
+// aMinutePasses makes the reset mails sent so far a minute older, as
+// waiting would: an identity gets at most one a minute.
+func (a *api) aMinutePasses() {
+	a.tb.Helper()
+	a.exec(`UPDATE password_reset_token SET created_at = created_at - interval '1 minute'`)
+}
+
 // resetToken asks for a password reset for email and returns the token
 // mailed for it.
 func (a *api) resetToken(email string) string {
 	a.tb.Helper()
 	before := a.resetMails()
 	a.as("").query(requestResetQ, map[string]any{"e": email}, &struct{}{})
+	a.processResets()
 	if a.resetMails() != before+1 {
 		a.tb.Fatalf("no reset mail for %s", email)
 	}
@@ -68,6 +92,7 @@ func TestPasswordResetEndsOlderTokens(t *testing.T) {
 	a.as(loginTok).query(meQ, nil, &struct{}{})
 
 	first := a.resetToken("rita@example.com")
+	a.aMinutePasses()
 	second := a.resetToken("rita@example.com")
 	a.resetPassword(second, "new password")
 	wantError(t, a.as("").fail(resetQ, map[string]any{"t": first, "p": "attacker's password"}), "UNAUTHORIZED", "unauthorized", "Invalid or expired reset token")
@@ -81,6 +106,7 @@ func TestPasswordResetEndsOlderTokens(t *testing.T) {
 	// Issued after the reset, within the same second maybe: it works.
 	a.as(a.login("CUSTOMER", "rita@example.com", "new password")).query(meQ, nil, &struct{}{})
 	// So does a reset asked for after it.
+	a.aMinutePasses()
 	a.resetPassword(a.resetToken("rita@example.com"), "third password")
 	a.as(a.login("CUSTOMER", "rita@example.com", "third password")).query(meQ, nil, &struct{}{})
 
@@ -138,5 +164,110 @@ func TestTokenCheckedOncePerRequest(t *testing.T) {
 	// Four counts and one check of the token.
 	if resp.Statements != 5 {
 		t.Errorf("%d statements, want 5", resp.Statements)
+	}
+}
+
+// tableRows returns the number of rows of every table.
+func (a *api) tableRows() map[string]int {
+	a.tb.Helper()
+	var tables []string
+	if err := a.pool.Select(&tables, `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`); err != nil {
+		a.tb.Fatal(err)
+	}
+	rows := map[string]int{}
+	for _, table := range tables {
+		var n int
+		if err := a.pool.Get(&n, `SELECT count(*) FROM "`+table+`"`); err != nil {
+			a.tb.Fatal(err)
+		}
+		rows[table] = n
+	}
+	return rows
+}
+
+// grown returns the tables with more rows in after than in before, and how
+// many more.
+func grown(before, after map[string]int) map[string]int {
+	out := map[string]int{}
+	for table, n := range after {
+		if d := n - before[table]; d != 0 {
+			out[table] = d
+		}
+	}
+	return out
+}
+
+// request_password_reset does the same work for an email with an identity
+// as for one without: the same statements, writing the same rows, so its
+// timing tells nothing. Before, a known email read the identity and wrote a
+// token and an outbox message (3 statements, a WAL flush), an unknown one
+// only read (1 statement). No time is measured.
+func TestPasswordResetRequestsLookAlike(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.register("CUSTOMER", "known@example.com", "a password")
+	var got struct {
+		R bool `json:"request_password_reset"`
+	}
+	start := a.tableRows()
+	known := a.as("").query(requestResetQ, map[string]any{"e": "known@example.com"}, &got)
+	afterKnown := a.tableRows()
+	unknown := a.as("").query(requestResetQ, map[string]any{"e": "unknown@example.com"}, &got)
+	afterUnknown := a.tableRows()
+	t.Logf("known email: %d statements, rows added %v; unknown email: %d statements, rows added %v",
+		known.Statements, grown(start, afterKnown), unknown.Statements, grown(afterKnown, afterUnknown))
+	if known.Statements != unknown.Statements || string(known.Data) != string(unknown.Data) {
+		t.Errorf("known email: %d statements, %s; unknown: %d, %s", known.Statements, known.Data, unknown.Statements, unknown.Data)
+	}
+	if k, u := grown(start, afterKnown), grown(afterKnown, afterUnknown); fmt.Sprint(k) != fmt.Sprint(u) {
+		t.Errorf("a known email wrote %v, an unknown one %v", k, u)
+	}
+	// The background step mails the known email only.
+	if n := a.processResets(); n != 2 {
+		t.Errorf("%d requests processed, want 2", n)
+	}
+	var recipients []string
+	if err := a.pool.Select(&recipients, `SELECT recipient FROM notification WHERE template = 'password_reset'`); err != nil {
+		t.Fatal(err)
+	}
+	if len(recipients) != 1 || recipients[0] != "known@example.com" {
+		t.Errorf("reset mails to %v, want known@example.com only", recipients)
+	}
+}
+
+// Reset mails are throttled per identity, silently: one a minute, five an
+// hour, whatever is asked.
+func TestResetMailsAreThrottled(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.register("CUSTOMER", "flood@example.com", "a password")
+	ask := func(times int) {
+		for range times {
+			var got struct {
+				R bool `json:"request_password_reset"`
+			}
+			a.as("").query(requestResetQ, map[string]any{"e": "flood@example.com"}, &got)
+			if !got.R {
+				t.Fatal("request_password_reset = false")
+			}
+		}
+		a.processResets()
+	}
+	ask(10)
+	if n := a.resetMails(); n != 1 {
+		t.Errorf("10 requests at once: %d mails, want 1", n)
+	}
+	for range 9 {
+		a.aMinutePasses()
+		ask(1)
+	}
+	if n := a.resetMails(); n != auth.ResetMailsPerHour {
+		t.Errorf("a request a minute for 10 minutes: %d mails, want %d", n, auth.ResetMailsPerHour)
+	}
+	// An hour on, the identity may be mailed again.
+	a.exec(`UPDATE password_reset_token SET created_at = created_at - interval '1 hour'`)
+	ask(1)
+	if n := a.resetMails(); n != auth.ResetMailsPerHour+1 {
+		t.Errorf("after an hour: %d mails, want %d", n, auth.ResetMailsPerHour+1)
 	}
 }
