@@ -8,3 +8,7 @@ CREATE TABLE password_reset_request (
     actor_type text NOT NULL CHECK (actor_type IN ('customer', 'user')),
     created_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Order transfer requests are throttled per customer who asks, counting
+-- its requests of the last hour.
+CREATE INDEX order_transfer_customer_idx ON order_transfer (customer_id, created_at);
