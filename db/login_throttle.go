@@ -68,11 +68,13 @@ type LoginVerdict struct {
 func CountLoginAttempt(ctx context.Context, q sqlx.QueryerContext, account, address string, p LoginPolicy) (LoginVerdict, error) {
 	// Each CTE reads the one before it, so a statement locks the pair row,
 	// then the address row, then the account row, always in that order:
-	// two attempts cannot each hold a row the other waits for. Waits are
-	// measured at the end, with clock_timestamp(): now() is when the
-	// statement began, maybe before it waited for a row. The account
-	// waits FirstDelay * 2^(n - FreeChecks) after its n-th check (capped),
-	// not at all before the FreeChecks-th.
+	// two attempts cannot each hold a row the other waits for. The account
+	// row's times are read from the clock once, once the row is locked, and
+	// every wait is measured at the end: now() is when the statement began,
+	// maybe before it waited for the row while another attempt set a later
+	// time in it. The account waits FirstDelay * 2^(n - FreeChecks) after
+	// its n-th check (capped), not at all before the FreeChecks-th; after a
+	// quiet day it starts over.
 	const query = `WITH pair AS (
 		INSERT INTO login_attempt_pair AS p (email, address, attempts, window_started_at) VALUES ($1, $2, 1, now())
 		ON CONFLICT (email, address) DO UPDATE SET
@@ -90,21 +92,19 @@ func CountLoginAttempt(ctx context.Context, q sqlx.QueryerContext, account, addr
 			WHERE k.email = $1 AND k.address = $2 AND k.last_login_at > now() - make_interval(secs => $9)) AS known
 	), account AS (
 		INSERT INTO login_attempt_account AS c (email, attempts, granted, next_attempt_at, last_attempt_at)
-		SELECT $1, 1, true, now() + make_interval(secs => CASE WHEN 1 < $6::int THEN 0 ELSE least($10::float8, $7::float8) END), now()
-		FROM pair, addr, known
+		SELECT $1, 1, true, clock.at + make_interval(secs => CASE WHEN 1 < $6::int THEN 0 ELSE least($10::float8, $7::float8) END), clock.at
+		FROM pair, addr, known, (SELECT clock_timestamp() AS at) AS clock
 		WHERE pair.attempts <= $4 AND addr.attempts <= $5 AND NOT known.known
-		ON CONFLICT (email) DO UPDATE SET
-			attempts = CASE
-				WHEN c.last_attempt_at <= now() - make_interval(secs => $8) THEN 1
-				WHEN c.next_attempt_at <= now() THEN c.attempts + 1
-				ELSE c.attempts END,
-			granted = c.last_attempt_at <= now() - make_interval(secs => $8) OR c.next_attempt_at <= now(),
-			next_attempt_at = CASE
-				WHEN c.last_attempt_at <= now() - make_interval(secs => $8) THEN now() + make_interval(secs => CASE WHEN 1 < $6::int THEN 0 ELSE least($10::float8, $7::float8) END)
-				WHEN c.next_attempt_at <= now() THEN now() + make_interval(secs =>
-					CASE WHEN c.attempts + 1 < $6::int THEN 0 ELSE least($10::float8 * power(2, least(c.attempts + 1 - $6::int, 30)), $7::float8) END)
-				ELSE c.next_attempt_at END,
-			last_attempt_at = now()
+		ON CONFLICT (email) DO UPDATE SET (attempts, granted, next_attempt_at, last_attempt_at) = (
+			SELECT d.attempts, d.granted,
+				CASE WHEN NOT d.granted THEN c.next_attempt_at
+					WHEN d.attempts < $6::int THEN d.at
+					ELSE d.at + make_interval(secs => least($10::float8 * power(2, least(d.attempts - $6::int, 30)), $7::float8)) END,
+				d.at
+			FROM (SELECT clock.at, f.fresh OR c.next_attempt_at <= clock.at AS granted,
+					CASE WHEN f.fresh THEN 1 WHEN c.next_attempt_at <= clock.at THEN c.attempts + 1 ELSE c.attempts END AS attempts
+				FROM (SELECT clock_timestamp() AS at) AS clock,
+					LATERAL (SELECT c.last_attempt_at <= clock.at - make_interval(secs => $8) AS fresh) AS f) AS d)
 		RETURNING c.granted, c.next_attempt_at
 	)
 	SELECT pair.attempts AS pair_attempts,

@@ -112,6 +112,21 @@ func TestConcurrentLoginsAreCountedBeforeTheyAreChecked(t *testing.T) {
 	}
 	// The right password, last, is not checked: the limit is spent.
 	attacker.loginLimited("CUSTOMER", "burst@example.com", "right password", policy.Window)
+
+	// Right and wrong passwords at once, from a few addresses, for two
+	// accounts: the counts and the successes that clear them lock rows in
+	// one order, so every answer is a token, a wrong password or
+	// RATE_LIMITED, never a deadlock's INTERNAL.
+	b.register("CUSTOMER", "other@example.com", "right password")
+	got = countLogins(t, concurrently(n, func(i int) response {
+		password := "wrong password"
+		if i%4 == 0 {
+			password = "right password"
+		}
+		email := []string{"burst@example.com", "other@example.com"}[i%3%2]
+		return b.as("").from(fmt.Sprintf("203.0.113.%d:1", i%5), "").do(loginQ, loginVars("CUSTOMER", email, password))
+	}), policy.Window)
+	t.Logf("%d mixed logins: %d tokens, %d wrong, %d RATE_LIMITED", n, got.tokens, got.checkedWrong, got.limited)
 }
 
 // The limits are per account and address, and per address: someone
