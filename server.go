@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -109,6 +110,8 @@ type config struct {
 	// metricsAddr is the listener of /metrics; without one, a local server
 	// serves them beside the API and a production server not at all.
 	metricsAddr string
+	// trustedProxies may tell the client's address in X-Forwarded-For.
+	trustedProxies []netip.Prefix
 }
 
 func configFromEnv() (config, error) {
@@ -168,6 +171,9 @@ func configFromEnv() (config, error) {
 		}
 	case !c.production:
 		c.corsOrigins = []string{"*"}
+	}
+	if c.trustedProxies, err = httpserver.ParseTrustedProxies(os.Getenv("TRUSTED_PROXIES")); err != nil {
+		return c, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
 	c.maxConns = 20
 	if v := os.Getenv("DB_MAX_CONNS"); v != "" {
@@ -397,7 +403,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var jobs sync.WaitGroup
 	jobs.Go(func() { (&notify.Dispatcher{DB: d.pool, Sender: sender, Logger: logger}).Run(background) })
+	jobs.Go(func() { svc.RunResetRequests(background, time.Second, logger) })
 	jobs.Go(func() { purgeIdempotencyKeys(background, d.pool, logger) })
+	jobs.Go(func() { purgeLoginThrottle(background, d.pool, svc, logger) })
 
 	web := httpserver.New(httpserver.Config{
 		DB:    d.pool,
@@ -411,6 +419,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		Production:     cfg.production,
 		RequestTimeout: cfg.requestTimeout,
 		CORSOrigins:    cfg.corsOrigins,
+		TrustedProxies: cfg.trustedProxies,
 	})
 	return &app{db: d, auth: svc, web: web, close: func() {
 		stopBackground()
@@ -503,6 +512,22 @@ func purgeIdempotencyKeys(ctx context.Context, pool *sqlx.DB, logger *slog.Logge
 	for {
 		if err := db.PurgeIdempotencyKeys(ctx, pool); err != nil && ctx.Err() == nil {
 			logger.Warn("purge idempotency keys", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// purgeLoginThrottle deletes spent login throttling rows every hour.
+func purgeLoginThrottle(ctx context.Context, pool *sqlx.DB, svc *auth.Service, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := db.PurgeLoginThrottle(ctx, pool, svc.Policy()); err != nil && ctx.Err() == nil {
+			logger.Warn("purge login throttle", "error", err)
 		}
 		select {
 		case <-ctx.Done():

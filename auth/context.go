@@ -4,53 +4,103 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 
+	"github.com/acme/customerservice/db"
 	"github.com/acme/customerservice/errcode"
 )
 
 // credential is what a request's Authorization header established: an
-// actor, or why there is none.
+// actor, or why there is none. A token whose signature holds is checked
+// against its identity once, when the request first needs its actor.
 type credential struct {
 	actor Actor
 	err   error
+	// check confirms that a signed token still stands; nil when there is
+	// nothing left to check.
+	check func(context.Context, Actor) error
+	once  sync.Once
 }
 
 type credentialKey struct{}
 
 // Middleware reads "Authorization: Bearer <token>" and puts the actor in
 // the request's context. A bad token does not fail the request here: only
-// operations that need an actor refuse it, so public ones still work.
-func (t *Tokens) Middleware(next http.Handler) http.Handler {
+// operations that need an actor refuse it, so public ones still work. Nor
+// is the database asked here: the first operation that needs the actor
+// checks, once for the request, that the token still stands.
+func (s *Service) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
 		if h == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		var cred credential
+		cred := &credential{}
 		scheme, token, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 			cred.err = errcode.New(errcode.Unauthorized, `the Authorization header must be "Bearer <token>"`)
-		} else {
-			cred.actor, cred.err = t.Verify(strings.TrimSpace(token))
+		} else if cred.actor, cred.err = s.Tokens.Verify(strings.TrimSpace(token)); cred.err == nil {
+			cred.check = s.checkActor
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), credentialKey{}, cred)))
 	})
 }
 
+// errRevoked refuses a well-signed token that no longer stands; a new
+// value each time, so no caller can change the answer for the next.
+func errRevoked() error {
+	return errcode.New(errcode.Unauthorized, "This token is no longer valid; log in again")
+}
+
+// checkActor confirms that a token still stands: its identity has not had
+// its password reset since (the generations match), and the token's actor
+// is still the identity's, so a deleted customer's token reaches nothing.
+// One lookup by primary key.
+func (s *Service) checkActor(ctx context.Context, a Actor) error {
+	st, err := db.IdentityTokenState(ctx, s.DB, a.IdentityID)
+	if err != nil {
+		return err
+	}
+	if st == nil || st.Generation != a.Generation {
+		return errRevoked()
+	}
+	if a.ID == "" {
+		// Not linked when issued; what it may do is decided against the
+		// identity as it is now (see CreateCustomerAccount).
+		return nil
+	}
+	current := st.CustomerID
+	if a.Type == User {
+		current = st.UserID
+	}
+	if current == nil || *current != a.ID {
+		return errRevoked()
+	}
+	return nil
+}
+
 // ActorFrom returns the actor of ctx. Without a token it returns
-// UNAUTHORIZED, and so for a token that was refused.
+// UNAUTHORIZED, and so for a token that was refused or no longer stands.
 func ActorFrom(ctx context.Context) (Actor, error) {
-	cred, ok := ctx.Value(credentialKey{}).(credential)
+	cred, ok := ctx.Value(credentialKey{}).(*credential)
 	if !ok {
 		return Actor{}, errcode.New(errcode.Unauthorized, "This operation needs a token: send Authorization: Bearer <token>")
 	}
-	return cred.actor, cred.err
+	cred.once.Do(func() {
+		if cred.check != nil {
+			cred.err = cred.check(ctx, cred.actor)
+		}
+	})
+	if cred.err != nil {
+		return Actor{}, cred.err
+	}
+	return cred.actor, nil
 }
 
 // HasCredential reports whether the request sent a token, good or bad.
 func HasCredential(ctx context.Context) bool {
-	_, ok := ctx.Value(credentialKey{}).(credential)
+	_, ok := ctx.Value(credentialKey{}).(*credential)
 	return ok
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -22,6 +23,8 @@ type Service struct {
 	DB     *sqlx.DB
 	Hasher *Hasher
 	Tokens *Tokens
+	// LoginPolicy bounds password checks; db.DefaultLoginPolicy when zero.
+	LoginPolicy db.LoginPolicy
 }
 
 // Token is a signed token and its expiry.
@@ -60,22 +63,25 @@ func (s *Service) Register(ctx context.Context, t ActorType, email, password str
 	if err != nil {
 		return Token{}, err
 	}
-	return s.issue(Actor{Type: t, IdentityID: identity.ID})
+	return s.issue(Actor{Type: t, IdentityID: identity.ID, Generation: identity.TokenGeneration})
 }
 
 // Login checks an email and password and returns a token for the
 // identity's account of type t, or an unlinked token when it has none.
 // A wrong password and an unknown email fail alike, in about the same time:
-// UNAUTHORIZED "Invalid email or password". After MaxLoginFailures failures
-// for an email, it is refused (NOT_ALLOWED) until the lockout window ends.
+// UNAUTHORIZED "Invalid email or password". Every attempt is counted
+// before the password is checked (see db.CountLoginAttempt and README.md,
+// "Login throttling"); one over a limit is RATE_LIMITED, with how long to
+// wait, and its password is not checked.
 func (s *Service) Login(ctx context.Context, t ActorType, email, password string) (Token, error) {
 	clean := db.NormalizeEmail(email)
-	locked, err := db.LockedOut(ctx, s.DB, clean)
+	account, address := accountKey(clean), addressKey(ClientAddrFrom(ctx))
+	verdict, err := db.CountLoginAttempt(ctx, s.DB, account, address, s.Policy())
 	if err != nil {
 		return Token{}, err
 	}
-	if locked {
-		return Token{}, errcode.New(errcode.NotAllowed, "Too many failed logins for this email; try again in %d minutes", int(db.LockoutWindow.Minutes()))
+	if verdict.Wait > 0 {
+		return Token{}, errcode.Limited(verdict.Wait, "Too many login attempts; try again in %d seconds", errcode.RetryAfterSeconds(verdict.Wait))
 	}
 	identity, err := db.IdentityByEmail(ctx, s.DB, clean)
 	if err != nil {
@@ -90,17 +96,12 @@ func (s *Service) Login(ctx context.Context, t ActorType, email, password string
 		return Token{}, err
 	}
 	if !ok {
-		if len(clean) <= 320 {
-			if err := db.RecordLoginFailure(ctx, s.DB, clean); err != nil {
-				return Token{}, err
-			}
-		}
 		return Token{}, errInvalidLogin
 	}
-	if err := db.ClearLoginFailures(ctx, s.DB, clean); err != nil {
+	if err := db.LoginSucceeded(ctx, s.DB, account, address); err != nil {
 		return Token{}, err
 	}
-	a := Actor{Type: t, IdentityID: identity.ID}
+	a := Actor{Type: t, IdentityID: identity.ID, Generation: identity.TokenGeneration}
 	switch {
 	case t == Customer && identity.CustomerID != nil:
 		a.ID = *identity.CustomerID
@@ -110,16 +111,85 @@ func (s *Service) Login(ctx context.Context, t ActorType, email, password string
 	return s.issue(a)
 }
 
-// RequestPasswordReset puts a single-use reset token for the email's
-// identity in the notification outbox. It says nothing of whether the email
-// has an identity: it succeeds for any email.
+// Policy returns the login policy in force.
+func (s *Service) Policy() db.LoginPolicy {
+	if s.LoginPolicy == (db.LoginPolicy{}) {
+		return db.DefaultLoginPolicy()
+	}
+	return s.LoginPolicy
+}
+
+// maxAccountKey bounds the email a login is counted under: no identity has
+// a longer one (db.CleanEmail allows far less), and anything longer is
+// counted under its hash, so a megabyte of email costs a row of 71 bytes.
+const maxAccountKey = 320
+
+// accountKey is the account a login attempt is counted against: its
+// normalized email, whether or not an identity has it, so that throttling
+// tells nothing of which emails exist.
+func accountKey(clean string) string {
+	if len(clean) <= maxAccountKey {
+		return clean
+	}
+	return "sha256:" + HashToken(clean)
+}
+
+// RequestPasswordReset queues a password reset for the email. It says
+// nothing of whether the email has an identity, by its answer or its
+// timing: it succeeds for any email, and a known email and an unknown one
+// cost the same single insert. ProcessResetRequests does the rest later.
 func (s *Service) RequestPasswordReset(ctx context.Context, t ActorType, email string) error {
 	clean, err := db.CleanEmail("email", email)
 	if err != nil {
+		// No identity can have it; the answer is the same.
 		return nil
 	}
-	identity, err := db.IdentityByEmail(ctx, s.DB, clean)
+	return db.CreateResetRequest(ctx, s.DB, clean, string(t))
+}
+
+// Reset mails are throttled per identity, silently: at most one in
+// ResetMailInterval and ResetMailsPerHour in an hour, so that nobody can
+// flood a mailbox by asking again and again.
+const (
+	ResetMailInterval = time.Minute
+	ResetMailsPerHour = 5
+)
+
+// resetBatch is how many requests one ProcessResetRequests handles.
+const resetBatch = 100
+
+// ProcessResetRequests turns queued reset requests into tokens and mails
+// and returns how many requests it took off the queue. A request for an
+// email without an identity, one over the identity's mail limits and one
+// older than a token's life are dropped without a word. Each request is
+// handled in a transaction of its own, so servers share the queue and a
+// failure puts the request back.
+func (s *Service) ProcessResetRequests(ctx context.Context) (int, error) {
+	for n := 0; n < resetBatch; n++ {
+		done, err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (bool, error) {
+			req, err := db.ClaimResetRequest(ctx, tx)
+			if err != nil || req == nil {
+				return false, err
+			}
+			return true, s.processResetRequest(ctx, tx, req)
+		})
+		if err != nil || !done {
+			return n, err
+		}
+	}
+	return resetBatch, nil
+}
+
+func (s *Service) processResetRequest(ctx context.Context, tx *sqlx.Tx, req *db.ResetRequest) error {
+	if time.Since(req.CreatedAt) > ResetTokenTTL {
+		return nil
+	}
+	identity, err := db.LockIdentityByEmail(ctx, tx, req.Email)
 	if err != nil || identity == nil {
+		return err
+	}
+	allowed, err := db.ResetMailAllowed(ctx, tx, identity.ID, ResetMailInterval, ResetMailsPerHour, time.Hour)
+	if err != nil || !allowed {
 		return err
 	}
 	token, hash, err := NewSecretToken()
@@ -127,18 +197,41 @@ func (s *Service) RequestPasswordReset(ctx context.Context, t ActorType, email s
 		return err
 	}
 	expires := time.Now().Add(ResetTokenTTL)
-	_, err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (struct{}, error) {
-		if err := db.CreateResetToken(ctx, tx, identity.ID, hash, expires); err != nil {
-			return struct{}{}, err
+	if err := db.CreateResetToken(ctx, tx, identity.ID, hash, expires); err != nil {
+		return err
+	}
+	return db.EnqueueNotification(ctx, tx, identity.Email, "password_reset", db.JSONObject{
+		"token": token, "actor_type": req.ActorType, "expires_at": expires.UTC().Format(time.RFC3339),
+	}, expires)
+}
+
+// RunResetRequests processes reset requests every interval until ctx is
+// done; the notification dispatcher then sends their mails.
+func (s *Service) RunResetRequests(ctx context.Context, interval time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for {
+			n, err := s.ProcessResetRequests(ctx)
+			if err != nil && ctx.Err() == nil {
+				logger.ErrorContext(ctx, "password reset requests", "error", err)
+			}
+			if err != nil || n < resetBatch {
+				break
+			}
 		}
-		return struct{}{}, db.EnqueueNotification(ctx, tx, identity.Email, "password_reset", db.JSONObject{
-			"token": token, "actor_type": string(t), "expires_at": expires.UTC().Format(time.RFC3339),
-		}, expires)
-	})
-	return err
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // ResetPassword spends a reset token and sets the identity's new password.
+// The new password ends what the old one let in: every token issued before
+// (the identity's token generation moves on), every other reset token and
+// queued request, and the login throttle's counts and known addresses.
 // Returns INVALID_DATA for a bad password and UNAUTHORIZED for a token that
 // is unknown, used or expired.
 func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
@@ -162,7 +255,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 		if err != nil {
 			return struct{}{}, err
 		}
-		return struct{}{}, db.ClearLoginFailures(ctx, tx, identity.Email)
+		if err := db.DropResetRequests(ctx, tx, identity.Email); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, db.ForgetLoginThrottle(ctx, tx, accountKey(identity.Email))
 	})
 	return err
 }
@@ -210,7 +306,7 @@ func (s *Service) CreateCustomerAccount(ctx context.Context, fields db.CustomerF
 	if err != nil {
 		return nil, Token{}, err
 	}
-	tok, err := s.issue(Actor{Type: Customer, ID: customer.ID, IdentityID: identity.ID})
+	tok, err := s.issue(Actor{Type: Customer, ID: customer.ID, IdentityID: identity.ID, Generation: identity.TokenGeneration})
 	return customer, tok, err
 }
 

@@ -31,6 +31,9 @@ type Actor struct {
 	Type       ActorType
 	ID         string
 	IdentityID string
+	// Generation is the identity's token generation when the token was
+	// issued; a password reset moves it on, ending the tokens before it.
+	Generation int
 }
 
 const (
@@ -62,6 +65,9 @@ type claims struct {
 	ActorType  ActorType `json:"actor_type"`
 	ActorID    string    `json:"actor_id"`
 	IdentityID string    `json:"auth_identity_id"`
+	// Generation is compared with the identity's, rather than the issue
+	// time with the reset's: iat has only second precision.
+	Generation int `json:"gen"`
 }
 
 // Issue returns a token for a, and when it expires.
@@ -79,6 +85,7 @@ func (t *Tokens) Issue(a Actor) (string, time.Time, error) {
 		ActorType:  a.Type,
 		ActorID:    a.ID,
 		IdentityID: a.IdentityID,
+		Generation: a.Generation,
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
 	if err != nil {
@@ -92,7 +99,9 @@ var errBadToken = errcode.New(errcode.Unauthorized, "Invalid or expired token")
 
 // Verify returns the actor of a token, or UNAUTHORIZED when it is
 // malformed, tampered with, signed with another key or algorithm (alg none
-// included), for another issuer or audience, or expired.
+// included), for another issuer or audience, or expired. Whether the token
+// still stands (no password reset since, its actor still the identity's)
+// is for Service.Middleware to check against the database.
 func (t *Tokens) Verify(token string) (Actor, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
@@ -109,7 +118,7 @@ func (t *Tokens) Verify(token string) (Actor, error) {
 	if c.ActorType != Customer && c.ActorType != User || c.IdentityID == "" {
 		return Actor{}, errBadToken
 	}
-	return Actor{Type: c.ActorType, ID: c.ActorID, IdentityID: c.IdentityID}, nil
+	return Actor{Type: c.ActorType, ID: c.ActorID, IdentityID: c.IdentityID, Generation: c.Generation}, nil
 }
 
 // LoadOrCreateSecret returns the secret kept in path, creating a random one

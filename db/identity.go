@@ -15,15 +15,18 @@ import (
 // Identity is a row of auth_identity: an email and password that log in,
 // shared by at most one customer and one admin user.
 type Identity struct {
-	ID           string    `db:"id"`
-	Email        string    `db:"email"`
-	PasswordHash string    `db:"password_hash"`
-	CustomerID   *string   `db:"customer_id"`
-	UserID       *string   `db:"user_id"`
-	CreatedAt    time.Time `db:"created_at"`
+	ID           string  `db:"id"`
+	Email        string  `db:"email"`
+	PasswordHash string  `db:"password_hash"`
+	CustomerID   *string `db:"customer_id"`
+	UserID       *string `db:"user_id"`
+	// TokenGeneration is put in every token issued for the identity; a
+	// password reset moves it on, which ends the tokens issued before.
+	TokenGeneration int       `db:"token_generation"`
+	CreatedAt       time.Time `db:"created_at"`
 }
 
-const identityColumns = `i.id, i.email, i.password_hash, i.customer_id, i.user_id, i.created_at`
+const identityColumns = `i.id, i.email, i.password_hash, i.customer_id, i.user_id, i.token_generation, i.created_at`
 
 // identityExists is Medusa's answer to registering a taken email,
 // whichever actor the identity belongs to. A new value each time, so no
@@ -98,54 +101,35 @@ func link(ctx context.Context, q sqlx.ExecerContext, column, identityID, actorID
 	return nil
 }
 
-// SetPassword replaces an identity's password hash.
+// TokenState is what decides whether an identity's tokens still stand:
+// its token generation and the actors it is linked to now.
+type TokenState struct {
+	Generation int     `db:"token_generation"`
+	CustomerID *string `db:"customer_id"`
+	UserID     *string `db:"user_id"`
+}
+
+// IdentityTokenState returns the token state of an identity, or nil when
+// there is none. It is read for every request that carries a token, by
+// primary key.
+func IdentityTokenState(ctx context.Context, q sqlx.QueryerContext, id string) (*TokenState, error) {
+	const query = `SELECT i.token_generation, i.customer_id, i.user_id FROM auth_identity i WHERE i.id = $1`
+	var out TokenState
+	if err := sqlx.GetContext(ctx, q, &out, query, id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("token state of %s: %w", id, err)
+	}
+	return &out, nil
+}
+
+// SetPassword replaces an identity's password hash and moves its token
+// generation on, so every token issued with the old password stops working.
 func SetPassword(ctx context.Context, q sqlx.ExecerContext, identityID, passwordHash string) error {
-	const query = `UPDATE auth_identity SET password_hash = $2, updated_at = now() WHERE id = $1`
+	const query = `UPDATE auth_identity SET password_hash = $2, token_generation = token_generation + 1, updated_at = now() WHERE id = $1`
 	if _, err := q.ExecContext(ctx, query, identityID, passwordHash); err != nil {
 		return fmt.Errorf("set password: %w", err)
-	}
-	return nil
-}
-
-// Lockout policy: this many failed logins for one email within the window
-// lock it for the window.
-const (
-	MaxLoginFailures = 10
-	LockoutWindow    = 15 * time.Minute
-)
-
-// LockedOut reports whether logins for a clean email are refused for now.
-func LockedOut(ctx context.Context, q sqlx.QueryerContext, email string) (bool, error) {
-	var locked bool
-	err := sqlx.GetContext(ctx, q, &locked, `SELECT coalesce(locked_until > now(), false) FROM login_failure WHERE email = $1`, email)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return false, fmt.Errorf("lockout: %w", err)
-	}
-	return locked, nil
-}
-
-// RecordLoginFailure counts a failed login for a clean email, whether or
-// not it has an identity, and locks the email at the limit.
-func RecordLoginFailure(ctx context.Context, q sqlx.ExecerContext, email string) error {
-	// A failure after the window starts a new one.
-	const query = `INSERT INTO login_failure AS f (email, failures, first_failed_at) VALUES ($1, 1, now())
-		ON CONFLICT (email) DO UPDATE SET
-			failures = CASE WHEN f.first_failed_at < now() - $2::interval THEN 1 ELSE f.failures + 1 END,
-			first_failed_at = CASE WHEN f.first_failed_at < now() - $2::interval THEN now() ELSE f.first_failed_at END,
-			locked_until = CASE
-				WHEN f.first_failed_at >= now() - $2::interval AND f.failures + 1 >= $3 THEN now() + $2::interval
-				ELSE f.locked_until END`
-	if _, err := q.ExecContext(ctx, query, email, LockoutWindow.String(), MaxLoginFailures); err != nil {
-		return fmt.Errorf("record login failure: %w", err)
-	}
-	return nil
-}
-
-// ClearLoginFailures forgets the failures of a clean email after a
-// successful login or password reset.
-func ClearLoginFailures(ctx context.Context, q sqlx.ExecerContext, email string) error {
-	if _, err := q.ExecContext(ctx, `DELETE FROM login_failure WHERE email = $1`, email); err != nil {
-		return fmt.Errorf("clear login failures: %w", err)
 	}
 	return nil
 }
@@ -159,18 +143,32 @@ func CreateResetToken(ctx context.Context, q sqlx.ExecerContext, identityID, tok
 	return nil
 }
 
-// UseResetToken spends a reset token and returns its identity. Returns
-// UNAUTHORIZED for a token that is unknown, used or expired; of concurrent
-// uses, one succeeds.
+// UseResetToken spends a reset token, and with it every other unused
+// reset token of its identity (a link mailed before a reset must not reset
+// the password again), and returns the identity. Returns UNAUTHORIZED for
+// a token that is unknown, used or expired. Of concurrent uses of one
+// identity's tokens, one succeeds: each statement locks the identity's
+// token rows in the same order, and the later ones find them spent.
 func UseResetToken(ctx context.Context, q sqlx.QueryerContext, tokenHash string) (string, error) {
-	const query = `UPDATE password_reset_token SET used_at = now()
-		WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING auth_identity_id`
-	var identityID string
-	if err := sqlx.GetContext(ctx, q, &identityID, query, tokenHash); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return "", errcode.New(errcode.Unauthorized, "Invalid or expired reset token")
-		}
+	const query = `WITH target AS (
+		SELECT t.auth_identity_id FROM password_reset_token t
+		WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()
+	)
+	UPDATE password_reset_token p SET used_at = now()
+	FROM target
+	WHERE p.auth_identity_id = target.auth_identity_id AND p.used_at IS NULL
+	RETURNING p.auth_identity_id, p.token_hash = $1 AS presented`
+	var rows []struct {
+		IdentityID string `db:"auth_identity_id"`
+		Presented  bool   `db:"presented"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, query, tokenHash); err != nil {
 		return "", fmt.Errorf("use reset token: %w", err)
 	}
-	return identityID, nil
+	for _, r := range rows {
+		if r.Presented {
+			return r.IdentityID, nil
+		}
+	}
+	return "", errcode.New(errcode.Unauthorized, "Invalid or expired reset token")
 }

@@ -19,6 +19,7 @@ const (
 	PrefixUser         = "user_"
 	PrefixIdentity     = "authid_"
 	PrefixNotification = "noti_"
+	PrefixResetRequest = "pwreq_"
 )
 
 // NewID returns a new ID with the given prefix.

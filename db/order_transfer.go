@@ -15,6 +15,59 @@ import (
 // TransferTTL is how long an order transfer token can be used.
 const TransferTTL = 24 * time.Hour
 
+// Transfer requests are throttled, so that nobody can flood a guest's
+// mailbox or keep voiding the token a guest was just sent: an order takes a
+// new request TransferInterval after its last one at the earliest, and a
+// customer makes at most TransfersPerHour requests in an hour.
+const (
+	TransferInterval = 15 * time.Minute
+	TransfersPerHour = 10
+)
+
+// LockRequester locks the customer asking for transfers until the
+// transaction ends, so that its concurrent requests are counted one after
+// the other. Returns NOT_FOUND for a deleted or unknown customer.
+func LockRequester(ctx context.Context, q sqlx.QueryerContext, customerID string) error {
+	const query = `SELECT c.id FROM customer c WHERE c.id = $1 AND c.deleted_at IS NULL FOR NO KEY UPDATE`
+	var id string
+	if err := sqlx.GetContext(ctx, q, &id, query, customerID); err != nil {
+		return notFound(err, "Customer", customerID)
+	}
+	return nil
+}
+
+// CheckTransferRate returns RATE_LIMITED, with how long to wait, when an
+// order may not take a new transfer request from a customer now: within
+// TransferInterval of the order's last request, or past TransfersPerHour
+// of the customer's. Run it in a transaction, after LockRequester and
+// TransferableOrder, so that the counts it reads cannot change before the
+// request is recorded.
+func CheckTransferRate(ctx context.Context, q sqlx.QueryerContext, orderID, customerID string) error {
+	// The requester's wait ends when the oldest of its last
+	// TransfersPerHour requests leaves the hour.
+	const query = `SELECT
+		coalesce(extract(epoch FROM (SELECT max(t.created_at) FROM order_transfer t WHERE t.order_id = $1)
+			+ make_interval(secs => $3) - now()), 0) AS order_wait,
+		coalesce(extract(epoch FROM (SELECT t.created_at FROM order_transfer t
+			WHERE t.customer_id = $2 AND t.created_at > now() - interval '1 hour'
+			ORDER BY t.created_at DESC OFFSET $4 - 1 LIMIT 1) + interval '1 hour' - now()), 0) AS requester_wait`
+	var row struct {
+		OrderWait     float64 `db:"order_wait"`
+		RequesterWait float64 `db:"requester_wait"`
+	}
+	if err := sqlx.GetContext(ctx, q, &row, query, orderID, customerID, TransferInterval.Seconds(), TransfersPerHour); err != nil {
+		return fmt.Errorf("check transfer rate: %w", err)
+	}
+	seconds := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	if row.OrderWait > 0 {
+		return errcode.Limited(seconds(row.OrderWait), "A transfer of this order was requested less than %d minutes ago; try again later", int(TransferInterval.Minutes()))
+	}
+	if row.RequesterWait > 0 {
+		return errcode.Limited(seconds(row.RequesterWait), "At most %d transfer requests an hour; try again later", TransfersPerHour)
+	}
+	return nil
+}
+
 // invalidTransferToken is Medusa's answer to a wrong, used or expired
 // transfer token.
 func invalidTransferToken() error { return errcode.New(errcode.NotAllowed, "Invalid token.") }

@@ -10,6 +10,7 @@ package errcode
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is a machine-readable error class. The values match the ErrorCode enum
@@ -81,6 +82,9 @@ type Error struct {
 	// Field names the input field at fault, when there is one
 	// ("input.email", "limit").
 	Field string
+	// RetryAfter is how long a RATE_LIMITED client should wait before it
+	// tries again; clients see it as extensions.retry_after, in seconds.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -93,6 +97,18 @@ func New(code Code, format string, args ...any) *Error {
 // Invalid returns an INVALID_DATA error about one input field.
 func Invalid(field, format string, args ...any) *Error {
 	return &Error{Code: InvalidData, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Limited returns a RATE_LIMITED error that tells the client to wait
+// retryAfter before trying again.
+func Limited(retryAfter time.Duration, format string, args ...any) *Error {
+	return &Error{Code: RateLimited, RetryAfter: retryAfter, Message: fmt.Sprintf(format, args...)}
+}
+
+// RetryAfterSeconds is d in whole seconds, rounded up and at least 1: a
+// client told to wait 0 seconds would try again at once and be refused.
+func RetryAfterSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }
 
 // Of returns the code of err: the code of the first *Error in its chain, or

@@ -36,6 +36,10 @@ type api struct {
 	h     http.Handler
 	auth  *auth.Service
 	token string // sent as the bearer token; "" sends none
+	// remoteAddr is the TCP peer the requests come from (httptest's
+	// 192.0.2.1:1234 when empty); forwardedFor, when not empty, is sent as
+	// X-Forwarded-For.
+	remoteAddr, forwardedFor string
 	// adminID is the admin user the default token acts as.
 	adminID string
 }
@@ -72,6 +76,14 @@ func newAPI(tb testing.TB, options ...func(*graph.Options)) *api {
 func (a *api) as(token string) *api {
 	b := *a
 	b.token = token
+	return &b
+}
+
+// from returns the api called from another TCP peer, with an
+// X-Forwarded-For header when forwardedFor is not empty.
+func (a *api) from(remoteAddr, forwardedFor string) *api {
+	b := *a
+	b.remoteAddr, b.forwardedFor = remoteAddr, forwardedFor
 	return &b
 }
 
@@ -140,6 +152,12 @@ func (a *api) post(query string, vars map[string]any, authorization string) resp
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
 	}
+	if a.remoteAddr != "" {
+		req.RemoteAddr = a.remoteAddr
+	}
+	if a.forwardedFor != "" {
+		req.Header.Set("X-Forwarded-For", a.forwardedFor)
+	}
 	rec := httptest.NewRecorder()
 	a.h.ServeHTTP(rec, req)
 	var resp response
@@ -161,7 +179,7 @@ func (a *api) post(query string, vars map[string]any, authorization string) resp
 // suffixes instead.
 var leaks = []string{"pq:", "SQLSTATE", "sql:", "violates", "constraint", "duplicate key", `relation "`,
 	"goroutine ", ".go:", "_fkey", "_pkey", "_idx", "auth_identity", "order_line_item", "customer_group_customer",
-	"idempotency_key", "password_hash", "login_failure", "syntax error at"}
+	"idempotency_key", "password_hash", "login_attempt", "login_known_address", "password_reset_request", "syntax error at"}
 
 // checkNoLeak fails the test when an error tells more than a client should
 // know. Every error of the test suite passes through it.

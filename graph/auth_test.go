@@ -206,18 +206,7 @@ func TestLoginFailures(t *testing.T) {
 	unknown := a.as("").fail(loginQ, map[string]any{"t": "CUSTOMER", "e": "nobody@example.com", "p": "wrong password"})
 	wantError(t, wrong, "UNAUTHORIZED", "unauthorized", "Invalid email or password")
 	wantError(t, unknown, "UNAUTHORIZED", "unauthorized", "Invalid email or password")
-
-	// The first failure counted; nine more lock the email.
-	for range 9 {
-		a.as("").fail(loginQ, map[string]any{"t": "CUSTOMER", "e": "LOCK@example.com", "p": "wrong password"})
-	}
-	err := a.as("").fail(loginQ, map[string]any{"t": "CUSTOMER", "e": "lock@example.com", "p": "right password"})
-	wantError(t, err, "NOT_ALLOWED", "not_allowed", "Too many failed logins for this email; try again in 15 minutes")
-	// Other emails are not affected; the lock ends with its window.
-	a.register("CUSTOMER", "free@example.com", "right password")
-	a.login("CUSTOMER", "free@example.com", "right password")
-	a.exec(`UPDATE login_failure SET locked_until = now() - interval '1 second', first_failed_at = now() - interval '1 hour'`)
-	a.login("CUSTOMER", "lock@example.com", "right password")
+	// Throttling is in login_throttle_test.go.
 }
 
 func TestBadTokens(t *testing.T) {

@@ -31,6 +31,9 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			if e.Field != "" {
 				gqlErr.Extensions["field"] = e.Field
 			}
+			if e.Code == errcode.RateLimited {
+				gqlErr.Extensions["retry_after"] = errcode.RetryAfterSeconds(e.RetryAfter)
+			}
 		case isRequestError(gqlErr):
 			// gqlgen's own parse and validation errors, and the limits':
 			// the request is at fault, and the message says how.

@@ -1542,7 +1542,7 @@ type CustomerAccount {
 
 type OrderTransferRequest {
   order_id: ID!
-  "the email the token was sent to (the order's email)"
+  "the email the token was sent to (the order's email), masked: j***@e***.com"
   sent_to: String!
   expires_at: Time!
 }

@@ -103,7 +103,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 		}
 		return resp
 	})
-	return opts.Auth.Tokens.Middleware(srv)
+	return opts.Auth.Middleware(srv)
 }
 
 // tooManyErrorsError ends an error list cut at MaxErrors.

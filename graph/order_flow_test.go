@@ -1,9 +1,13 @@
 package graph_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/acme/customerservice/db"
 )
 
 const placeOrderQ = `mutation ($input: PlaceOrderInput!) {
@@ -64,6 +68,14 @@ func orderInput(email string, prices ...int) map[string]any {
 	return in
 }
 
+// transferIntervalPasses makes every transfer request older by
+// db.TransferInterval, as waiting would: an order takes one request in that
+// time.
+func (a *api) transferIntervalPasses() {
+	a.tb.Helper()
+	a.exec(`UPDATE order_transfer SET created_at = created_at - make_interval(secs => $1)`, db.TransferInterval.Seconds())
+}
+
 // transferToken reads the newest transfer token mailed for an order.
 func (a *api) transferToken(orderID string) string {
 	a.tb.Helper()
@@ -108,7 +120,7 @@ func TestGuestCheckoutAndClaim(t *testing.T) {
 			} `json:"request_order_transfer"`
 		}
 		pat.query(requestQ, map[string]any{"id": o.ID}, &req)
-		if req.R.OrderID != o.ID || req.R.SentTo != "pat@example.com" {
+		if req.R.OrderID != o.ID || req.R.SentTo != "p***@e***.com" {
 			t.Errorf("request = %+v", req.R)
 		}
 	}
@@ -299,9 +311,18 @@ func TestTransferRules(t *testing.T) {
 	wantError(t, a.as("").fail(requestQ, map[string]any{"id": order.ID}), "UNAUTHORIZED", "unauthorized", "")
 	wantError(t, a.fail(requestQ, map[string]any{"id": order.ID}), "NOT_ALLOWED", "not_allowed", "")
 
-	// A new request replaces the pending one: the first token is dead.
+	// One request at a time: another within the interval, by anyone, is
+	// RATE_LIMITED and the pending token stands (TestTransferRequestsAreThrottled).
 	alice.query(requestQ, map[string]any{"id": order.ID}, &struct{}{})
 	old := a.transferToken(order.ID)
+	retryAfter(t, alice.fail(requestQ, map[string]any{"id": order.ID}), db.TransferInterval)
+	retryAfter(t, bob.fail(requestQ, map[string]any{"id": order.ID}), db.TransferInterval)
+	if a.transferToken(order.ID) != old {
+		t.Fatal("a refused request replaced the token")
+	}
+	// After it, a new request replaces the pending one: the first token is
+	// dead.
+	a.transferIntervalPasses()
 	alice.query(requestQ, map[string]any{"id": order.ID}, &struct{}{})
 	current := a.transferToken(order.ID)
 	if old == current {
@@ -330,6 +351,7 @@ func TestTransferRules(t *testing.T) {
 	wantError(t, a.as("").fail(declineQ, map[string]any{"id": order.ID, "t": current}), "NOT_ALLOWED", "not_allowed", "Invalid token.")
 
 	// Expired tokens are refused.
+	a.transferIntervalPasses()
 	alice.query(requestQ, map[string]any{"id": order.ID}, &struct{}{})
 	expiring := a.transferToken(order.ID)
 	a.exec(`UPDATE order_transfer SET expires_at = now() - interval '1 second' WHERE status = 'pending'`)
@@ -338,13 +360,79 @@ func TestTransferRules(t *testing.T) {
 	// A deleted customer's token asks for nothing.
 	tokC, idC := a.signUp("c@example.com", "password c")
 	a.query(`mutation ($id: ID!) { delete_customer(id: $id) { id } }`, map[string]any{"id": idC}, &struct{}{})
-	wantError(t, a.as(tokC).fail(requestQ, map[string]any{"id": order.ID}), "NOT_FOUND", "not_found", "")
+	wantError(t, a.as(tokC).fail(requestQ, map[string]any{"id": order.ID}), "UNAUTHORIZED", "unauthorized", revoked)
 
 	// Once the order is a registered customer's, it cannot be asked for.
+	a.transferIntervalPasses()
 	alice.query(requestQ, map[string]any{"id": order.ID}, &struct{}{})
 	alice.query(acceptQ, map[string]any{"id": order.ID, "t": a.transferToken(order.ID)}, &struct{}{})
 	wantError(t, bob.fail(requestQ, map[string]any{"id": order.ID}), "NOT_ALLOWED", "not_allowed",
 		fmt.Sprintf("Order: %s already belongs to a registered customer", order.ID))
+}
+
+// Transfer requests are throttled per order (one at a time: another within
+// db.TransferInterval is RATE_LIMITED rather than replacing the token) and
+// per asker (db.TransfersPerHour), and show the order's email masked. On
+// the code before, 30 requests for one order sent 30 mails to the guest,
+// each voiding the token before it, and showed every caller the address.
+func TestTransferRequestsAreThrottled(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	order := a.as("").placeOrder(orderInput("jane.doe@mail.example.co.uk", 100))
+	tok, _ := a.signUp("asker@example.com", "asker password")
+	asker := a.as(tok)
+	const n = 30
+	results := concurrently(n, func(int) response { return asker.do(requestQ, map[string]any{"id": order.ID}) })
+	ok, limited := outcomes(t, results, "RATE_LIMITED", "")
+	var mails int
+	if err := a.pool.Get(&mails, `SELECT count(*) FROM notification WHERE template = 'order_transfer' AND data->>'order_id' = $1`, order.ID); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d requests for one order: %d accepted, %d RATE_LIMITED, %d mails", n, ok, limited, mails)
+	if ok != 1 || limited != n-1 || mails != 1 {
+		t.Errorf("%d accepted, %d RATE_LIMITED, %d mails; want 1, %d, 1", ok, limited, mails, n-1)
+	}
+	for _, r := range results {
+		if len(r.Errors) > 0 {
+			retryAfter(t, r.Errors[0], db.TransferInterval)
+			continue
+		}
+		var got struct {
+			R struct {
+				SentTo string `json:"sent_to"`
+			} `json:"request_order_transfer"`
+		}
+		if err := json.Unmarshal(r.Data, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.R.SentTo != "j***@m***.uk" {
+			t.Errorf("sent_to = %q, want j***@m***.uk", got.R.SentTo)
+		}
+	}
+	// The one token sent still works.
+	asker.query(acceptQ, map[string]any{"id": order.ID, "t": a.transferToken(order.ID)}, &struct{}{})
+
+	// Per asker: TransfersPerHour requests an hour, whatever the orders.
+	var refused *gqlError
+	for i := 1; i <= db.TransfersPerHour; i++ {
+		o := a.as("").placeOrder(orderInput(fmt.Sprintf("ümit%d@bücher.de", i), 100))
+		resp := asker.do(requestQ, map[string]any{"id": o.ID})
+		if i < db.TransfersPerHour {
+			if len(resp.Errors) > 0 {
+				t.Fatalf("request %d refused: %+v", i+1, resp.Errors)
+			}
+			if want := fmt.Sprintf(`{"request_order_transfer":{"order_id":"%s","sent_to":"ü***@b***.de"`, o.ID); !strings.HasPrefix(string(resp.Data), want) {
+				t.Errorf("answer %s, want it to start with %s", resp.Data, want)
+			}
+			continue
+		}
+		if len(resp.Errors) != 1 {
+			t.Fatalf("request %d: %+v %s, want RATE_LIMITED", i+1, resp.Errors, resp.Data)
+		}
+		refused = &resp.Errors[0]
+	}
+	retryAfter(t, *refused, time.Hour)
+	wantError(t, *refused, "RATE_LIMITED", "not_allowed", fmt.Sprintf("At most %d transfer requests an hour; try again later", db.TransfersPerHour))
 }
 
 func TestConcurrentAccepts(t *testing.T) {

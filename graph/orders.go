@@ -2,7 +2,9 @@ package graph
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/jmoiron/sqlx"
@@ -62,7 +64,10 @@ func (r *Resolver) placeOrder(ctx context.Context, in model.PlaceOrderInput) (*d
 }
 
 // requestTransfer records a signed-in customer's request for a guest's
-// order and mails a single-use token to the order's email.
+// order and mails a single-use token to the order's email, within the
+// limits of db.CheckTransferRate. The answer shows the email masked: the
+// asker may not own it, and learns only enough to tell which of its own
+// addresses to look in.
 func (r *Resolver) requestTransfer(ctx context.Context, orderID string) (*model.OrderTransferRequest, error) {
 	customerID, err := me(ctx)
 	if err != nil {
@@ -74,12 +79,14 @@ func (r *Resolver) requestTransfer(ctx context.Context, orderID string) (*model.
 	}
 	expires := time.Now().Add(db.TransferTTL).Truncate(time.Second)
 	return db.InTx(ctx, r.DB, func(tx *sqlx.Tx) (*model.OrderTransferRequest, error) {
-		// A token outlives its customer: a deleted one asks for nothing.
-		if _, err := db.CustomerByID(ctx, tx, customerID); err != nil {
+		if err := db.LockRequester(ctx, tx, customerID); err != nil {
 			return nil, err
 		}
 		o, err := db.TransferableOrder(ctx, tx, orderID)
 		if err != nil {
+			return nil, err
+		}
+		if err := db.CheckTransferRate(ctx, tx, o.ID, customerID); err != nil {
 			return nil, err
 		}
 		if err := db.CreateTransfer(ctx, tx, o, customerID, hash, expires); err != nil {
@@ -91,8 +98,28 @@ func (r *Resolver) requestTransfer(ctx context.Context, orderID string) (*model.
 		if err != nil {
 			return nil, err
 		}
-		return &model.OrderTransferRequest{OrderID: o.ID, SentTo: o.Email, ExpiresAt: expires}, nil
+		return &model.OrderTransferRequest{OrderID: o.ID, SentTo: maskEmail(o.Email), ExpiresAt: expires}, nil
 	})
+}
+
+// maskEmail shows an address as its first letter, the first letter of its
+// domain and its top-level domain: "jane@example.com" is "j***@e***.com".
+func maskEmail(email string) string {
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return "***"
+	}
+	local, domain := email[:at], email[at+1:]
+	tld := ""
+	if dot := strings.LastIndexByte(domain, '.'); dot >= 0 {
+		domain, tld = domain[:dot], domain[dot:]
+	}
+	return firstRune(local) + "***@" + firstRune(domain) + "***" + tld
+}
+
+func firstRune(s string) string {
+	_, n := utf8.DecodeRuneInString(s)
+	return s[:n]
 }
 
 // guestSelection refuses, before anything is written, a guest checkout that

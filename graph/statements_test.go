@@ -52,8 +52,10 @@ func TestStatementsDependOnDepthNotRows(t *testing.T) {
 	}
 	// customers, count, groups, addresses (shared by the three address
 	// fields), orders, order counts, items; the orders' customer is the
-	// customer the orders were loaded for, already at hand.
-	const want = 7
+	// customer the orders were loaded for, already at hand. One more checks
+	// that the admin's token still stands (its identity's token generation
+	// and user, by primary key, once per request).
+	const want = 8
 	for limit, n := range counts {
 		if n != want {
 			t.Errorf("limit %d: %d statements, want %d", limit, n, want)
@@ -103,9 +105,10 @@ func TestMemberPagesInOneStatement(t *testing.T) {
 	one := a.query(q, map[string]any{"limit": 1}, &got).Statements
 	all := a.query(q, map[string]any{"limit": 20}, &got).Statements
 	t.Logf("1 group: %d statements, 20 groups: %d statements", one, all)
-	// groups, members, member counts, members' groups.
-	if one != 4 || all != 4 {
-		t.Errorf("statements = %d for 1 group and %d for 20, want 4 for both", one, all)
+	// groups, members, member counts, members' groups, and the check of
+	// the admin's token.
+	if one != 5 || all != 5 {
+		t.Errorf("statements = %d for 1 group and %d for 20, want 5 for both", one, all)
 	}
 }
 

@@ -73,10 +73,11 @@ func TestStorefrontAccount(t *testing.T) {
 		t.Errorf("me = %+v", m)
 	}
 
-	// A deleted account's token no longer reaches anything.
+	// A deleted account's token no longer reaches anything
+	// (TestDeletedCustomersTokenReachesNothing).
 	a.query(`mutation ($id: ID!) { delete_customer(id: $id) { id } }`, map[string]any{"id": id}, &struct{}{})
-	wantError(t, mia.fail(meQ, nil), "NOT_FOUND", "not_found", "")
-	wantError(t, mia.fail(`mutation { create_my_address(input: {city: "X"}) { id } }`, nil), "NOT_FOUND", "not_found", "")
+	wantError(t, mia.fail(meQ, nil), "UNAUTHORIZED", "unauthorized", revoked)
+	wantError(t, mia.fail(`mutation { create_my_address(input: {city: "X"}) { id } }`, nil), "UNAUTHORIZED", "unauthorized", revoked)
 }
 
 func TestPasswordReset(t *testing.T) {
@@ -93,6 +94,10 @@ func TestPasswordReset(t *testing.T) {
 		if !got.R {
 			t.Errorf("request_password_reset(%q) = false", email)
 		}
+	}
+	// The invalid email is not queued.
+	if n := a.processResets(); n != 2 {
+		t.Errorf("%d reset requests processed, want 2", n)
 	}
 	var tokens []string
 	if err := a.pool.Select(&tokens, `SELECT data->>'token' FROM notification WHERE template = 'password_reset' ORDER BY created_at`); err != nil {
@@ -121,7 +126,9 @@ func TestPasswordReset(t *testing.T) {
 	wantError(t, a.as("").fail(reset, map[string]any{"t": "made-up", "p": "third password"}), "UNAUTHORIZED", "unauthorized", "Invalid or expired reset token")
 
 	// Expired.
+	a.aMinutePasses()
 	a.as("").query(request, map[string]any{"e": "reset@example.com"}, &struct{}{})
+	a.processResets()
 	var second string
 	if err := a.pool.Get(&second, `SELECT data->>'token' FROM notification WHERE template = 'password_reset' ORDER BY created_at DESC LIMIT 1`); err != nil {
 		t.Fatal(err)

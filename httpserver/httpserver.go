@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,9 @@ type Config struct {
 	// CORSOrigins are the browser origins allowed to call /graphql ("*" for
 	// any); none when empty.
 	CORSOrigins []string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed (see
+	// ClientAddr); none when empty.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the HTTP surface of one process.
@@ -99,7 +103,7 @@ func New(cfg Config) *Server {
 		}
 	}
 	graphql := observe.Middleware(cfg.Logger, metrics)(
-		s.recoverPanics(s.cors(s.guard(s.deadline(s.idempotent(cfg.GraphQL))))))
+		s.recoverPanics(s.cors(s.guard(s.deadline(s.idempotent(s.clientAddr(cfg.GraphQL)))))))
 	mux.Handle("/graphql", graphql)
 	if !cfg.Production {
 		mux.Handle("GET /{$}", playground.Handler("Customer service", "/graphql"))

@@ -82,7 +82,7 @@ type Mutation struct {
 
 type OrderTransferRequest struct {
 	OrderID string `json:"order_id"`
-	// the email the token was sent to (the order's email)
+	// the email the token was sent to (the order's email), masked: j***@e***.com
 	SentTo    string    `json:"sent_to"`
 	ExpiresAt time.Time `json:"expires_at"`
 }

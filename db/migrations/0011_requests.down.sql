@@ -1,0 +1,2 @@
+DROP INDEX order_transfer_customer_idx;
+DROP TABLE password_reset_request;
