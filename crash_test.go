@@ -162,11 +162,14 @@ func TestKillDuringKeyedWrites(t *testing.T) {
 			for i := 0; !killed.Load(); i++ {
 				r := &keyedRequest{key: fmt.Sprintf("w%d-%d", w, i), email: fmt.Sprintf("crash-%d-%d@example.com", w, i)}
 				var query string
-				if i%2 == 0 {
+				switch i % 3 {
+				case 0:
 					r.token = admin.Token
 					query = `mutation { create_customer(input: {email: "` + r.email + `"}) { id email } }`
-				} else {
+				case 1:
 					query = `mutation { place_order(input: {email: "` + r.email + `", currency_code: "usd", items: [{title: "Tea", quantity: 2, unit_price: 350}]}) { id total customer { id } } }`
+				default:
+					query = `mutation { register(actor_type: CUSTOMER, email: "` + r.email + `", password: "a long password") { token } }`
 				}
 				b, _ := json.Marshal(map[string]string{"query": query})
 				r.body = string(b)
@@ -225,8 +228,11 @@ func countWrites(t *testing.T, pool *sqlx.DB, requests []*keyedRequest) (duplica
 	for _, r := range requests {
 		var n int
 		query := `SELECT count(*) FROM customer WHERE email = $1 AND has_account = false AND deleted_at IS NULL`
-		if strings.Contains(r.body, "place_order") {
+		switch {
+		case strings.Contains(r.body, "place_order"):
 			query = `SELECT count(*) FROM orders WHERE email = $1`
+		case strings.Contains(r.body, "register"):
+			query = `SELECT count(*) FROM auth_identity WHERE email = $1`
 		}
 		if err := pool.Get(&n, query, r.email); err != nil {
 			t.Fatal(err)

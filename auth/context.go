@@ -58,7 +58,7 @@ func errRevoked() error {
 // is still the identity's, so a deleted customer's token reaches nothing.
 // One lookup by primary key.
 func (s *Service) checkActor(ctx context.Context, a Actor) error {
-	st, err := db.IdentityTokenState(ctx, s.DB, a.IdentityID)
+	st, err := db.IdentityTokenState(ctx, s.conn(ctx), a.IdentityID)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,12 @@ type Service struct {
 	LoginPolicy db.LoginPolicy
 }
 
+// conn is what the flows' statements run on: the pool, or the shared
+// transaction of a request with an Idempotency-Key (db.BeginShared), so
+// that what a keyed registration or login writes is kept with its answer
+// or not at all. db.InTx takes the pool and finds the transaction itself.
+func (s *Service) conn(ctx context.Context) sqlx.ExtContext { return db.Conn(ctx, s.DB) }
+
 // Token is a signed token and its expiry.
 type Token struct {
 	Token     string
@@ -59,7 +65,7 @@ func (s *Service) Register(ctx context.Context, t ActorType, email, password str
 	if err != nil {
 		return Token{}, err
 	}
-	identity, err := db.CreateIdentity(ctx, s.DB, clean, hash)
+	identity, err := db.CreateIdentity(ctx, s.conn(ctx), clean, hash)
 	if err != nil {
 		return Token{}, err
 	}
@@ -76,14 +82,14 @@ func (s *Service) Register(ctx context.Context, t ActorType, email, password str
 func (s *Service) Login(ctx context.Context, t ActorType, email, password string) (Token, error) {
 	clean := db.NormalizeEmail(email)
 	account, address := accountKey(clean), addressKey(ClientAddrFrom(ctx))
-	verdict, err := db.CountLoginAttempt(ctx, s.DB, account, address, s.Policy())
+	verdict, err := db.CountLoginAttempt(ctx, s.conn(ctx), account, address, s.Policy())
 	if err != nil {
 		return Token{}, err
 	}
 	if verdict.Wait > 0 {
 		return Token{}, errcode.Limited(verdict.Wait, "Too many login attempts; try again in %d seconds", errcode.RetryAfterSeconds(verdict.Wait))
 	}
-	identity, err := db.IdentityByEmail(ctx, s.DB, clean)
+	identity, err := db.IdentityByEmail(ctx, s.conn(ctx), clean)
 	if err != nil {
 		return Token{}, err
 	}
@@ -98,7 +104,7 @@ func (s *Service) Login(ctx context.Context, t ActorType, email, password string
 	if !ok {
 		return Token{}, errInvalidLogin
 	}
-	if err := db.LoginSucceeded(ctx, s.DB, account, address); err != nil {
+	if err := db.LoginSucceeded(ctx, s.conn(ctx), account, address); err != nil {
 		return Token{}, err
 	}
 	a := Actor{Type: t, IdentityID: identity.ID, Generation: identity.TokenGeneration}
@@ -144,7 +150,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, t ActorType, email s
 		// No identity can have it; the answer is the same.
 		return nil
 	}
-	return db.CreateResetRequest(ctx, s.DB, clean, string(t))
+	return db.CreateResetRequest(ctx, s.conn(ctx), clean, string(t))
 }
 
 // Reset mails are throttled per identity, silently: at most one in
@@ -282,7 +288,7 @@ func (s *Service) CreateCustomerAccount(ctx context.Context, fields db.CustomerF
 	if a.ID != "" {
 		return nil, Token{}, errAlreadyCustomer
 	}
-	identity, err := db.IdentityByID(ctx, s.DB, a.IdentityID)
+	identity, err := db.IdentityByID(ctx, s.conn(ctx), a.IdentityID)
 	if err != nil {
 		return nil, Token{}, err
 	}
@@ -325,7 +331,7 @@ func (s *Service) CreateUser(ctx context.Context, email, password string, firstN
 	if err != nil {
 		return nil, err
 	}
-	identity, err := db.IdentityByEmail(ctx, s.DB, clean)
+	identity, err := db.IdentityByEmail(ctx, s.conn(ctx), clean)
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +363,7 @@ func (s *Service) LinkDemoCustomer(ctx context.Context, email, password string) 
 	if err != nil {
 		return err
 	}
-	customers, err := db.ListCustomers(ctx, s.DB, db.CustomerFilter{Email: []string{email}, HasAccount: new(true)}, db.Page{Limit: 1, Sort: db.Sort{Column: "created_at"}}, db.Columns[db.Customer]{})
+	customers, err := db.ListCustomers(ctx, s.conn(ctx), db.CustomerFilter{Email: []string{email}, HasAccount: new(true)}, db.Page{Limit: 1, Sort: db.Sort{Column: "created_at"}}, db.Columns[db.Customer]{})
 	if err != nil {
 		return err
 	}

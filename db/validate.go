@@ -341,3 +341,17 @@ func cleanCountry(field string, s *string) (*string, error) {
 	}
 	return &code, nil
 }
+
+// DisplayEmail returns a stored address with its domain in Unicode, for
+// people: bücher.de rather than the xn--bcher-kva.de it is stored as.
+func DisplayEmail(email string) string {
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 || !strings.Contains(email[at:], "xn--") {
+		return email
+	}
+	domain, err := idna.Display.ToUnicode(email[at+1:])
+	if err != nil {
+		return email
+	}
+	return email[:at+1] + domain
+}

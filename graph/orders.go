@@ -103,8 +103,10 @@ func (r *Resolver) requestTransfer(ctx context.Context, orderID string) (*model.
 }
 
 // maskEmail shows an address as its first letter, the first letter of its
-// domain and its top-level domain: "jane@example.com" is "j***@e***.com".
+// domain and its top-level domain: "jane@example.com" is "j***@e***.com",
+// and an internationalized domain shows in Unicode.
 func maskEmail(email string) string {
+	email = db.DisplayEmail(email)
 	at := strings.LastIndexByte(email, '@')
 	if at < 0 {
 		return "***"
