@@ -20,9 +20,9 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/acme/customerservice/auth"
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/db/dbtest"
+	"customerservice/auth"
+	"customerservice/db"
+	"customerservice/db/dbtest"
 )
 
 // serveForTest is the environment variable that makes the test binary,

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/customerservice/db/localpg"
+	"customerservice/db/localpg"
 )
 
 // processTree returns pid and its descendants, from /proc.

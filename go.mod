@@ -1,4 +1,4 @@
-module github.com/acme/customerservice
+module customerservice
 
 go 1.26.0
 

@@ -38,14 +38,14 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/acme/customerservice/auth"
-	"github.com/acme/customerservice/bench"
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/db/localpg"
-	"github.com/acme/customerservice/db/seed"
-	"github.com/acme/customerservice/graph"
-	"github.com/acme/customerservice/httpserver"
-	"github.com/acme/customerservice/notify"
+	"customerservice/auth"
+	"customerservice/bench"
+	"customerservice/db"
+	"customerservice/db/localpg"
+	"customerservice/db/seed"
+	"customerservice/graph"
+	"customerservice/httpserver"
+	"customerservice/notify"
 )
 
 func main() {

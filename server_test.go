@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/acme/customerservice/auth"
-	"github.com/acme/customerservice/db/dbtest"
+	"customerservice/auth"
+	"customerservice/db/dbtest"
 )
 
 func TestMain(m *testing.M) {

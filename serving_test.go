@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/customerservice/auth"
-	"github.com/acme/customerservice/db/dbtest"
-	"github.com/acme/customerservice/db/localpg"
+	"customerservice/auth"
+	"customerservice/db/dbtest"
+	"customerservice/db/localpg"
 )
 
 // client posts GraphQL requests to a running server.

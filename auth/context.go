@@ -6,8 +6,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/errcode"
+	"customerservice/db"
+	"customerservice/errcode"
 )
 
 // credential is what a request's Authorization header established: an

@@ -10,7 +10,7 @@ import (
 
 	"github.com/alexedwards/argon2id"
 
-	"github.com/acme/customerservice/errcode"
+	"customerservice/errcode"
 )
 
 // Password length bounds, in characters. The upper bound is checked before

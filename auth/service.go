@@ -12,8 +12,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/errcode"
+	"customerservice/db"
+	"customerservice/errcode"
 )
 
 // Service runs the account flows: registering identities, logging in,

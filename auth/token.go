@@ -12,7 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/acme/customerservice/errcode"
+	"customerservice/errcode"
 )
 
 // ActorType is the kind of account a token acts as.

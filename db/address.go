@@ -9,7 +9,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
-	"github.com/acme/customerservice/errcode"
+	"customerservice/errcode"
 )
 
 // Address is a row of customer_address: an entry of a customer's address

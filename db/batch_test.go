@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/db/dbtest"
-	"github.com/acme/customerservice/db/seed"
+	"customerservice/db"
+	"customerservice/db/dbtest"
+	"customerservice/db/seed"
 )
 
 // The batch functions behind the dataloaders must answer exactly one entry

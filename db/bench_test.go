@@ -7,9 +7,9 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/db/dbtest"
-	"github.com/acme/customerservice/db/seed"
+	"customerservice/db"
+	"customerservice/db/dbtest"
+	"customerservice/db/seed"
 )
 
 // benchDB is a database with the reference dataset for 10,000 customers

@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/acme/customerservice/errcode"
+	"customerservice/errcode"
 )
 
 // Change is one field of a create or update: Set tells whether the client

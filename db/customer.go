@@ -11,7 +11,7 @@ import (
 	"github.com/lib/pq"
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/acme/customerservice/errcode"
+	"customerservice/errcode"
 )
 
 // Customer is a row of the customer table: a registered customer

@@ -12,7 +12,7 @@ import (
 	"github.com/lib/pq"
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/acme/customerservice/errcode"
+	"customerservice/errcode"
 )
 
 // CustomerGroup is a row of customer_group.

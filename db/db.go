@@ -27,7 +27,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
-	"github.com/acme/customerservice/errcode"
+	"customerservice/errcode"
 )
 
 //go:embed migrations/*.sql

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/acme/customerservice/errcode"
+	"customerservice/errcode"
 )
 
 // Identity is a row of auth_identity: an email and password that log in,

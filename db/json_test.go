@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/db/dbtest"
+	"customerservice/db"
+	"customerservice/db/dbtest"
 )
 
 // TestJSONObjectKeepsNumbersExact: a jsonb number survives the round trip

@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/db/dbtest"
+	"customerservice/db"
+	"customerservice/db/dbtest"
 )
 
 // The hourly purge deletes what no longer counts, and nothing else.

@@ -13,7 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
-	"github.com/acme/customerservice/errcode"
+	"customerservice/errcode"
 )
 
 // OrderStatus is the state of an order.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/acme/customerservice/errcode"
+	"customerservice/errcode"
 )
 
 // TransferTTL is how long an order transfer token can be used.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/acme/customerservice/errcode"
+	"customerservice/errcode"
 )
 
 // byParent arranges rows fetched for many parents into one slice per key, in

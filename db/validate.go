@@ -10,7 +10,7 @@ import (
 	"golang.org/x/net/idna"
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/acme/customerservice/errcode"
+	"customerservice/errcode"
 )
 
 // maxEmail is the longest address SMTP can carry (RFC 5321's path limit, in

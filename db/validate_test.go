@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/errcode"
+	"customerservice/db"
+	"customerservice/errcode"
 )
 
 func TestCleanEmailStoresOneFormPerAddress(t *testing.T) {

@@ -5,9 +5,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
-	"github.com/acme/customerservice/auth"
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/graph/model"
+	"customerservice/auth"
+	"customerservice/db"
+	"customerservice/graph/model"
 )
 
 // toActorType maps the schema's ActorType to auth's.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/customerservice/db"
+	"customerservice/db"
 )
 
 type customerOut struct {

@@ -18,12 +18,12 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/acme/customerservice/auth"
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/db/dbtest"
-	"github.com/acme/customerservice/db/seed"
-	"github.com/acme/customerservice/graph"
-	"github.com/acme/customerservice/httpserver"
+	"customerservice/auth"
+	"customerservice/db"
+	"customerservice/db/dbtest"
+	"customerservice/db/seed"
+	"customerservice/graph"
+	"customerservice/httpserver"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }

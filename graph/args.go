@@ -1,8 +1,8 @@
 package graph
 
 import (
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/graph/model"
+	"customerservice/db"
+	"customerservice/graph/model"
 )
 
 // Argument defaults come from the schema; a client may still send an

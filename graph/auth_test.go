@@ -10,7 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/acme/customerservice/auth"
+	"customerservice/auth"
 )
 
 const (

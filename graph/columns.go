@@ -3,7 +3,7 @@ package graph
 import (
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/acme/customerservice/db"
+	"customerservice/db"
 )
 
 // columns are the columns that the lists and loaders of one operation read

@@ -9,7 +9,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
 
-	"github.com/acme/customerservice/errcode"
+	"customerservice/errcode"
 )
 
 // documentBudget measures a document before gqlgen validates it, and

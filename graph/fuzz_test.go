@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/customerservice/graph"
+	"customerservice/graph"
 )
 
 // FuzzHandler posts arbitrary bodies to the whole HTTP stack as an admin

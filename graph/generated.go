@@ -5,6 +5,8 @@ package graph
 import (
 	"bytes"
 	"context"
+	"customerservice/db"
+	"customerservice/graph/model"
 	"errors"
 	"fmt"
 	"math"
@@ -14,8 +16,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/graph/model"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -2111,7 +2111,7 @@ func (ec *executionContext) dir_auth_args(ctx context.Context, rawArgs map[strin
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "actor",
 		func(ctx context.Context, v any) (model.ActorType, error) {
-			return ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, v)
+			return ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2221,7 +2221,7 @@ func (ec *executionContext) field_Mutation_create_customer_account_args(ctx cont
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CustomerAccountInput, error) {
-			return ec.unmarshalNCustomerAccountInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCustomerAccountInput(ctx, v)
+			return ec.unmarshalNCustomerAccountInput2customerserviceᚋgraphᚋmodelᚐCustomerAccountInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2243,7 +2243,7 @@ func (ec *executionContext) field_Mutation_create_customer_address_args(ctx cont
 	args["customer_id"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.AddressInput, error) {
-			return ec.unmarshalNAddressInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐAddressInput(ctx, v)
+			return ec.unmarshalNAddressInput2customerserviceᚋgraphᚋmodelᚐAddressInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2257,7 +2257,7 @@ func (ec *executionContext) field_Mutation_create_customer_args(ctx context.Cont
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateCustomerInput, error) {
-			return ec.unmarshalNCreateCustomerInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCreateCustomerInput(ctx, v)
+			return ec.unmarshalNCreateCustomerInput2customerserviceᚋgraphᚋmodelᚐCreateCustomerInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2271,7 +2271,7 @@ func (ec *executionContext) field_Mutation_create_customer_group_args(ctx contex
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CustomerGroupInput, error) {
-			return ec.unmarshalNCustomerGroupInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCustomerGroupInput(ctx, v)
+			return ec.unmarshalNCustomerGroupInput2customerserviceᚋgraphᚋmodelᚐCustomerGroupInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2285,7 +2285,7 @@ func (ec *executionContext) field_Mutation_create_my_address_args(ctx context.Co
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.AddressInput, error) {
-			return ec.unmarshalNAddressInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐAddressInput(ctx, v)
+			return ec.unmarshalNAddressInput2customerserviceᚋgraphᚋmodelᚐAddressInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2377,7 +2377,7 @@ func (ec *executionContext) field_Mutation_login_args(ctx context.Context, rawAr
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "actor_type",
 		func(ctx context.Context, v any) (model.ActorType, error) {
-			return ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, v)
+			return ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2407,7 +2407,7 @@ func (ec *executionContext) field_Mutation_place_order_args(ctx context.Context,
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.PlaceOrderInput, error) {
-			return ec.unmarshalNPlaceOrderInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐPlaceOrderInput(ctx, v)
+			return ec.unmarshalNPlaceOrderInput2customerserviceᚋgraphᚋmodelᚐPlaceOrderInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2421,7 +2421,7 @@ func (ec *executionContext) field_Mutation_register_args(ctx context.Context, ra
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "actor_type",
 		func(ctx context.Context, v any) (model.ActorType, error) {
-			return ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, v)
+			return ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2487,7 +2487,7 @@ func (ec *executionContext) field_Mutation_request_password_reset_args(ctx conte
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "actor_type",
 		func(ctx context.Context, v any) (model.ActorType, error) {
-			return ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, v)
+			return ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2539,7 +2539,7 @@ func (ec *executionContext) field_Mutation_update_customer_address_args(ctx cont
 	args["id"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.AddressInput, error) {
-			return ec.unmarshalNAddressInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐAddressInput(ctx, v)
+			return ec.unmarshalNAddressInput2customerserviceᚋgraphᚋmodelᚐAddressInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2561,7 +2561,7 @@ func (ec *executionContext) field_Mutation_update_customer_args(ctx context.Cont
 	args["id"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateCustomerInput, error) {
-			return ec.unmarshalNUpdateCustomerInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐUpdateCustomerInput(ctx, v)
+			return ec.unmarshalNUpdateCustomerInput2customerserviceᚋgraphᚋmodelᚐUpdateCustomerInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2583,7 +2583,7 @@ func (ec *executionContext) field_Mutation_update_customer_group_args(ctx contex
 	args["id"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CustomerGroupInput, error) {
-			return ec.unmarshalNCustomerGroupInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCustomerGroupInput(ctx, v)
+			return ec.unmarshalNCustomerGroupInput2customerserviceᚋgraphᚋmodelᚐCustomerGroupInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2597,7 +2597,7 @@ func (ec *executionContext) field_Mutation_update_me_args(ctx context.Context, r
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateMeInput, error) {
-			return ec.unmarshalNUpdateMeInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐUpdateMeInput(ctx, v)
+			return ec.unmarshalNUpdateMeInput2customerserviceᚋgraphᚋmodelᚐUpdateMeInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2619,7 +2619,7 @@ func (ec *executionContext) field_Mutation_update_my_address_args(ctx context.Co
 	args["id"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.AddressInput, error) {
-			return ec.unmarshalNAddressInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐAddressInput(ctx, v)
+			return ec.unmarshalNAddressInput2customerserviceᚋgraphᚋmodelᚐAddressInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2675,7 +2675,7 @@ func (ec *executionContext) field_Query_customer_groups_args(ctx context.Context
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
 		func(ctx context.Context, v any) (*db.CustomerGroupFilter, error) {
-			return ec.unmarshalOCustomerGroupFilter2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroupFilter(ctx, v)
+			return ec.unmarshalOCustomerGroupFilter2ᚖcustomerserviceᚋdbᚐCustomerGroupFilter(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2713,7 +2713,7 @@ func (ec *executionContext) field_Query_customers_args(ctx context.Context, rawA
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
 		func(ctx context.Context, v any) (*db.CustomerFilter, error) {
-			return ec.unmarshalOCustomerFilter2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerFilter(ctx, v)
+			return ec.unmarshalOCustomerFilter2ᚖcustomerserviceᚋdbᚐCustomerFilter(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2773,7 +2773,7 @@ func (ec *executionContext) field_Query_orders_args(ctx context.Context, rawArgs
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
 		func(ctx context.Context, v any) (*db.OrderFilter, error) {
-			return ec.unmarshalOOrderFilter2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderFilter(ctx, v)
+			return ec.unmarshalOOrderFilter2ᚖcustomerserviceᚋdbᚐOrderFilter(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2925,7 +2925,7 @@ func (ec *executionContext) _Address_customer(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
-			return ec.marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
+			return ec.marshalNCustomer2ᚖcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3256,7 +3256,7 @@ func (ec *executionContext) _Address_metadata(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v db.JSONObject) graphql.Marshaler {
-			return ec.marshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx, selections, v)
+			return ec.marshalOJSON2customerserviceᚋdbᚐJSONObject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -3532,7 +3532,7 @@ func (ec *executionContext) _Customer_metadata(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v db.JSONObject) graphql.Marshaler {
-			return ec.marshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx, selections, v)
+			return ec.marshalOJSON2customerserviceᚋdbᚐJSONObject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -3647,7 +3647,7 @@ func (ec *executionContext) _Customer_groups(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*db.CustomerGroup) graphql.Marshaler {
-			return ec.marshalNCustomerGroup2ᚕᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroupᚄ(ctx, selections, v)
+			return ec.marshalNCustomerGroup2ᚕᚖcustomerserviceᚋdbᚐCustomerGroupᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3680,7 +3680,7 @@ func (ec *executionContext) _Customer_orders(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderList) graphql.Marshaler {
-			return ec.marshalNOrderList2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐOrderList(ctx, selections, v)
+			return ec.marshalNOrderList2ᚖcustomerserviceᚋgraphᚋmodelᚐOrderList(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3723,7 +3723,7 @@ func (ec *executionContext) _Customer_addresses(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*db.Address) graphql.Marshaler {
-			return ec.marshalNAddress2ᚕᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐAddressᚄ(ctx, selections, v)
+			return ec.marshalNAddress2ᚕᚖcustomerserviceᚋdbᚐAddressᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3755,7 +3755,7 @@ func (ec *executionContext) _Customer_billing_address(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Address) graphql.Marshaler {
-			return ec.marshalOAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐAddress(ctx, selections, v)
+			return ec.marshalOAddress2ᚖcustomerserviceᚋdbᚐAddress(ctx, selections, v)
 		},
 		true,
 		false,
@@ -3787,7 +3787,7 @@ func (ec *executionContext) _Customer_shipping_addresses(ctx context.Context, fi
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*db.Address) graphql.Marshaler {
-			return ec.marshalNAddress2ᚕᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐAddressᚄ(ctx, selections, v)
+			return ec.marshalNAddress2ᚕᚖcustomerserviceᚋdbᚐAddressᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3819,7 +3819,7 @@ func (ec *executionContext) _CustomerAccount_customer(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
-			return ec.marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
+			return ec.marshalNCustomer2ᚖcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3851,7 +3851,7 @@ func (ec *executionContext) _CustomerAccount_token(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthToken) graphql.Marshaler {
-			return ec.marshalNAuthToken2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐAuthToken(ctx, selections, v)
+			return ec.marshalNAuthToken2ᚖcustomerserviceᚋgraphᚋmodelᚐAuthToken(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3929,7 +3929,7 @@ func (ec *executionContext) _CustomerGroup_metadata(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v db.JSONObject) graphql.Marshaler {
-			return ec.marshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx, selections, v)
+			return ec.marshalOJSON2customerserviceᚋdbᚐJSONObject(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4024,7 +4024,7 @@ func (ec *executionContext) _CustomerGroup_customers(ctx context.Context, field 
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *model.CustomerList
 					return zeroVal, err
@@ -4040,7 +4040,7 @@ func (ec *executionContext) _CustomerGroup_customers(ctx context.Context, field 
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerList) graphql.Marshaler {
-			return ec.marshalNCustomerList2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCustomerList(ctx, selections, v)
+			return ec.marshalNCustomerList2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerList(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4083,7 +4083,7 @@ func (ec *executionContext) _CustomerGroupList_items(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*db.CustomerGroup) graphql.Marshaler {
-			return ec.marshalNCustomerGroup2ᚕᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroupᚄ(ctx, selections, v)
+			return ec.marshalNCustomerGroup2ᚕᚖcustomerserviceᚋdbᚐCustomerGroupᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4184,7 +4184,7 @@ func (ec *executionContext) _CustomerList_items(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*db.Customer) graphql.Marshaler {
-			return ec.marshalNCustomer2ᚕᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerᚄ(ctx, selections, v)
+			return ec.marshalNCustomer2ᚕᚖcustomerserviceᚋdbᚐCustomerᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4470,7 +4470,7 @@ func (ec *executionContext) _Mutation_register(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthToken) graphql.Marshaler {
-			return ec.marshalNAuthToken2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐAuthToken(ctx, selections, v)
+			return ec.marshalNAuthToken2ᚖcustomerserviceᚋgraphᚋmodelᚐAuthToken(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4514,7 +4514,7 @@ func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthToken) graphql.Marshaler {
-			return ec.marshalNAuthToken2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐAuthToken(ctx, selections, v)
+			return ec.marshalNAuthToken2ᚖcustomerserviceᚋgraphᚋmodelᚐAuthToken(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4646,7 +4646,7 @@ func (ec *executionContext) _Mutation_create_customer_account(ctx context.Contex
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerAccount) graphql.Marshaler {
-			return ec.marshalNCustomerAccount2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCustomerAccount(ctx, selections, v)
+			return ec.marshalNCustomerAccount2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerAccount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4692,7 +4692,7 @@ func (ec *executionContext) _Mutation_update_me(ctx context.Context, field graph
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
 				if err != nil {
 					var zeroVal *db.Customer
 					return zeroVal, err
@@ -4708,7 +4708,7 @@ func (ec *executionContext) _Mutation_update_me(ctx context.Context, field graph
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
-			return ec.marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
+			return ec.marshalNCustomer2ᚖcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4754,7 +4754,7 @@ func (ec *executionContext) _Mutation_create_my_address(ctx context.Context, fie
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
 				if err != nil {
 					var zeroVal *db.Address
 					return zeroVal, err
@@ -4770,7 +4770,7 @@ func (ec *executionContext) _Mutation_create_my_address(ctx context.Context, fie
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Address) graphql.Marshaler {
-			return ec.marshalNAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐAddress(ctx, selections, v)
+			return ec.marshalNAddress2ᚖcustomerserviceᚋdbᚐAddress(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4816,7 +4816,7 @@ func (ec *executionContext) _Mutation_update_my_address(ctx context.Context, fie
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
 				if err != nil {
 					var zeroVal *db.Address
 					return zeroVal, err
@@ -4832,7 +4832,7 @@ func (ec *executionContext) _Mutation_update_my_address(ctx context.Context, fie
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Address) graphql.Marshaler {
-			return ec.marshalNAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐAddress(ctx, selections, v)
+			return ec.marshalNAddress2ᚖcustomerserviceᚋdbᚐAddress(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4878,7 +4878,7 @@ func (ec *executionContext) _Mutation_delete_my_address(ctx context.Context, fie
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
 				if err != nil {
 					var zeroVal *model.DeleteResult
 					return zeroVal, err
@@ -4894,7 +4894,7 @@ func (ec *executionContext) _Mutation_delete_my_address(ctx context.Context, fie
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteResult) graphql.Marshaler {
-			return ec.marshalNDeleteResult2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐDeleteResult(ctx, selections, v)
+			return ec.marshalNDeleteResult2ᚖcustomerserviceᚋgraphᚋmodelᚐDeleteResult(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4938,7 +4938,7 @@ func (ec *executionContext) _Mutation_place_order(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Order) graphql.Marshaler {
-			return ec.marshalNOrder2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrder(ctx, selections, v)
+			return ec.marshalNOrder2ᚖcustomerserviceᚋdbᚐOrder(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4984,7 +4984,7 @@ func (ec *executionContext) _Mutation_request_order_transfer(ctx context.Context
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
 				if err != nil {
 					var zeroVal *model.OrderTransferRequest
 					return zeroVal, err
@@ -5000,7 +5000,7 @@ func (ec *executionContext) _Mutation_request_order_transfer(ctx context.Context
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderTransferRequest) graphql.Marshaler {
-			return ec.marshalNOrderTransferRequest2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐOrderTransferRequest(ctx, selections, v)
+			return ec.marshalNOrderTransferRequest2ᚖcustomerserviceᚋgraphᚋmodelᚐOrderTransferRequest(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5046,7 +5046,7 @@ func (ec *executionContext) _Mutation_accept_order_transfer(ctx context.Context,
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
 				if err != nil {
 					var zeroVal *db.Order
 					return zeroVal, err
@@ -5062,7 +5062,7 @@ func (ec *executionContext) _Mutation_accept_order_transfer(ctx context.Context,
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Order) graphql.Marshaler {
-			return ec.marshalNOrder2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrder(ctx, selections, v)
+			return ec.marshalNOrder2ᚖcustomerserviceᚋdbᚐOrder(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5152,7 +5152,7 @@ func (ec *executionContext) _Mutation_create_customer(ctx context.Context, field
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *db.Customer
 					return zeroVal, err
@@ -5168,7 +5168,7 @@ func (ec *executionContext) _Mutation_create_customer(ctx context.Context, field
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
-			return ec.marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
+			return ec.marshalNCustomer2ᚖcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5214,7 +5214,7 @@ func (ec *executionContext) _Mutation_update_customer(ctx context.Context, field
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *db.Customer
 					return zeroVal, err
@@ -5230,7 +5230,7 @@ func (ec *executionContext) _Mutation_update_customer(ctx context.Context, field
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
-			return ec.marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
+			return ec.marshalNCustomer2ᚖcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5276,7 +5276,7 @@ func (ec *executionContext) _Mutation_delete_customer(ctx context.Context, field
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *model.DeleteResult
 					return zeroVal, err
@@ -5292,7 +5292,7 @@ func (ec *executionContext) _Mutation_delete_customer(ctx context.Context, field
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteResult) graphql.Marshaler {
-			return ec.marshalNDeleteResult2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐDeleteResult(ctx, selections, v)
+			return ec.marshalNDeleteResult2ᚖcustomerserviceᚋgraphᚋmodelᚐDeleteResult(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5338,7 +5338,7 @@ func (ec *executionContext) _Mutation_create_customer_address(ctx context.Contex
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *db.Address
 					return zeroVal, err
@@ -5354,7 +5354,7 @@ func (ec *executionContext) _Mutation_create_customer_address(ctx context.Contex
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Address) graphql.Marshaler {
-			return ec.marshalNAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐAddress(ctx, selections, v)
+			return ec.marshalNAddress2ᚖcustomerserviceᚋdbᚐAddress(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5400,7 +5400,7 @@ func (ec *executionContext) _Mutation_update_customer_address(ctx context.Contex
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *db.Address
 					return zeroVal, err
@@ -5416,7 +5416,7 @@ func (ec *executionContext) _Mutation_update_customer_address(ctx context.Contex
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Address) graphql.Marshaler {
-			return ec.marshalNAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐAddress(ctx, selections, v)
+			return ec.marshalNAddress2ᚖcustomerserviceᚋdbᚐAddress(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5462,7 +5462,7 @@ func (ec *executionContext) _Mutation_delete_customer_address(ctx context.Contex
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *model.DeleteResult
 					return zeroVal, err
@@ -5478,7 +5478,7 @@ func (ec *executionContext) _Mutation_delete_customer_address(ctx context.Contex
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteResult) graphql.Marshaler {
-			return ec.marshalNDeleteResult2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐDeleteResult(ctx, selections, v)
+			return ec.marshalNDeleteResult2ᚖcustomerserviceᚋgraphᚋmodelᚐDeleteResult(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5524,7 +5524,7 @@ func (ec *executionContext) _Mutation_create_customer_group(ctx context.Context,
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *db.CustomerGroup
 					return zeroVal, err
@@ -5540,7 +5540,7 @@ func (ec *executionContext) _Mutation_create_customer_group(ctx context.Context,
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.CustomerGroup) graphql.Marshaler {
-			return ec.marshalNCustomerGroup2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroup(ctx, selections, v)
+			return ec.marshalNCustomerGroup2ᚖcustomerserviceᚋdbᚐCustomerGroup(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5586,7 +5586,7 @@ func (ec *executionContext) _Mutation_update_customer_group(ctx context.Context,
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *db.CustomerGroup
 					return zeroVal, err
@@ -5602,7 +5602,7 @@ func (ec *executionContext) _Mutation_update_customer_group(ctx context.Context,
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.CustomerGroup) graphql.Marshaler {
-			return ec.marshalNCustomerGroup2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroup(ctx, selections, v)
+			return ec.marshalNCustomerGroup2ᚖcustomerserviceᚋdbᚐCustomerGroup(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5648,7 +5648,7 @@ func (ec *executionContext) _Mutation_delete_customer_group(ctx context.Context,
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *model.DeleteResult
 					return zeroVal, err
@@ -5664,7 +5664,7 @@ func (ec *executionContext) _Mutation_delete_customer_group(ctx context.Context,
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteResult) graphql.Marshaler {
-			return ec.marshalNDeleteResult2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐDeleteResult(ctx, selections, v)
+			return ec.marshalNDeleteResult2ᚖcustomerserviceᚋgraphᚋmodelᚐDeleteResult(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5710,7 +5710,7 @@ func (ec *executionContext) _Mutation_add_customers_to_group(ctx context.Context
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *db.CustomerGroup
 					return zeroVal, err
@@ -5726,7 +5726,7 @@ func (ec *executionContext) _Mutation_add_customers_to_group(ctx context.Context
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.CustomerGroup) graphql.Marshaler {
-			return ec.marshalNCustomerGroup2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroup(ctx, selections, v)
+			return ec.marshalNCustomerGroup2ᚖcustomerserviceᚋdbᚐCustomerGroup(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5772,7 +5772,7 @@ func (ec *executionContext) _Mutation_remove_customers_from_group(ctx context.Co
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *db.CustomerGroup
 					return zeroVal, err
@@ -5788,7 +5788,7 @@ func (ec *executionContext) _Mutation_remove_customers_from_group(ctx context.Co
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.CustomerGroup) graphql.Marshaler {
-			return ec.marshalNCustomerGroup2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroup(ctx, selections, v)
+			return ec.marshalNCustomerGroup2ᚖcustomerserviceᚋdbᚐCustomerGroup(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5900,7 +5900,7 @@ func (ec *executionContext) _Order_status(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v db.OrderStatus) graphql.Marshaler {
-			return ec.marshalNOrderStatus2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatus(ctx, selections, v)
+			return ec.marshalNOrderStatus2customerserviceᚋdbᚐOrderStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5969,7 +5969,7 @@ func (ec *executionContext) _Order_customer(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
-			return ec.marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
+			return ec.marshalNCustomer2ᚖcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6001,7 +6001,7 @@ func (ec *executionContext) _Order_items(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*db.LineItem) graphql.Marshaler {
-			return ec.marshalNLineItem2ᚕᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐLineItemᚄ(ctx, selections, v)
+			return ec.marshalNLineItem2ᚕᚖcustomerserviceᚋdbᚐLineItemᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6079,7 +6079,7 @@ func (ec *executionContext) _Order_shipping_address(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *db.OrderAddress) graphql.Marshaler {
-			return ec.marshalOOrderAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderAddress(ctx, selections, v)
+			return ec.marshalOOrderAddress2ᚖcustomerserviceᚋdbᚐOrderAddress(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6111,7 +6111,7 @@ func (ec *executionContext) _Order_billing_address(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *db.OrderAddress) graphql.Marshaler {
-			return ec.marshalOOrderAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderAddress(ctx, selections, v)
+			return ec.marshalOOrderAddress2ᚖcustomerserviceᚋdbᚐOrderAddress(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6419,7 +6419,7 @@ func (ec *executionContext) _OrderList_items(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*db.Order) graphql.Marshaler {
-			return ec.marshalNOrder2ᚕᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderᚄ(ctx, selections, v)
+			return ec.marshalNOrder2ᚕᚖcustomerserviceᚋdbᚐOrderᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6592,7 +6592,7 @@ func (ec *executionContext) _Query_customer(ctx context.Context, field graphql.C
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *db.Customer
 					return zeroVal, err
@@ -6608,7 +6608,7 @@ func (ec *executionContext) _Query_customer(ctx context.Context, field graphql.C
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
-			return ec.marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
+			return ec.marshalNCustomer2ᚖcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6654,7 +6654,7 @@ func (ec *executionContext) _Query_customers(ctx context.Context, field graphql.
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *model.CustomerList
 					return zeroVal, err
@@ -6670,7 +6670,7 @@ func (ec *executionContext) _Query_customers(ctx context.Context, field graphql.
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerList) graphql.Marshaler {
-			return ec.marshalNCustomerList2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCustomerList(ctx, selections, v)
+			return ec.marshalNCustomerList2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerList(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6716,7 +6716,7 @@ func (ec *executionContext) _Query_customer_group(ctx context.Context, field gra
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *db.CustomerGroup
 					return zeroVal, err
@@ -6732,7 +6732,7 @@ func (ec *executionContext) _Query_customer_group(ctx context.Context, field gra
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.CustomerGroup) graphql.Marshaler {
-			return ec.marshalNCustomerGroup2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroup(ctx, selections, v)
+			return ec.marshalNCustomerGroup2ᚖcustomerserviceᚋdbᚐCustomerGroup(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6778,7 +6778,7 @@ func (ec *executionContext) _Query_customer_groups(ctx context.Context, field gr
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *model.CustomerGroupList
 					return zeroVal, err
@@ -6794,7 +6794,7 @@ func (ec *executionContext) _Query_customer_groups(ctx context.Context, field gr
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerGroupList) graphql.Marshaler {
-			return ec.marshalNCustomerGroupList2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCustomerGroupList(ctx, selections, v)
+			return ec.marshalNCustomerGroupList2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerGroupList(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6840,7 +6840,7 @@ func (ec *executionContext) _Query_orders(ctx context.Context, field graphql.Col
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
 				if err != nil {
 					var zeroVal *model.OrderList
 					return zeroVal, err
@@ -6856,7 +6856,7 @@ func (ec *executionContext) _Query_orders(ctx context.Context, field graphql.Col
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderList) graphql.Marshaler {
-			return ec.marshalNOrderList2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐOrderList(ctx, selections, v)
+			return ec.marshalNOrderList2ᚖcustomerserviceᚋgraphᚋmodelᚐOrderList(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6900,7 +6900,7 @@ func (ec *executionContext) _Query_order(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Order) graphql.Marshaler {
-			return ec.marshalNOrder2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrder(ctx, selections, v)
+			return ec.marshalNOrder2ᚖcustomerserviceᚋdbᚐOrder(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6945,7 +6945,7 @@ func (ec *executionContext) _Query_me(ctx context.Context, field graphql.Collect
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				actor, err := ec.unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
 				if err != nil {
 					var zeroVal *db.Customer
 					return zeroVal, err
@@ -6961,7 +6961,7 @@ func (ec *executionContext) _Query_me(ctx context.Context, field graphql.Collect
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
-			return ec.marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
+			return ec.marshalNCustomer2ᚖcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8226,7 +8226,7 @@ func (ec *executionContext) unmarshalInputAddressInput(ctx context.Context, obj 
 			it.Phone = graphql.OmittableOf(data)
 		case "metadata":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
-			data, err := ec.unmarshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx, v)
+			data, err := ec.unmarshalOJSON2customerserviceᚋdbᚐJSONObject(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -8291,7 +8291,7 @@ func (ec *executionContext) unmarshalInputCreateCustomerInput(ctx context.Contex
 			it.CompanyName = graphql.OmittableOf(data)
 		case "metadata":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
-			data, err := ec.unmarshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx, v)
+			data, err := ec.unmarshalOJSON2customerserviceᚋdbᚐJSONObject(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -8356,7 +8356,7 @@ func (ec *executionContext) unmarshalInputCustomerAccountInput(ctx context.Conte
 			it.CompanyName = graphql.OmittableOf(data)
 		case "metadata":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
-			data, err := ec.unmarshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx, v)
+			data, err := ec.unmarshalOJSON2customerserviceᚋdbᚐJSONObject(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -8428,14 +8428,14 @@ func (ec *executionContext) unmarshalInputCustomerFilter(ctx context.Context, ob
 			it.CompanyName = data
 		case "created_at":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("created_at"))
-			data, err := ec.unmarshalOTimeRange2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐTimeRange(ctx, v)
+			data, err := ec.unmarshalOTimeRange2ᚖcustomerserviceᚋdbᚐTimeRange(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.CreatedAt = data
 		case "updated_at":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updated_at"))
-			data, err := ec.unmarshalOTimeRange2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐTimeRange(ctx, v)
+			data, err := ec.unmarshalOTimeRange2ᚖcustomerserviceᚋdbᚐTimeRange(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -8516,7 +8516,7 @@ func (ec *executionContext) unmarshalInputCustomerGroupInput(ctx context.Context
 			it.Name = data
 		case "metadata":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
-			data, err := ec.unmarshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx, v)
+			data, err := ec.unmarshalOJSON2customerserviceᚋdbᚐJSONObject(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -8704,14 +8704,14 @@ func (ec *executionContext) unmarshalInputOrderFilter(ctx context.Context, obj a
 			it.Email = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOOrderStatus2ᚕgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatusᚄ(ctx, v)
+			data, err := ec.unmarshalOOrderStatus2ᚕcustomerserviceᚋdbᚐOrderStatusᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Status = data
 		case "created_at":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("created_at"))
-			data, err := ec.unmarshalOTimeRange2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐTimeRange(ctx, v)
+			data, err := ec.unmarshalOTimeRange2ᚖcustomerserviceᚋdbᚐTimeRange(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -8755,21 +8755,21 @@ func (ec *executionContext) unmarshalInputPlaceOrderInput(ctx context.Context, o
 			it.CurrencyCode = data
 		case "items":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("items"))
-			data, err := ec.unmarshalNLineItemInput2ᚕᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐLineItemInputᚄ(ctx, v)
+			data, err := ec.unmarshalNLineItemInput2ᚕᚖcustomerserviceᚋgraphᚋmodelᚐLineItemInputᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Items = data
 		case "shipping_address":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shipping_address"))
-			data, err := ec.unmarshalOOrderAddressInput2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderAddress(ctx, v)
+			data, err := ec.unmarshalOOrderAddressInput2ᚖcustomerserviceᚋdbᚐOrderAddress(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.ShippingAddress = graphql.OmittableOf(data)
 		case "billing_address":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billing_address"))
-			data, err := ec.unmarshalOOrderAddressInput2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderAddress(ctx, v)
+			data, err := ec.unmarshalOOrderAddressInput2ᚖcustomerserviceᚋdbᚐOrderAddress(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -8885,7 +8885,7 @@ func (ec *executionContext) unmarshalInputUpdateCustomerInput(ctx context.Contex
 			it.CompanyName = graphql.OmittableOf(data)
 		case "metadata":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
-			data, err := ec.unmarshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx, v)
+			data, err := ec.unmarshalOJSON2customerserviceᚋdbᚐJSONObject(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -8943,7 +8943,7 @@ func (ec *executionContext) unmarshalInputUpdateMeInput(ctx context.Context, obj
 			it.CompanyName = graphql.OmittableOf(data)
 		case "metadata":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
-			data, err := ec.unmarshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx, v)
+			data, err := ec.unmarshalOJSON2customerserviceᚋdbᚐJSONObject(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -10868,21 +10868,21 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) unmarshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx context.Context, v any) (model.ActorType, error) {
+func (ec *executionContext) unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx context.Context, v any) (model.ActorType, error) {
 	var res model.ActorType
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNActorType2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐActorType(ctx context.Context, sel ast.SelectionSet, v model.ActorType) graphql.Marshaler {
+func (ec *executionContext) marshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx context.Context, sel ast.SelectionSet, v model.ActorType) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) marshalNAddress2ᚕᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐAddressᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Address) graphql.Marshaler {
+func (ec *executionContext) marshalNAddress2ᚕᚖcustomerserviceᚋdbᚐAddressᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Address) graphql.Marshaler {
 	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐAddress(ctx, sel, v[i])
+		return ec.marshalNAddress2ᚖcustomerserviceᚋdbᚐAddress(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -10894,7 +10894,7 @@ func (ec *executionContext) marshalNAddress2ᚕᚖgithubᚗcomᚋacmeᚋcustomer
 	return ret
 }
 
-func (ec *executionContext) marshalNAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐAddress(ctx context.Context, sel ast.SelectionSet, v *db.Address) graphql.Marshaler {
+func (ec *executionContext) marshalNAddress2ᚖcustomerserviceᚋdbᚐAddress(ctx context.Context, sel ast.SelectionSet, v *db.Address) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -10904,12 +10904,12 @@ func (ec *executionContext) marshalNAddress2ᚖgithubᚗcomᚋacmeᚋcustomerser
 	return ec._Address(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNAddressInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐAddressInput(ctx context.Context, v any) (model.AddressInput, error) {
+func (ec *executionContext) unmarshalNAddressInput2customerserviceᚋgraphᚋmodelᚐAddressInput(ctx context.Context, v any) (model.AddressInput, error) {
 	res, err := ec.unmarshalInputAddressInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNAuthToken2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐAuthToken(ctx context.Context, sel ast.SelectionSet, v *model.AuthToken) graphql.Marshaler {
+func (ec *executionContext) marshalNAuthToken2ᚖcustomerserviceᚋgraphᚋmodelᚐAuthToken(ctx context.Context, sel ast.SelectionSet, v *model.AuthToken) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -10935,16 +10935,16 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
-func (ec *executionContext) unmarshalNCreateCustomerInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCreateCustomerInput(ctx context.Context, v any) (model.CreateCustomerInput, error) {
+func (ec *executionContext) unmarshalNCreateCustomerInput2customerserviceᚋgraphᚋmodelᚐCreateCustomerInput(ctx context.Context, v any) (model.CreateCustomerInput, error) {
 	res, err := ec.unmarshalInputCreateCustomerInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCustomer2ᚕᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Customer) graphql.Marshaler {
+func (ec *executionContext) marshalNCustomer2ᚕᚖcustomerserviceᚋdbᚐCustomerᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Customer) graphql.Marshaler {
 	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomer(ctx, sel, v[i])
+		return ec.marshalNCustomer2ᚖcustomerserviceᚋdbᚐCustomer(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -10956,7 +10956,7 @@ func (ec *executionContext) marshalNCustomer2ᚕᚖgithubᚗcomᚋacmeᚋcustome
 	return ret
 }
 
-func (ec *executionContext) marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomer(ctx context.Context, sel ast.SelectionSet, v *db.Customer) graphql.Marshaler {
+func (ec *executionContext) marshalNCustomer2ᚖcustomerserviceᚋdbᚐCustomer(ctx context.Context, sel ast.SelectionSet, v *db.Customer) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -10966,7 +10966,7 @@ func (ec *executionContext) marshalNCustomer2ᚖgithubᚗcomᚋacmeᚋcustomerse
 	return ec._Customer(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNCustomerAccount2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCustomerAccount(ctx context.Context, sel ast.SelectionSet, v *model.CustomerAccount) graphql.Marshaler {
+func (ec *executionContext) marshalNCustomerAccount2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerAccount(ctx context.Context, sel ast.SelectionSet, v *model.CustomerAccount) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -10976,16 +10976,16 @@ func (ec *executionContext) marshalNCustomerAccount2ᚖgithubᚗcomᚋacmeᚋcus
 	return ec._CustomerAccount(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNCustomerAccountInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCustomerAccountInput(ctx context.Context, v any) (model.CustomerAccountInput, error) {
+func (ec *executionContext) unmarshalNCustomerAccountInput2customerserviceᚋgraphᚋmodelᚐCustomerAccountInput(ctx context.Context, v any) (model.CustomerAccountInput, error) {
 	res, err := ec.unmarshalInputCustomerAccountInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCustomerGroup2ᚕᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.CustomerGroup) graphql.Marshaler {
+func (ec *executionContext) marshalNCustomerGroup2ᚕᚖcustomerserviceᚋdbᚐCustomerGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.CustomerGroup) graphql.Marshaler {
 	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNCustomerGroup2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroup(ctx, sel, v[i])
+		return ec.marshalNCustomerGroup2ᚖcustomerserviceᚋdbᚐCustomerGroup(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -10997,7 +10997,7 @@ func (ec *executionContext) marshalNCustomerGroup2ᚕᚖgithubᚗcomᚋacmeᚋcu
 	return ret
 }
 
-func (ec *executionContext) marshalNCustomerGroup2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroup(ctx context.Context, sel ast.SelectionSet, v *db.CustomerGroup) graphql.Marshaler {
+func (ec *executionContext) marshalNCustomerGroup2ᚖcustomerserviceᚋdbᚐCustomerGroup(ctx context.Context, sel ast.SelectionSet, v *db.CustomerGroup) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -11007,12 +11007,12 @@ func (ec *executionContext) marshalNCustomerGroup2ᚖgithubᚗcomᚋacmeᚋcusto
 	return ec._CustomerGroup(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNCustomerGroupInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCustomerGroupInput(ctx context.Context, v any) (model.CustomerGroupInput, error) {
+func (ec *executionContext) unmarshalNCustomerGroupInput2customerserviceᚋgraphᚋmodelᚐCustomerGroupInput(ctx context.Context, v any) (model.CustomerGroupInput, error) {
 	res, err := ec.unmarshalInputCustomerGroupInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCustomerGroupList2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCustomerGroupList(ctx context.Context, sel ast.SelectionSet, v *model.CustomerGroupList) graphql.Marshaler {
+func (ec *executionContext) marshalNCustomerGroupList2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerGroupList(ctx context.Context, sel ast.SelectionSet, v *model.CustomerGroupList) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -11022,7 +11022,7 @@ func (ec *executionContext) marshalNCustomerGroupList2ᚖgithubᚗcomᚋacmeᚋc
 	return ec._CustomerGroupList(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNCustomerList2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐCustomerList(ctx context.Context, sel ast.SelectionSet, v *model.CustomerList) graphql.Marshaler {
+func (ec *executionContext) marshalNCustomerList2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerList(ctx context.Context, sel ast.SelectionSet, v *model.CustomerList) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -11032,7 +11032,7 @@ func (ec *executionContext) marshalNCustomerList2ᚖgithubᚗcomᚋacmeᚋcustom
 	return ec._CustomerList(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNDeleteResult2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐDeleteResult(ctx context.Context, sel ast.SelectionSet, v *model.DeleteResult) graphql.Marshaler {
+func (ec *executionContext) marshalNDeleteResult2ᚖcustomerserviceᚋgraphᚋmodelᚐDeleteResult(ctx context.Context, sel ast.SelectionSet, v *model.DeleteResult) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -11119,11 +11119,11 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
-func (ec *executionContext) marshalNLineItem2ᚕᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐLineItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.LineItem) graphql.Marshaler {
+func (ec *executionContext) marshalNLineItem2ᚕᚖcustomerserviceᚋdbᚐLineItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.LineItem) graphql.Marshaler {
 	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNLineItem2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐLineItem(ctx, sel, v[i])
+		return ec.marshalNLineItem2ᚖcustomerserviceᚋdbᚐLineItem(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11135,7 +11135,7 @@ func (ec *executionContext) marshalNLineItem2ᚕᚖgithubᚗcomᚋacmeᚋcustome
 	return ret
 }
 
-func (ec *executionContext) marshalNLineItem2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐLineItem(ctx context.Context, sel ast.SelectionSet, v *db.LineItem) graphql.Marshaler {
+func (ec *executionContext) marshalNLineItem2ᚖcustomerserviceᚋdbᚐLineItem(ctx context.Context, sel ast.SelectionSet, v *db.LineItem) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -11145,13 +11145,13 @@ func (ec *executionContext) marshalNLineItem2ᚖgithubᚗcomᚋacmeᚋcustomerse
 	return ec._LineItem(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNLineItemInput2ᚕᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐLineItemInputᚄ(ctx context.Context, v any) ([]*model.LineItemInput, error) {
+func (ec *executionContext) unmarshalNLineItemInput2ᚕᚖcustomerserviceᚋgraphᚋmodelᚐLineItemInputᚄ(ctx context.Context, v any) ([]*model.LineItemInput, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
 	res := make([]*model.LineItemInput, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNLineItemInput2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐLineItemInput(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNLineItemInput2ᚖcustomerserviceᚋgraphᚋmodelᚐLineItemInput(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -11159,16 +11159,16 @@ func (ec *executionContext) unmarshalNLineItemInput2ᚕᚖgithubᚗcomᚋacmeᚋ
 	return res, nil
 }
 
-func (ec *executionContext) unmarshalNLineItemInput2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐLineItemInput(ctx context.Context, v any) (*model.LineItemInput, error) {
+func (ec *executionContext) unmarshalNLineItemInput2ᚖcustomerserviceᚋgraphᚋmodelᚐLineItemInput(ctx context.Context, v any) (*model.LineItemInput, error) {
 	res, err := ec.unmarshalInputLineItemInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNOrder2ᚕᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Order) graphql.Marshaler {
+func (ec *executionContext) marshalNOrder2ᚕᚖcustomerserviceᚋdbᚐOrderᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Order) graphql.Marshaler {
 	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNOrder2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrder(ctx, sel, v[i])
+		return ec.marshalNOrder2ᚖcustomerserviceᚋdbᚐOrder(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11180,7 +11180,7 @@ func (ec *executionContext) marshalNOrder2ᚕᚖgithubᚗcomᚋacmeᚋcustomerse
 	return ret
 }
 
-func (ec *executionContext) marshalNOrder2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrder(ctx context.Context, sel ast.SelectionSet, v *db.Order) graphql.Marshaler {
+func (ec *executionContext) marshalNOrder2ᚖcustomerserviceᚋdbᚐOrder(ctx context.Context, sel ast.SelectionSet, v *db.Order) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -11190,7 +11190,7 @@ func (ec *executionContext) marshalNOrder2ᚖgithubᚗcomᚋacmeᚋcustomerservi
 	return ec._Order(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNOrderList2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐOrderList(ctx context.Context, sel ast.SelectionSet, v *model.OrderList) graphql.Marshaler {
+func (ec *executionContext) marshalNOrderList2ᚖcustomerserviceᚋgraphᚋmodelᚐOrderList(ctx context.Context, sel ast.SelectionSet, v *model.OrderList) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -11200,15 +11200,15 @@ func (ec *executionContext) marshalNOrderList2ᚖgithubᚗcomᚋacmeᚋcustomers
 	return ec._OrderList(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNOrderStatus2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatus(ctx context.Context, v any) (db.OrderStatus, error) {
+func (ec *executionContext) unmarshalNOrderStatus2customerserviceᚋdbᚐOrderStatus(ctx context.Context, v any) (db.OrderStatus, error) {
 	tmp, err := model.UnmarshalString(v)
-	res := unmarshalNOrderStatus2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatus[tmp]
+	res := unmarshalNOrderStatus2customerserviceᚋdbᚐOrderStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNOrderStatus2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatus(ctx context.Context, sel ast.SelectionSet, v db.OrderStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNOrderStatus2customerserviceᚋdbᚐOrderStatus(ctx context.Context, sel ast.SelectionSet, v db.OrderStatus) graphql.Marshaler {
 	_ = sel
-	res := model.MarshalString(marshalNOrderStatus2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatus[v])
+	res := model.MarshalString(marshalNOrderStatus2customerserviceᚋdbᚐOrderStatus[v])
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -11218,19 +11218,19 @@ func (ec *executionContext) marshalNOrderStatus2githubᚗcomᚋacmeᚋcustomerse
 }
 
 var (
-	unmarshalNOrderStatus2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatus = map[string]db.OrderStatus{
+	unmarshalNOrderStatus2customerserviceᚋdbᚐOrderStatus = map[string]db.OrderStatus{
 		"PENDING":   db.OrderPending,
 		"COMPLETED": db.OrderCompleted,
 		"CANCELED":  db.OrderCanceled,
 	}
-	marshalNOrderStatus2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatus = map[db.OrderStatus]string{
+	marshalNOrderStatus2customerserviceᚋdbᚐOrderStatus = map[db.OrderStatus]string{
 		db.OrderPending:   "PENDING",
 		db.OrderCompleted: "COMPLETED",
 		db.OrderCanceled:  "CANCELED",
 	}
 )
 
-func (ec *executionContext) marshalNOrderTransferRequest2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐOrderTransferRequest(ctx context.Context, sel ast.SelectionSet, v *model.OrderTransferRequest) graphql.Marshaler {
+func (ec *executionContext) marshalNOrderTransferRequest2ᚖcustomerserviceᚋgraphᚋmodelᚐOrderTransferRequest(ctx context.Context, sel ast.SelectionSet, v *model.OrderTransferRequest) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
@@ -11240,7 +11240,7 @@ func (ec *executionContext) marshalNOrderTransferRequest2ᚖgithubᚗcomᚋacme�
 	return ec._OrderTransferRequest(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNPlaceOrderInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐPlaceOrderInput(ctx context.Context, v any) (model.PlaceOrderInput, error) {
+func (ec *executionContext) unmarshalNPlaceOrderInput2customerserviceᚋgraphᚋmodelᚐPlaceOrderInput(ctx context.Context, v any) (model.PlaceOrderInput, error) {
 	res, err := ec.unmarshalInputPlaceOrderInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -11277,12 +11277,12 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
-func (ec *executionContext) unmarshalNUpdateCustomerInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐUpdateCustomerInput(ctx context.Context, v any) (model.UpdateCustomerInput, error) {
+func (ec *executionContext) unmarshalNUpdateCustomerInput2customerserviceᚋgraphᚋmodelᚐUpdateCustomerInput(ctx context.Context, v any) (model.UpdateCustomerInput, error) {
 	res, err := ec.unmarshalInputUpdateCustomerInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNUpdateMeInput2githubᚗcomᚋacmeᚋcustomerserviceᚋgraphᚋmodelᚐUpdateMeInput(ctx context.Context, v any) (model.UpdateMeInput, error) {
+func (ec *executionContext) unmarshalNUpdateMeInput2customerserviceᚋgraphᚋmodelᚐUpdateMeInput(ctx context.Context, v any) (model.UpdateMeInput, error) {
 	res, err := ec.unmarshalInputUpdateMeInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -11427,7 +11427,7 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
-func (ec *executionContext) marshalOAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐAddress(ctx context.Context, sel ast.SelectionSet, v *db.Address) graphql.Marshaler {
+func (ec *executionContext) marshalOAddress2ᚖcustomerserviceᚋdbᚐAddress(ctx context.Context, sel ast.SelectionSet, v *db.Address) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -11464,7 +11464,7 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
-func (ec *executionContext) unmarshalOCustomerFilter2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerFilter(ctx context.Context, v any) (*db.CustomerFilter, error) {
+func (ec *executionContext) unmarshalOCustomerFilter2ᚖcustomerserviceᚋdbᚐCustomerFilter(ctx context.Context, v any) (*db.CustomerFilter, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -11472,7 +11472,7 @@ func (ec *executionContext) unmarshalOCustomerFilter2ᚖgithubᚗcomᚋacmeᚋcu
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOCustomerGroupFilter2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐCustomerGroupFilter(ctx context.Context, v any) (*db.CustomerGroupFilter, error) {
+func (ec *executionContext) unmarshalOCustomerGroupFilter2ᚖcustomerserviceᚋdbᚐCustomerGroupFilter(ctx context.Context, v any) (*db.CustomerGroupFilter, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -11532,7 +11532,7 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
-func (ec *executionContext) unmarshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx context.Context, v any) (db.JSONObject, error) {
+func (ec *executionContext) unmarshalOJSON2customerserviceᚋdbᚐJSONObject(ctx context.Context, v any) (db.JSONObject, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -11540,7 +11540,7 @@ func (ec *executionContext) unmarshalOJSON2githubᚗcomᚋacmeᚋcustomerservice
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOJSON2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐJSONObject(ctx context.Context, sel ast.SelectionSet, v db.JSONObject) graphql.Marshaler {
+func (ec *executionContext) marshalOJSON2customerserviceᚋdbᚐJSONObject(ctx context.Context, sel ast.SelectionSet, v db.JSONObject) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -11549,14 +11549,14 @@ func (ec *executionContext) marshalOJSON2githubᚗcomᚋacmeᚋcustomerservice�
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
-func (ec *executionContext) marshalOOrderAddress2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderAddress(ctx context.Context, sel ast.SelectionSet, v *db.OrderAddress) graphql.Marshaler {
+func (ec *executionContext) marshalOOrderAddress2ᚖcustomerserviceᚋdbᚐOrderAddress(ctx context.Context, sel ast.SelectionSet, v *db.OrderAddress) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._OrderAddress(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOOrderAddressInput2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderAddress(ctx context.Context, v any) (*db.OrderAddress, error) {
+func (ec *executionContext) unmarshalOOrderAddressInput2ᚖcustomerserviceᚋdbᚐOrderAddress(ctx context.Context, v any) (*db.OrderAddress, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -11564,7 +11564,7 @@ func (ec *executionContext) unmarshalOOrderAddressInput2ᚖgithubᚗcomᚋacme�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOOrderFilter2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderFilter(ctx context.Context, v any) (*db.OrderFilter, error) {
+func (ec *executionContext) unmarshalOOrderFilter2ᚖcustomerserviceᚋdbᚐOrderFilter(ctx context.Context, v any) (*db.OrderFilter, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -11572,7 +11572,7 @@ func (ec *executionContext) unmarshalOOrderFilter2ᚖgithubᚗcomᚋacmeᚋcusto
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOOrderStatus2ᚕgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatusᚄ(ctx context.Context, v any) ([]db.OrderStatus, error) {
+func (ec *executionContext) unmarshalOOrderStatus2ᚕcustomerserviceᚋdbᚐOrderStatusᚄ(ctx context.Context, v any) ([]db.OrderStatus, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -11581,7 +11581,7 @@ func (ec *executionContext) unmarshalOOrderStatus2ᚕgithubᚗcomᚋacmeᚋcusto
 	res := make([]db.OrderStatus, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNOrderStatus2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatus(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNOrderStatus2customerserviceᚋdbᚐOrderStatus(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -11589,14 +11589,14 @@ func (ec *executionContext) unmarshalOOrderStatus2ᚕgithubᚗcomᚋacmeᚋcusto
 	return res, nil
 }
 
-func (ec *executionContext) marshalOOrderStatus2ᚕgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []db.OrderStatus) graphql.Marshaler {
+func (ec *executionContext) marshalOOrderStatus2ᚕcustomerserviceᚋdbᚐOrderStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []db.OrderStatus) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNOrderStatus2githubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐOrderStatus(ctx, sel, v[i])
+		return ec.marshalNOrderStatus2customerserviceᚋdbᚐOrderStatus(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11679,7 +11679,7 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	return res
 }
 
-func (ec *executionContext) unmarshalOTimeRange2ᚖgithubᚗcomᚋacmeᚋcustomerserviceᚋdbᚐTimeRange(ctx context.Context, v any) (*db.TimeRange, error) {
+func (ec *executionContext) unmarshalOTimeRange2ᚖcustomerserviceᚋdbᚐTimeRange(ctx context.Context, v any) (*db.TimeRange, error) {
 	if v == nil {
 		return nil, nil
 	}

@@ -18,10 +18,10 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/acme/customerservice/auth"
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/errcode"
-	"github.com/acme/customerservice/observe"
+	"customerservice/auth"
+	"customerservice/db"
+	"customerservice/errcode"
+	"customerservice/observe"
 )
 
 // Options configure the GraphQL handler.

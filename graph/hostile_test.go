@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/customerservice/graph"
-	"github.com/acme/customerservice/httpserver"
+	"customerservice/graph"
+	"customerservice/httpserver"
 )
 
 // hostileShape builds a document meant to make the server work before it

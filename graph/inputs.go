@@ -3,8 +3,8 @@ package graph
 import (
 	"github.com/99designs/gqlgen/graphql"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/graph/model"
+	"customerservice/db"
+	"customerservice/graph/model"
 )
 
 // change carries an input field to the db package: omitted leaves the column

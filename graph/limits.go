@@ -8,8 +8,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/errcode"
+	"customerservice/db"
+	"customerservice/errcode"
 )
 
 // Limits bound the shape of the queries the server runs. A query past any

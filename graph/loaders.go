@@ -7,8 +7,8 @@ import (
 	"github.com/graph-gophers/dataloader/v7"
 	"github.com/jmoiron/sqlx"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/errcode"
+	"customerservice/db"
+	"customerservice/errcode"
 )
 
 // Loaders batch the relations of one request: every customer's groups,

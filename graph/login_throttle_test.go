@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/graph"
-	"github.com/acme/customerservice/httpserver"
+	"customerservice/db"
+	"customerservice/graph"
+	"customerservice/httpserver"
 )
 
 func loginVars(actorType, email, password string) map[string]any {

@@ -5,8 +5,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/graph/model"
+	"customerservice/db"
+	"customerservice/graph/model"
 )
 
 // The admin mutations that take more than one statement, each in one

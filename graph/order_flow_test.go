@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/customerservice/db"
+	"customerservice/db"
 )
 
 const placeOrderQ = `mutation ($input: PlaceOrderInput!) {

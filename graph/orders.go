@@ -9,10 +9,10 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/jmoiron/sqlx"
 
-	"github.com/acme/customerservice/auth"
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/errcode"
-	"github.com/acme/customerservice/graph/model"
+	"customerservice/auth"
+	"customerservice/db"
+	"customerservice/errcode"
+	"customerservice/graph/model"
 )
 
 // placeOrder is a guest checkout without a token: the order goes to the

@@ -8,8 +8,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/graph/model"
+	"customerservice/db"
+	"customerservice/graph/model"
 )
 
 // Loaders alone batch by time: the keys that arrive within the wait go in

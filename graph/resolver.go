@@ -11,8 +11,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/acme/customerservice/auth"
-	"github.com/acme/customerservice/db"
+	"customerservice/auth"
+	"customerservice/db"
 )
 
 // Resolver holds the dependencies of the resolvers.

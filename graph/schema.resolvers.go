@@ -7,9 +7,8 @@ package graph
 
 import (
 	"context"
-
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/graph/model"
+	"customerservice/db"
+	"customerservice/graph/model"
 )
 
 // Customer is the resolver for the customer field.

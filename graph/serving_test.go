@@ -16,10 +16,10 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/db/dbtest"
-	"github.com/acme/customerservice/graph"
-	"github.com/acme/customerservice/httpserver"
+	"customerservice/db"
+	"customerservice/db/dbtest"
+	"customerservice/graph"
+	"customerservice/httpserver"
 )
 
 func TestQueryShapeLimits(t *testing.T) {

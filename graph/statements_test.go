@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/customerservice/graph"
+	"customerservice/graph"
 )
 
 // headline asks for everything an admin list shows, several levels deep.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/acme/customerservice/auth"
+	"customerservice/auth"
 )
 
 const (

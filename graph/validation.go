@@ -8,7 +8,7 @@ import (
 	"github.com/vektah/gqlparser/v2/validator/core"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
-	"github.com/acme/customerservice/errcode"
+	"customerservice/errcode"
 )
 
 // MaxErrors is how many errors an answer lists; past it, one more error

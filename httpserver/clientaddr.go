@@ -6,7 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/acme/customerservice/auth"
+	"customerservice/auth"
 )
 
 // ParseTrustedProxies reads a comma-separated list of CIDR prefixes

@@ -4,7 +4,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/acme/customerservice/httpserver"
+	"customerservice/httpserver"
 )
 
 func TestClientAddr(t *testing.T) {

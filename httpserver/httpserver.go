@@ -26,8 +26,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/acme/customerservice/errcode"
-	"github.com/acme/customerservice/observe"
+	"customerservice/errcode"
+	"customerservice/observe"
 )
 
 // Defaults of Config.

@@ -8,8 +8,8 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/errcode"
+	"customerservice/db"
+	"customerservice/errcode"
 )
 
 // idempotent makes a POST with an Idempotency-Key act once: the first

@@ -14,7 +14,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/acme/customerservice/db"
+	"customerservice/db"
 )
 
 // Message is an email to send.

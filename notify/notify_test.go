@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/db/dbtest"
-	"github.com/acme/customerservice/notify"
+	"customerservice/db"
+	"customerservice/db/dbtest"
+	"customerservice/notify"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }

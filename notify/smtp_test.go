@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/customerservice/notify"
+	"customerservice/notify"
 )
 
 // smtpSession is what a test SMTP server received in one session.

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/acme/customerservice/db"
+	"customerservice/db"
 )
 
 // Request is what one request's handlers learn about it, for its log line

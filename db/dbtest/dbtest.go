@@ -18,8 +18,8 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/peterldowns/pgtestdb"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/db/localpg"
+	"customerservice/db"
+	"customerservice/db/localpg"
 )
 
 // server is the PostgreSQL server of this test binary, set up once.

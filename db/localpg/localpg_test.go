@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/acme/customerservice/db/localpg"
+	"customerservice/db/localpg"
 )
 
 func TestNoBinariesSaysWhatToInstall(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
-	"github.com/acme/customerservice/db"
+	"customerservice/db"
 )
 
 // Groups is the number of customer groups of the dataset.

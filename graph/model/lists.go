@@ -3,7 +3,7 @@
 // scalars.
 package model
 
-import "github.com/acme/customerservice/db"
+import "customerservice/db"
 
 // CustomerList is a page of customers: the top-level list (Filter) or a
 // group's members (GroupID). Items and count are resolved only when a client

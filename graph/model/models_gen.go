@@ -4,13 +4,13 @@ package model
 
 import (
 	"bytes"
+	"customerservice/db"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/acme/customerservice/db"
 )
 
 type AddressInput struct {

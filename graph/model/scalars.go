@@ -13,8 +13,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
-	"github.com/acme/customerservice/db"
-	"github.com/acme/customerservice/errcode"
+	"customerservice/db"
+	"customerservice/errcode"
 )
 
 // MaxMetadataSize bounds a metadata object, encoded as JSON.

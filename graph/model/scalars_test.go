@@ -10,8 +10,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
-	"github.com/acme/customerservice/errcode"
-	"github.com/acme/customerservice/graph/model"
+	"customerservice/errcode"
+	"customerservice/graph/model"
 )
 
 // FuzzScalars feeds arbitrary JSON values to the custom scalars: they
