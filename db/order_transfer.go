@@ -44,13 +44,16 @@ func LockRequester(ctx context.Context, q sqlx.QueryerContext, customerID string
 // request is recorded.
 func CheckTransferRate(ctx context.Context, q sqlx.QueryerContext, orderID, customerID string) error {
 	// The requester's wait ends when the oldest of its last
-	// TransfersPerHour requests leaves the hour.
+	// TransfersPerHour requests leaves the hour. Waits are counted from
+	// this statement's start, not the transaction's (now()): the
+	// transaction may have begun before a request it now sees was made,
+	// and would wait longer than the interval.
 	const query = `SELECT
 		coalesce(extract(epoch FROM (SELECT max(t.created_at) FROM order_transfer t WHERE t.order_id = $1)
-			+ make_interval(secs => $3) - now()), 0) AS order_wait,
+			+ make_interval(secs => $3) - statement_timestamp()), 0) AS order_wait,
 		coalesce(extract(epoch FROM (SELECT t.created_at FROM order_transfer t
-			WHERE t.customer_id = $2 AND t.created_at > now() - interval '1 hour'
-			ORDER BY t.created_at DESC OFFSET $4 - 1 LIMIT 1) + interval '1 hour' - now()), 0) AS requester_wait`
+			WHERE t.customer_id = $2 AND t.created_at > statement_timestamp() - interval '1 hour'
+			ORDER BY t.created_at DESC OFFSET $4 - 1 LIMIT 1) + interval '1 hour' - statement_timestamp()), 0) AS requester_wait`
 	var row struct {
 		OrderWait     float64 `db:"order_wait"`
 		RequesterWait float64 `db:"requester_wait"`
