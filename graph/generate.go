@@ -2,7 +2,7 @@
 
 // Command generate runs gqlgen on gqlgen.yml with one plugin of ours,
 // sequentialFields, then has the executor marshal lists with marshalList
-// (lists.go). `go generate ./graph` runs it.
+// (marshal_list.go). `go generate ./graph` runs it.
 package main
 
 import (

@@ -1,5 +1,8 @@
 package graph
 
+// The admin mutations that take more than one statement, each in one
+// transaction.
+
 import (
 	"context"
 
@@ -8,9 +11,6 @@ import (
 	"customerservice/db"
 	"customerservice/graph/model"
 )
-
-// The admin mutations that take more than one statement, each in one
-// transaction.
 
 func (r *Resolver) deleteCustomer(ctx context.Context, id string) (*model.DeleteResult, error) {
 	return db.InTx(ctx, r.DB, func(tx *sqlx.Tx) (*model.DeleteResult, error) {

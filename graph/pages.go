@@ -1,5 +1,8 @@
 package graph
 
+// List arguments (limit, offset, order, filters) checked and turned into
+// the pages the list resolvers read.
+
 import (
 	"customerservice/db"
 	"customerservice/graph/model"
@@ -82,31 +85,4 @@ func customerOrderList(customerID string, limit, offset *int) (*model.OrderList,
 		return nil, err
 	}
 	return &model.OrderList{Page: page, CustomerID: customerID}, nil
-}
-
-// billingAddress picks the default billing address from an address book.
-func billingAddress(book []*db.Address) *db.Address {
-	for _, a := range book {
-		if a.IsDefaultBilling {
-			return a
-		}
-	}
-	return nil
-}
-
-// shippingAddresses orders an address book default shipping address first,
-// the rest oldest first, as they come.
-func shippingAddresses(book []*db.Address) []*db.Address {
-	out := make([]*db.Address, 0, len(book))
-	for _, a := range book {
-		if a.IsDefaultShipping {
-			out = append(out, a)
-		}
-	}
-	for _, a := range book {
-		if !a.IsDefaultShipping {
-			out = append(out, a)
-		}
-	}
-	return out
 }
