@@ -48,16 +48,16 @@ func (b *documentBudget) MutateOperationParameters(ctx context.Context, params *
 	return b.check(doc)
 }
 
-// check measures every operation and fragment of doc: validation looks at
-// all of them, not only the operation that would run.
+// check measures every operation of doc, not only the one that would run:
+// validation looks at all of them. A fragment is measured where operations
+// spread it, in place: alone, it would not know whether it selects data or
+// the schema (a fragment on __Type), and one no operation spreads is
+// refused by validation at the cost of its length.
 func (b *documentBudget) check(doc *ast.QueryDocument) *gqlerror.Error {
 	m := measurer{doc: doc, fragments: make(map[string]*shape, len(doc.Fragments)), measuring: map[string]bool{}}
 	var worst shape
 	for _, op := range doc.Operations {
 		worst = worst.or(m.selections(op.SelectionSet))
-	}
-	for _, f := range doc.Fragments {
-		worst = worst.or(*m.fragment(f.Name))
 	}
 	switch {
 	case m.cycle != "":
@@ -66,6 +66,8 @@ func (b *documentBudget) check(doc *ast.QueryDocument) *gqlerror.Error {
 		return limitError("GRAPHQL_VALIDATION_FAILED", "Cannot spread fragment %q within itself.", m.cycle)
 	case worst.depth > b.limits.Depth:
 		return limitError(errcode.QueryTooDeep, "the query nests %d levels deep; the limit is %d", worst.depth, b.limits.Depth)
+	case worst.introspectionDepth > b.limits.IntrospectionDepth:
+		return limitError(errcode.QueryTooDeep, "the introspection nests %d levels deep; the limit is %d", worst.introspectionDepth, b.limits.IntrospectionDepth)
 	case worst.aliases > b.limits.Aliases:
 		return limitError(errcode.TooManyAliases, "the query has %s aliases; the limit is %d", count(worst.aliases), b.limits.Aliases)
 	case worst.fields > b.limits.Fields:
@@ -90,23 +92,23 @@ func count(n int) string {
 func add(a, b int) int { return min(a+b, saturated) }
 
 // shape is what a selection set costs once its fragments are spread: how
-// deep it nests, how many aliases and fields it has, and whether it
-// introspects the schema.
+// deep it nests, in data and in introspection, how many aliases and fields
+// it has, and whether it introspects the schema.
 type shape struct {
-	depth, aliases, fields int
-	introspects            bool
+	depth, introspectionDepth, aliases, fields int
+	introspects                                bool
 }
 
 // plus is s and t selected side by side.
 func (s shape) plus(t shape) shape {
-	return shape{depth: max(s.depth, t.depth), aliases: add(s.aliases, t.aliases), fields: add(s.fields, t.fields),
-		introspects: s.introspects || t.introspects}
+	return shape{depth: max(s.depth, t.depth), introspectionDepth: max(s.introspectionDepth, t.introspectionDepth),
+		aliases: add(s.aliases, t.aliases), fields: add(s.fields, t.fields), introspects: s.introspects || t.introspects}
 }
 
 // or is the larger of s and t in each measure.
 func (s shape) or(t shape) shape {
-	return shape{depth: max(s.depth, t.depth), aliases: max(s.aliases, t.aliases), fields: max(s.fields, t.fields),
-		introspects: s.introspects || t.introspects}
+	return shape{depth: max(s.depth, t.depth), introspectionDepth: max(s.introspectionDepth, t.introspectionDepth),
+		aliases: max(s.aliases, t.aliases), fields: max(s.fields, t.fields), introspects: s.introspects || t.introspects}
 }
 
 // measurer measures selection sets, each fragment once: spreading a
@@ -127,11 +129,19 @@ func (m *measurer) selections(set ast.SelectionSet) shape {
 		case *ast.Field:
 			s := m.selections(sel.SelectionSet)
 			s.depth++
+			if sel.Name == "__schema" || sel.Name == "__type" {
+				// The schema is a fixed, small shape that the standard
+				// introspection queries walk 15 levels deep (a type's
+				// ofType, nine times): it has a depth limit of its own,
+				// and the data limit keeps protecting data.
+				s.introspectionDepth = max(s.introspectionDepth, s.depth)
+				s.depth = 1
+				s.introspects = true
+			}
 			s.fields = add(s.fields, 1)
 			if sel.Alias != "" && sel.Alias != sel.Name {
 				s.aliases = add(s.aliases, 1)
 			}
-			s.introspects = s.introspects || sel.Name == "__schema" || sel.Name == "__type"
 			out = out.plus(s)
 		case *ast.InlineFragment:
 			out = out.plus(m.selections(sel.SelectionSet))

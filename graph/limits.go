@@ -17,6 +17,9 @@ import (
 type Limits struct {
 	// Depth is how deeply fields may nest, counted through fragments.
 	Depth int
+	// IntrospectionDepth is how deeply fields may nest under __schema and
+	// __type, which Depth does not count.
+	IntrospectionDepth int
 	// Aliases is how many aliased fields an operation may have.
 	Aliases int
 	// Tokens is how many lexical tokens the parser reads.
@@ -31,7 +34,7 @@ type Limits struct {
 
 // DefaultLimits returns the limits of the local default and of production.
 func DefaultLimits() Limits {
-	return Limits{Depth: 12, Aliases: 15, Tokens: 10_000, Fields: 2_000, Complexity: 5_000}
+	return Limits{Depth: 12, IntrospectionDepth: 20, Aliases: 15, Tokens: 10_000, Fields: 2_000, Complexity: 5_000}
 }
 
 // queryLimits prices the operation a request runs against the complexity

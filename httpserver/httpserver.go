@@ -20,7 +20,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -28,6 +27,7 @@ import (
 
 	"customerservice/errcode"
 	"customerservice/observe"
+	"customerservice/playground"
 )
 
 // Defaults of Config.
@@ -106,7 +106,10 @@ func New(cfg Config) *Server {
 		s.recoverPanics(s.cors(s.guard(s.deadline(s.idempotent(s.clientAddr(cfg.GraphQL)))))))
 	mux.Handle("/graphql", graphql)
 	if !cfg.Production {
-		mux.Handle("GET /{$}", playground.Handler("Customer service", "/graphql"))
+		pg := playground.Handler("/graphql")
+		mux.Handle("GET /{$}", pg)
+		mux.Handle("GET /playground/", pg)
+		mux.Handle("GET /favicon.ico", pg)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

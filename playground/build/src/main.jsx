@@ -1,0 +1,28 @@
+// The Playground: GraphiQL with the server's endpoint and welcome tabs,
+// which the server puts in the page (index.html's #config).
+import React from 'react';
+import { createRoot } from 'react-dom/client';
+import { GraphiQL } from 'graphiql';
+import { createGraphiQLFetcher } from '@graphiql/toolkit';
+import 'graphiql/style.css';
+
+// Monaco runs its language services in workers, bundled beside this file.
+const assets = new URL('.', import.meta.url);
+globalThis.MonacoEnvironment = {
+  getWorker(_id, label) {
+    const name = label === 'json' ? 'json' : label === 'graphql' ? 'graphql' : 'editor';
+    return new Worker(new URL(`${name}.worker.js`, assets), { type: 'module' });
+  },
+};
+
+const config = JSON.parse(document.getElementById('config').textContent);
+const fetcher = createGraphiQLFetcher({ url: new URL(config.endpoint, location.href).href });
+
+createRoot(document.getElementById('graphiql')).render(
+  <GraphiQL
+    fetcher={fetcher}
+    defaultTabs={config.tabs}
+    defaultEditorToolsVisibility="headers"
+    shouldPersistHeaders
+  />,
+);
