@@ -591,9 +591,9 @@ func seedCommand(ctx context.Context, cfg config, args []string, logger *slog.Lo
 	}
 	defer d.close()
 	start := time.Now()
-	bar := newProgressBar(os.Stderr, start)
-	err = loadDataset(ctx, cfg, svc, *n, bar.update)
-	bar.done()
+	bar := seed.NewBar(os.Stderr, start)
+	err = loadDataset(ctx, cfg, svc, *n, bar.Update)
+	bar.Done()
 	if err != nil {
 		return err
 	}
@@ -601,29 +601,6 @@ func seedCommand(ctx context.Context, cfg config, args []string, logger *slog.Lo
 		"logins", demoAdmin+", "+demoCustomer, "password_file", filepath.Join(cfg.dataDir, "admin.password"))
 	return nil
 }
-
-// progressBar draws the seeder's progress on a terminal line.
-type progressBar struct {
-	w     io.Writer
-	start time.Time
-}
-
-func newProgressBar(w io.Writer, start time.Time) *progressBar {
-	return &progressBar{w: w, start: start}
-}
-
-func (p *progressBar) update(done, total int) {
-	const width = 30
-	filled := width * done / max(total, 1)
-	elapsed := time.Since(p.start)
-	rate := float64(done) / max(elapsed.Seconds(), 0.001)
-	eta := time.Duration(float64(total-done)/max(rate, 1)) * time.Second
-	fmt.Fprintf(p.w, "\r[%s%s] %d/%d customers  %.0f/s  %s elapsed  ~%s left ",
-		strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total, rate,
-		elapsed.Round(time.Second), eta.Round(time.Second))
-}
-
-func (p *progressBar) done() { fmt.Fprintln(p.w) }
 
 // benchCommand runs the load driver against a running server.
 func benchCommand(ctx context.Context, cfg config, args []string) error {
