@@ -13,7 +13,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -342,33 +341,6 @@ func authService(cfg config, pool *sqlx.DB) (*auth.Service, error) {
 		return nil, err
 	}
 	return &auth.Service{DB: pool, Hasher: hasher, Tokens: tokens}, nil
-}
-
-// The demo data's logins: an admin user and a registered customer, who
-// share a password generated with the data and kept in the data folder, so
-// the server can print it.
-const (
-	demoAdmin    = "admin@example.com"
-	demoCustomer = "customer4@example.com"
-)
-
-// loadDataset loads the dataset for n customers and the demo logins, whose
-// password it keeps in the data folder.
-func loadDataset(ctx context.Context, cfg config, svc *auth.Service, n int, progress seed.Progress) error {
-	if err := seed.Load(ctx, svc.DB, n, time.Now(), progress); err != nil {
-		return fmt.Errorf("load the dataset: %w", err)
-	}
-	password := rand.Text()
-	if _, err := svc.CreateUser(ctx, demoAdmin, password, nil, nil); err != nil {
-		return fmt.Errorf("create the demo admin user: %w", err)
-	}
-	if err := svc.LinkDemoCustomer(ctx, demoCustomer, password); err != nil {
-		return fmt.Errorf("give the demo customer a login: %w", err)
-	}
-	if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(cfg.dataDir, "admin.password"), []byte(password+"\n"), 0o600)
 }
 
 // app is the running service without its listener: the database, the

@@ -356,30 +356,6 @@ func (s *Service) CreateUser(ctx context.Context, email, password string, firstN
 	})
 }
 
-// LinkDemoCustomer gives the registered customer with email a login with
-// password, for demo data.
-func (s *Service) LinkDemoCustomer(ctx context.Context, email, password string) error {
-	hash, err := s.Hasher.Hash(ctx, password)
-	if err != nil {
-		return err
-	}
-	customers, err := db.ListCustomers(ctx, s.conn(ctx), db.CustomerFilter{Email: []string{email}, HasAccount: new(true)}, db.Page{Limit: 1, Sort: db.Sort{Column: "created_at"}}, db.Columns[db.Customer]{})
-	if err != nil {
-		return err
-	}
-	if len(customers) == 0 {
-		return fmt.Errorf("no registered customer has the email %s", email)
-	}
-	_, err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (struct{}, error) {
-		identity, err := db.CreateIdentity(ctx, tx, db.NormalizeEmail(email), hash)
-		if err != nil {
-			return struct{}{}, err
-		}
-		return struct{}{}, db.LinkCustomer(ctx, tx, identity.ID, customers[0].ID)
-	})
-	return err
-}
-
 // NewSecretToken returns a random token for a message and the hash that is
 // stored in its place.
 func NewSecretToken() (token, hash string, err error) {
