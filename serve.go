@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"os"
 	"time"
 
 	"customerservice/httpserver"
@@ -44,7 +43,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		go metricsSrv.Serve(metrics)
 		logger.Info("metrics", "url", "http://"+metrics.Addr().String()+"/metrics")
 	}
-	if addr := os.Getenv("PPROF_ADDR"); addr != "" {
+	if addr := cfg.pprofAddr; addr != "" {
 		// Profiles on a listener of their own, never on the public one.
 		go func() {
 			mux := http.NewServeMux()

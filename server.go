@@ -5,9 +5,10 @@
 //	customerservice seed -customers N                load the reference benchmark dataset
 //	customerservice user create -email E -password-stdin  create an admin user
 //	customerservice bench [-scenario S] [-c N] [-duration D]  drive a running server and measure
+//	customerservice help                             list the commands and every setting
 //
-// With no DATABASE_URL it runs its own PostgreSQL cluster in DATA_DIR. See
-// README.md for every setting.
+// With no DATABASE_URL it runs its own PostgreSQL cluster in DATA_DIR. The
+// settings are environment variables, declared in settings.go.
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -22,48 +24,83 @@ import (
 )
 
 func main() {
-	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	var logger *slog.Logger
-	if v := os.Getenv("PRODUCTION"); v == "1" || v == "true" {
-		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	} else {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	err := run(ctx, os.Args[1:], logger)
-	if errors.Is(err, flag.ErrHelp) {
-		// The flag set has printed the subcommand's usage, as asked.
-		return
-	}
-	if err != nil {
-		logger.Error(err.Error())
-		stop()
-		os.Exit(1)
-	}
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, logger *slog.Logger) error {
-	cfg, err := configFromEnv()
-	if err != nil {
-		return err
-	}
+// run runs the command of args with the settings getenv gives, and returns
+// the process's exit status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "serve":
-		return serve(ctx, cfg, logger)
-	case "seed":
-		return seedCommand(ctx, cfg, args, logger)
-	case "user":
-		return userCommand(ctx, cfg, args, os.Stdin, logger)
-	case "bench":
-		return benchCommand(ctx, cfg, args)
 	case "help", "-h", "-help", "--help":
-		fmt.Println("usage: customerservice [serve | seed -customers N | user create -email E -password-stdin | bench [-scenario S] [-c N] [-duration D]]")
-		return nil
+		// Before the settings are read: help is how one fixes them.
+		printHelp(stdout)
+		return 0
 	}
-	return fmt.Errorf("unknown command %q; use serve, seed, user or bench", cmd)
+	cfg, err := loadConfig(getenv)
+	logger := newLogger(stderr, cfg.production)
+	if err != nil {
+		logger.Error(err.Error())
+		return 1
+	}
+	cfg.tuneGC()
+	switch cmd {
+	case "serve", "seed", "user":
+		// Not bench: it is a client, and the server it drives logs its own.
+		logSettings(logger, getenv, cfg)
+	}
+	switch cmd {
+	case "serve":
+		err = serve(ctx, cfg, logger)
+	case "seed":
+		err = seedCommand(ctx, cfg, args, logger)
+	case "user":
+		err = userCommand(ctx, cfg, args, stdin, logger)
+	case "bench":
+		err = benchCommand(ctx, cfg, args)
+	default:
+		err = fmt.Errorf("unknown command %q; use serve, seed, user, bench or help", cmd)
+	}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		// The flag set has printed the command's usage, as asked.
+		return 0
+	case err != nil:
+		logger.Error(err.Error())
+		return 1
+	}
+	return 0
+}
+
+// newLogger writes JSON lines in production, for log collectors, and
+// text for people otherwise.
+func newLogger(w io.Writer, production bool) *slog.Logger {
+	if production {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// printHelp writes the commands and the settings.
+func printHelp(w io.Writer) {
+	fmt.Fprint(w, `usage: customerservice [serve | seed -customers N | user create -email E -password-stdin | bench [-scenario S] [-c N] [-duration D]]
+
+Commands (each lists its flags with -h):
+  serve         serve GraphQL at /graphql and the Playground at / (the default)
+  seed          load the reference benchmark dataset (db/seed/DATASET.md) and
+                the demo logins into an empty database
+  user create   create an admin user, its password read from standard input
+  bench         drive a running server with concurrent clients and measure
+  help          this
+
+Settings, from the environment:
+`)
+	printSettings(w)
+	fmt.Fprint(w, "\ngo test reads one more, TEST_DATABASE_URL (see db/dbtest).\n")
 }
