@@ -172,7 +172,7 @@ const resetBatch = 100
 // failure puts the request back.
 func (s *Service) ProcessResetRequests(ctx context.Context) (int, error) {
 	for n := 0; n < resetBatch; n++ {
-		done, err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (bool, error) {
+		done, err := db.InTx(ctx, s.DB, func(tx db.Tx) (bool, error) {
 			req, err := db.ClaimResetRequest(ctx, tx)
 			if err != nil || req == nil {
 				return false, err
@@ -186,7 +186,7 @@ func (s *Service) ProcessResetRequests(ctx context.Context) (int, error) {
 	return resetBatch, nil
 }
 
-func (s *Service) processResetRequest(ctx context.Context, tx *sqlx.Tx, req *db.ResetRequest) error {
+func (s *Service) processResetRequest(ctx context.Context, tx db.Tx, req *db.ResetRequest) error {
 	if time.Since(req.CreatedAt) > ResetTokenTTL {
 		return nil
 	}
@@ -249,7 +249,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 	if err != nil {
 		return err
 	}
-	_, err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (struct{}, error) {
+	_, err = db.InTx(ctx, s.DB, func(tx db.Tx) (struct{}, error) {
 		identityID, err := db.UseResetToken(ctx, tx, HashToken(token))
 		if err != nil {
 			return struct{}{}, err
@@ -302,7 +302,7 @@ func (s *Service) CreateCustomerAccount(ctx context.Context, fields db.CustomerF
 	if email != identity.Email {
 		return nil, Token{}, errcode.Invalid("input.email", "email must be the one the account logs in with: %s", identity.Email)
 	}
-	customer, err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (*db.Customer, error) {
+	customer, err := db.InTx(ctx, s.DB, func(tx db.Tx) (*db.Customer, error) {
 		c, err := db.CreateCustomer(ctx, tx, db.NewCustomer{CustomerFields: fields, HasAccount: true})
 		if err != nil {
 			return nil, err
@@ -342,7 +342,7 @@ func (s *Service) CreateUser(ctx context.Context, email, password string, firstN
 			return nil, fmt.Errorf("%s already has an identity, and the password is not its password", clean)
 		}
 	}
-	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (*db.User, error) {
+	return db.InTx(ctx, s.DB, func(tx db.Tx) (*db.User, error) {
 		if identity == nil {
 			if identity, err = db.CreateIdentity(ctx, tx, clean, hash); err != nil {
 				return nil, err
@@ -370,7 +370,7 @@ func (s *Service) LinkDemoCustomer(ctx context.Context, email, password string) 
 	if len(customers) == 0 {
 		return fmt.Errorf("no registered customer has the email %s", email)
 	}
-	_, err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (struct{}, error) {
+	_, err = db.InTx(ctx, s.DB, func(tx db.Tx) (struct{}, error) {
 		identity, err := db.CreateIdentity(ctx, tx, db.NormalizeEmail(email), hash)
 		if err != nil {
 			return struct{}{}, err

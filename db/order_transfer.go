@@ -27,10 +27,10 @@ const (
 // LockRequester locks the customer asking for transfers until the
 // transaction ends, so that its concurrent requests are counted one after
 // the other. Returns NOT_FOUND for a deleted or unknown customer.
-func LockRequester(ctx context.Context, q sqlx.QueryerContext, customerID string) error {
+func LockRequester(ctx context.Context, tx Tx, customerID string) error {
 	const query = `SELECT c.id FROM customer c WHERE c.id = $1 AND c.deleted_at IS NULL FOR NO KEY UPDATE`
 	var id string
-	if err := sqlx.GetContext(ctx, q, &id, query, customerID); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &id, query, customerID); err != nil {
 		return notFound(err, "Customer", customerID)
 	}
 	return nil
@@ -78,7 +78,7 @@ func invalidTransferToken() error { return errcode.New(errcode.NotAllowed, "Inva
 // TransferableOrder locks an order that a customer may ask to take over,
 // one that belongs to a guest, and returns it. Returns NOT_FOUND for an
 // unknown order and NOT_ALLOWED when a registered customer owns it.
-func TransferableOrder(ctx context.Context, q sqlx.QueryerContext, orderID string) (*Order, error) {
+func TransferableOrder(ctx context.Context, tx Tx, orderID string) (*Order, error) {
 	query := `SELECT ` + orderColumns + `, c.has_account FROM orders o
 		JOIN customer c ON c.id = o.customer_id
 		WHERE o.id = $1 FOR UPDATE OF o`
@@ -86,7 +86,7 @@ func TransferableOrder(ctx context.Context, q sqlx.QueryerContext, orderID strin
 		Order
 		HasAccount bool `db:"has_account"`
 	}
-	if err := sqlx.GetContext(ctx, q, &row, query, orderID); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &row, query, orderID); err != nil {
 		return nil, notFound(err, "Order", orderID)
 	}
 	if row.HasAccount {
@@ -98,15 +98,15 @@ func TransferableOrder(ctx context.Context, q sqlx.QueryerContext, orderID strin
 
 // CreateTransfer records a customer's request to take over an order, with
 // the hash of the token sent for it, replacing the order's pending request.
-// Run it in a transaction, after TransferableOrder.
-func CreateTransfer(ctx context.Context, q sqlx.ExecerContext, o *Order, customerID, tokenHash string, expires time.Time) error {
+// Run it after TransferableOrder.
+func CreateTransfer(ctx context.Context, tx Tx, o *Order, customerID, tokenHash string, expires time.Time) error {
 	const replace = `UPDATE order_transfer SET status = 'replaced', decided_at = now() WHERE order_id = $1 AND status = 'pending'`
-	if _, err := q.ExecContext(ctx, replace, o.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, replace, o.ID); err != nil {
 		return fmt.Errorf("replace transfer: %w", err)
 	}
 	const insert = `INSERT INTO order_transfer (id, order_id, customer_id, from_customer_id, token_hash, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`
-	if _, err := q.ExecContext(ctx, insert, NewID(PrefixTransfer), o.ID, customerID, o.CustomerID, tokenHash, expires); err != nil {
+	if _, err := tx.ExecContext(ctx, insert, NewID(PrefixTransfer), o.ID, customerID, o.CustomerID, tokenHash, expires); err != nil {
 		return fmt.Errorf("create transfer: %w", err)
 	}
 	return nil
@@ -115,14 +115,13 @@ func CreateTransfer(ctx context.Context, q sqlx.ExecerContext, o *Order, custome
 // AcceptTransfer moves an order to the customer who asked for it, when the
 // token is that of its pending, unexpired request and that customer accepts.
 // Of concurrent accepts, exactly one succeeds: the request row is spent by
-// the first. Run it in a transaction. Returns NOT_ALLOWED "Invalid token."
-// otherwise.
-func AcceptTransfer(ctx context.Context, q sqlx.QueryerContext, orderID, customerID, tokenHash string) (*Order, error) {
+// the first. Returns NOT_ALLOWED "Invalid token." otherwise.
+func AcceptTransfer(ctx context.Context, tx Tx, orderID, customerID, tokenHash string) (*Order, error) {
 	const spend = `UPDATE order_transfer SET status = 'accepted', decided_at = now()
 		WHERE order_id = $1 AND token_hash = $2 AND customer_id = $3 AND status = 'pending' AND expires_at > now()
 		RETURNING from_customer_id`
 	var from string
-	if err := sqlx.GetContext(ctx, q, &from, spend, orderID, tokenHash, customerID); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &from, spend, orderID, tokenHash, customerID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, invalidTransferToken()
 		}
@@ -131,7 +130,7 @@ func AcceptTransfer(ctx context.Context, q sqlx.QueryerContext, orderID, custome
 	move := `UPDATE orders AS o SET customer_id = $2, updated_at = now()
 		WHERE o.id = $1 AND o.customer_id = $3 RETURNING ` + orderColumns
 	var out Order
-	if err := sqlx.GetContext(ctx, q, &out, move, orderID, customerID, from); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &out, move, orderID, customerID, from); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			// The order changed hands since the request.
 			return nil, invalidTransferToken()

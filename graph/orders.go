@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/jmoiron/sqlx"
 
 	"customerservice/auth"
 	"customerservice/db"
@@ -47,7 +46,7 @@ func (r *Resolver) placeOrder(ctx context.Context, in model.PlaceOrderInput) (*d
 	} else if err := guestSelection(ctx); err != nil {
 		return nil, err
 	}
-	return db.InTx(ctx, r.DB, func(tx *sqlx.Tx) (*db.Order, error) {
+	return db.InTx(ctx, r.DB, func(tx db.Tx) (*db.Order, error) {
 		if customer != nil {
 			o.CustomerID = customer.ID
 		} else {
@@ -78,7 +77,7 @@ func (r *Resolver) requestTransfer(ctx context.Context, orderID string) (*model.
 		return nil, err
 	}
 	expires := time.Now().Add(db.TransferTTL).Truncate(time.Second)
-	return db.InTx(ctx, r.DB, func(tx *sqlx.Tx) (*model.OrderTransferRequest, error) {
+	return db.InTx(ctx, r.DB, func(tx db.Tx) (*model.OrderTransferRequest, error) {
 		if err := db.LockRequester(ctx, tx, customerID); err != nil {
 			return nil, err
 		}
@@ -152,7 +151,7 @@ func (r *Resolver) acceptTransfer(ctx context.Context, orderID, token string) (*
 	if err != nil {
 		return nil, err
 	}
-	return db.InTx(ctx, r.DB, func(tx *sqlx.Tx) (*db.Order, error) {
+	return db.InTx(ctx, r.DB, func(tx db.Tx) (*db.Order, error) {
 		if _, err := db.CustomerByID(ctx, tx, customerID); err != nil {
 			return nil, err
 		}
