@@ -23,8 +23,8 @@ type Service struct {
 	DB     *sqlx.DB
 	Hasher *Hasher
 	Tokens *Tokens
-	// LoginPolicy bounds password checks; db.DefaultLoginPolicy when zero.
-	LoginPolicy db.LoginPolicy
+	// LoginPolicy bounds password checks; DefaultLoginPolicy when zero.
+	LoginPolicy db.LoginLimits
 }
 
 // conn is what the flows' statements run on: the pool, or the shared
@@ -117,10 +117,27 @@ func (s *Service) Login(ctx context.Context, t ActorType, email, password string
 	return s.issue(a)
 }
 
+// DefaultLoginPolicy is the login throttling the service runs with.
+// README.md ("Login throttling") gives its numbers and what they trade:
+// the policy lives here, with the flow that enforces it, and db only
+// counts against the numbers it is given.
+func DefaultLoginPolicy() db.LoginLimits {
+	return db.LoginLimits{
+		Window:     15 * time.Minute,
+		PerPair:    10,
+		PerAddress: 100,
+		FreeChecks: 20,
+		FirstDelay: time.Second,
+		MaxDelay:   time.Minute,
+		Quiet:      24 * time.Hour,
+		KnownFor:   30 * 24 * time.Hour,
+	}
+}
+
 // Policy returns the login policy in force.
-func (s *Service) Policy() db.LoginPolicy {
-	if s.LoginPolicy == (db.LoginPolicy{}) {
-		return db.DefaultLoginPolicy()
+func (s *Service) Policy() db.LoginLimits {
+	if s.LoginPolicy == (db.LoginLimits{}) {
+		return DefaultLoginPolicy()
 	}
 	return s.LoginPolicy
 }
