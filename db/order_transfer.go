@@ -12,18 +12,6 @@ import (
 	"customerservice/errcode"
 )
 
-// TransferTTL is how long an order transfer token can be used.
-const TransferTTL = 24 * time.Hour
-
-// Transfer requests are throttled, so that nobody can flood a guest's
-// mailbox or keep voiding the token a guest was just sent: an order takes a
-// new request TransferInterval after its last one at the earliest, and a
-// customer makes at most TransfersPerHour requests in an hour.
-const (
-	TransferInterval = 15 * time.Minute
-	TransfersPerHour = 10
-)
-
 // LockRequester locks the customer asking for transfers until the
 // transaction ends, so that its concurrent requests are counted one after
 // the other. Returns NOT_FOUND for a deleted or unknown customer.
@@ -36,18 +24,27 @@ func LockRequester(ctx context.Context, tx Tx, customerID string) error {
 	return nil
 }
 
-// CheckTransferRate returns RATE_LIMITED, with how long to wait, when an
-// order may not take a new transfer request from a customer now: within
-// TransferInterval of the order's last request, or past TransfersPerHour
-// of the customer's. Run it in a transaction, after LockRequester and
-// TransferableOrder, so that the counts it reads cannot change before the
-// request is recorded.
-func CheckTransferRate(ctx context.Context, q sqlx.QueryerContext, orderID, customerID string) error {
-	// The requester's wait ends when the oldest of its last
-	// TransfersPerHour requests leaves the hour. Waits are counted from
-	// this statement's start, not the transaction's (now()): the
-	// transaction may have begun before a request it now sees was made,
-	// and would wait longer than the interval.
+// TransferWaits are how long until an order may take a new transfer
+// request from a customer; zero when it may now.
+type TransferWaits struct {
+	// Order is the wait for the order's last request to be interval old.
+	Order time.Duration
+	// Requester is the wait for the customer to have fewer than perHour
+	// requests in the last hour.
+	Requester time.Duration
+}
+
+// TransferRequestWaits returns how long until an order may take a new
+// transfer request, interval after its last one, and until a customer may
+// make one, with fewer than perHour of its requests in the last hour. Run
+// it after LockRequester and TransferableOrder, in their transaction, so
+// that the counts it reads cannot change before the request is recorded.
+func TransferRequestWaits(ctx context.Context, q sqlx.QueryerContext, orderID, customerID string, interval time.Duration, perHour int) (TransferWaits, error) {
+	// The requester's wait ends when the oldest of its last perHour
+	// requests leaves the hour. Waits are counted from this statement's
+	// start, not the transaction's (now()): the transaction may have begun
+	// before a request it now sees was made, and would wait longer than
+	// the interval.
 	const query = `SELECT
 		coalesce(extract(epoch FROM (SELECT max(t.created_at) FROM order_transfer t WHERE t.order_id = $1)
 			+ make_interval(secs => $3) - statement_timestamp()), 0) AS order_wait,
@@ -58,17 +55,11 @@ func CheckTransferRate(ctx context.Context, q sqlx.QueryerContext, orderID, cust
 		OrderWait     float64 `db:"order_wait"`
 		RequesterWait float64 `db:"requester_wait"`
 	}
-	if err := sqlx.GetContext(ctx, q, &row, query, orderID, customerID, TransferInterval.Seconds(), TransfersPerHour); err != nil {
-		return fmt.Errorf("check transfer rate: %w", err)
+	if err := sqlx.GetContext(ctx, q, &row, query, orderID, customerID, interval.Seconds(), perHour); err != nil {
+		return TransferWaits{}, fmt.Errorf("transfer request waits: %w", err)
 	}
-	seconds := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-	if row.OrderWait > 0 {
-		return errcode.Limited(seconds(row.OrderWait), "A transfer of this order was requested less than %d minutes ago; try again later", int(TransferInterval.Minutes()))
-	}
-	if row.RequesterWait > 0 {
-		return errcode.Limited(seconds(row.RequesterWait), "At most %d transfer requests an hour; try again later", TransfersPerHour)
-	}
-	return nil
+	wait := func(s float64) time.Duration { return max(time.Duration(s*float64(time.Second)), 0) }
+	return TransferWaits{Order: wait(row.OrderWait), Requester: wait(row.RequesterWait)}, nil
 }
 
 // invalidTransferToken is Medusa's answer to a wrong, used or expired
