@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"customerservice/auth"
 	"customerservice/db"
 	"customerservice/db/seed"
@@ -59,7 +57,7 @@ func linkDemoCustomer(ctx context.Context, svc *auth.Service, email, password st
 	if len(customers) == 0 {
 		return fmt.Errorf("no registered customer has the email %s", email)
 	}
-	_, err = db.InTx(ctx, svc.DB, func(tx *sqlx.Tx) (struct{}, error) {
+	_, err = db.InTx(ctx, svc.DB, func(tx db.Tx) (struct{}, error) {
 		identity, err := db.CreateIdentity(ctx, tx, db.NormalizeEmail(email), hash)
 		if err != nil {
 			return struct{}{}, err
