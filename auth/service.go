@@ -23,8 +23,8 @@ type Service struct {
 	DB     *sqlx.DB
 	Hasher *Hasher
 	Tokens *Tokens
-	// LoginPolicy bounds password checks; db.DefaultLoginPolicy when zero.
-	LoginPolicy db.LoginPolicy
+	// LoginPolicy bounds password checks; DefaultLoginPolicy when zero.
+	LoginPolicy db.LoginLimits
 }
 
 // conn is what the flows' statements run on: the pool, or the shared
@@ -117,10 +117,27 @@ func (s *Service) Login(ctx context.Context, t ActorType, email, password string
 	return s.issue(a)
 }
 
+// DefaultLoginPolicy is the login throttling the service runs with.
+// README.md ("Login throttling") gives its numbers and what they trade:
+// the policy lives here, with the flow that enforces it, and db only
+// counts against the numbers it is given.
+func DefaultLoginPolicy() db.LoginLimits {
+	return db.LoginLimits{
+		Window:     15 * time.Minute,
+		PerPair:    10,
+		PerAddress: 100,
+		FreeChecks: 20,
+		FirstDelay: time.Second,
+		MaxDelay:   time.Minute,
+		Quiet:      24 * time.Hour,
+		KnownFor:   30 * 24 * time.Hour,
+	}
+}
+
 // Policy returns the login policy in force.
-func (s *Service) Policy() db.LoginPolicy {
-	if s.LoginPolicy == (db.LoginPolicy{}) {
-		return db.DefaultLoginPolicy()
+func (s *Service) Policy() db.LoginLimits {
+	if s.LoginPolicy == (db.LoginLimits{}) {
+		return DefaultLoginPolicy()
 	}
 	return s.LoginPolicy
 }
@@ -172,7 +189,7 @@ const resetBatch = 100
 // failure puts the request back.
 func (s *Service) ProcessResetRequests(ctx context.Context) (int, error) {
 	for n := 0; n < resetBatch; n++ {
-		done, err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (bool, error) {
+		done, err := db.InTx(ctx, s.DB, func(tx db.Tx) (bool, error) {
 			req, err := db.ClaimResetRequest(ctx, tx)
 			if err != nil || req == nil {
 				return false, err
@@ -186,7 +203,7 @@ func (s *Service) ProcessResetRequests(ctx context.Context) (int, error) {
 	return resetBatch, nil
 }
 
-func (s *Service) processResetRequest(ctx context.Context, tx *sqlx.Tx, req *db.ResetRequest) error {
+func (s *Service) processResetRequest(ctx context.Context, tx db.Tx, req *db.ResetRequest) error {
 	if time.Since(req.CreatedAt) > ResetTokenTTL {
 		return nil
 	}
@@ -249,7 +266,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 	if err != nil {
 		return err
 	}
-	_, err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (struct{}, error) {
+	_, err = db.InTx(ctx, s.DB, func(tx db.Tx) (struct{}, error) {
 		identityID, err := db.UseResetToken(ctx, tx, HashToken(token))
 		if err != nil {
 			return struct{}{}, err
@@ -302,7 +319,7 @@ func (s *Service) CreateCustomerAccount(ctx context.Context, fields db.CustomerF
 	if email != identity.Email {
 		return nil, Token{}, errcode.Invalid("input.email", "email must be the one the account logs in with: %s", identity.Email)
 	}
-	customer, err := db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (*db.Customer, error) {
+	customer, err := db.InTx(ctx, s.DB, func(tx db.Tx) (*db.Customer, error) {
 		c, err := db.CreateCustomer(ctx, tx, db.NewCustomer{CustomerFields: fields, HasAccount: true})
 		if err != nil {
 			return nil, err
@@ -342,7 +359,7 @@ func (s *Service) CreateUser(ctx context.Context, email, password string, firstN
 			return nil, fmt.Errorf("%s already has an identity, and the password is not its password", clean)
 		}
 	}
-	return db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (*db.User, error) {
+	return db.InTx(ctx, s.DB, func(tx db.Tx) (*db.User, error) {
 		if identity == nil {
 			if identity, err = db.CreateIdentity(ctx, tx, clean, hash); err != nil {
 				return nil, err
@@ -354,30 +371,6 @@ func (s *Service) CreateUser(ctx context.Context, email, password string, firstN
 		}
 		return user, db.LinkUser(ctx, tx, identity.ID, user.ID)
 	})
-}
-
-// LinkDemoCustomer gives the registered customer with email a login with
-// password, for demo data.
-func (s *Service) LinkDemoCustomer(ctx context.Context, email, password string) error {
-	hash, err := s.Hasher.Hash(ctx, password)
-	if err != nil {
-		return err
-	}
-	customers, err := db.ListCustomers(ctx, s.conn(ctx), db.CustomerFilter{Email: []string{email}, HasAccount: new(true)}, db.Page{Limit: 1, Sort: db.Sort{Column: "created_at"}}, db.Columns[db.Customer]{})
-	if err != nil {
-		return err
-	}
-	if len(customers) == 0 {
-		return fmt.Errorf("no registered customer has the email %s", email)
-	}
-	_, err = db.InTx(ctx, s.DB, func(tx *sqlx.Tx) (struct{}, error) {
-		identity, err := db.CreateIdentity(ctx, tx, db.NormalizeEmail(email), hash)
-		if err != nil {
-			return struct{}{}, err
-		}
-		return struct{}{}, db.LinkCustomer(ctx, tx, identity.ID, customers[0].ID)
-	})
-	return err
 }
 
 // NewSecretToken returns a random token for a message and the hash that is

@@ -57,7 +57,7 @@ func Scenarios() []string {
 	return []string{"headline-20", "headline-100", "customer", "search", "group-members", "me", "mixed"}
 }
 
-// headline is the list page of shared/bench/dataset.md.
+// headline is the list page of db/seed/DATASET.md.
 const headline = `query ($limit: Int!) { customers(limit: $limit) { count items { id email addresses { id } groups { id } orders { count } } } }`
 
 const customerQuery = `query ($id: ID!) { customer(id: $id) {

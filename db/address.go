@@ -126,16 +126,16 @@ func isTrue(b *bool) bool { return b != nil && *b }
 
 // CreateAddress adds an address to a customer's address book. Making it a
 // default clears that default on the customer's other addresses, in the
-// same transaction: run it in one. Returns INVALID_DATA for bad fields and
-// NOT_FOUND for an unknown or deleted customer.
-func CreateAddress(ctx context.Context, q sqlx.ExtContext, customerID string, f AddressFields) (*Address, error) {
+// same transaction. Returns INVALID_DATA for bad fields and NOT_FOUND for
+// an unknown or deleted customer.
+func CreateAddress(ctx context.Context, tx Tx, customerID string, f AddressFields) (*Address, error) {
 	a, err := f.assign()
 	if err != nil {
 		return nil, err
 	}
 	var locked string
 	const lock = `SELECT id FROM customer WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
-	if err := sqlx.GetContext(ctx, q, &locked, lock, customerID); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &locked, lock, customerID); err != nil {
 		err = notFound(err, "Customer", customerID)
 		if e, ok := errors.AsType[*errcode.Error](err); ok {
 			e.Field = "customer_id"
@@ -143,13 +143,13 @@ func CreateAddress(ctx context.Context, q sqlx.ExtContext, customerID string, f 
 		return nil, err
 	}
 	id := NewID(PrefixAddress)
-	if err := clearDefaults(ctx, q, customerID, id, f); err != nil {
+	if err := clearDefaults(ctx, tx, customerID, id, f); err != nil {
 		return nil, err
 	}
 	a.set("id", id)
 	a.set("customer_id", customerID)
 	var out Address
-	if err := sqlx.GetContext(ctx, q, &out, a.insert("customer_address", "a", addressColumns), a.args...); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &out, a.insert("customer_address", "a", addressColumns), a.args...); err != nil {
 		return nil, fmt.Errorf("create address: %w", translate(err, "Address"))
 	}
 	return &out, nil
@@ -158,23 +158,23 @@ func CreateAddress(ctx context.Context, q sqlx.ExtContext, customerID string, f 
 // UpdateAddress changes the Set fields of an address. With owner set, only
 // an address of that customer is found, so a customer cannot reach another
 // customer's addresses. Making it a default clears that default on the
-// customer's other addresses: run it in a transaction. Returns INVALID_DATA
+// customer's other addresses, in the same transaction. Returns INVALID_DATA
 // for bad fields and NOT_FOUND for an unknown, deleted or foreign address.
-func UpdateAddress(ctx context.Context, q sqlx.ExtContext, id, owner string, f AddressFields) (*Address, error) {
+func UpdateAddress(ctx context.Context, tx Tx, id, owner string, f AddressFields) (*Address, error) {
 	a, err := f.assign()
 	if err != nil {
 		return nil, err
 	}
-	customerID, err := lockAddress(ctx, q, id, owner)
+	customerID, err := lockAddress(ctx, tx, id, owner)
 	if err != nil {
 		return nil, err
 	}
-	if err := clearDefaults(ctx, q, customerID, id, f); err != nil {
+	if err := clearDefaults(ctx, tx, customerID, id, f); err != nil {
 		return nil, err
 	}
 	update, args := a.update("customer_address", "a", "a.id = ?", addressColumns, id)
 	var out Address
-	if err := sqlx.GetContext(ctx, q, &out, update, args...); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &out, update, args...); err != nil {
 		return nil, fmt.Errorf("update address: %w", translate(err, "Address"))
 	}
 	return &out, nil
@@ -183,12 +183,12 @@ func UpdateAddress(ctx context.Context, q sqlx.ExtContext, id, owner string, f A
 // DeleteAddress soft-deletes an address. With owner set, only an address
 // of that customer is found. Returns NOT_FOUND for an unknown, deleted or
 // foreign address.
-func DeleteAddress(ctx context.Context, q sqlx.ExtContext, id, owner string) error {
-	if _, err := lockAddress(ctx, q, id, owner); err != nil {
+func DeleteAddress(ctx context.Context, tx Tx, id, owner string) error {
+	if _, err := lockAddress(ctx, tx, id, owner); err != nil {
 		return err
 	}
 	const query = `UPDATE customer_address SET deleted_at = now(), updated_at = now() WHERE id = $1`
-	if _, err := q.ExecContext(ctx, query, id); err != nil {
+	if _, err := tx.ExecContext(ctx, query, id); err != nil {
 		return fmt.Errorf("delete address: %w", err)
 	}
 	return nil
@@ -196,12 +196,12 @@ func DeleteAddress(ctx context.Context, q sqlx.ExtContext, id, owner string) err
 
 // lockAddress finds a living address of a living customer (of owner, when
 // set) and locks the customer, which serializes changes of its defaults.
-func lockAddress(ctx context.Context, q sqlx.QueryerContext, id, owner string) (customerID string, err error) {
+func lockAddress(ctx context.Context, tx Tx, id, owner string) (customerID string, err error) {
 	const query = `SELECT c.id FROM customer_address a
 		JOIN customer c ON c.id = a.customer_id AND c.deleted_at IS NULL
 		WHERE a.id = $1 AND a.deleted_at IS NULL AND ($2 = '' OR a.customer_id = $2)
 		FOR UPDATE OF c`
-	if err := sqlx.GetContext(ctx, q, &customerID, query, id, owner); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &customerID, query, id, owner); err != nil {
 		return "", notFound(err, "Address", id)
 	}
 	return customerID, nil
@@ -209,7 +209,7 @@ func lockAddress(ctx context.Context, q sqlx.QueryerContext, id, owner string) (
 
 // clearDefaults takes the defaults that f sets away from the customer's
 // other addresses, so that one address at most is each default.
-func clearDefaults(ctx context.Context, q sqlx.ExecerContext, customerID, except string, f AddressFields) error {
+func clearDefaults(ctx context.Context, tx Tx, customerID, except string, f AddressFields) error {
 	billing := f.IsDefaultBilling.Set && isTrue(f.IsDefaultBilling.Value)
 	shipping := f.IsDefaultShipping.Set && isTrue(f.IsDefaultShipping.Value)
 	if !billing && !shipping {
@@ -221,7 +221,7 @@ func clearDefaults(ctx context.Context, q sqlx.ExecerContext, customerID, except
 			updated_at = now()
 		WHERE customer_id = $1 AND id <> $2 AND deleted_at IS NULL
 			AND ((is_default_billing AND $3) OR (is_default_shipping AND $4))`
-	if _, err := q.ExecContext(ctx, query, customerID, except, billing, shipping); err != nil {
+	if _, err := tx.ExecContext(ctx, query, customerID, except, billing, shipping); err != nil {
 		return fmt.Errorf("clear default addresses: %w", err)
 	}
 	return nil

@@ -350,23 +350,23 @@ func customerWriteError(err error, a *assignments) error {
 // so its orders keep pointing at it, but it leaves lookups and lists and its
 // email is free again. Its addresses are deleted with it, it leaves its
 // groups and its login identity is unlinked (the identity stays, and may
-// create a new account). Run it in a transaction. Returns NOT_FOUND for an unknown or
-// already deleted id.
-func DeleteCustomer(ctx context.Context, q sqlx.ExtContext, id string) error {
+// create a new account). Returns NOT_FOUND for an unknown or already
+// deleted id.
+func DeleteCustomer(ctx context.Context, tx Tx, id string) error {
 	const query = `UPDATE customer SET deleted_at = now(), updated_at = now()
 		WHERE id = $1 AND deleted_at IS NULL RETURNING id`
 	var deleted string
-	if err := sqlx.GetContext(ctx, q, &deleted, query, id); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &deleted, query, id); err != nil {
 		return notFound(err, "Customer", id)
 	}
-	if _, err := q.ExecContext(ctx, `UPDATE customer_address SET deleted_at = now(), updated_at = now()
+	if _, err := tx.ExecContext(ctx, `UPDATE customer_address SET deleted_at = now(), updated_at = now()
 		WHERE customer_id = $1 AND deleted_at IS NULL`, id); err != nil {
 		return fmt.Errorf("delete addresses of %s: %w", id, err)
 	}
-	if _, err := q.ExecContext(ctx, `DELETE FROM customer_group_customer WHERE customer_id = $1`, id); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM customer_group_customer WHERE customer_id = $1`, id); err != nil {
 		return fmt.Errorf("remove %s from its groups: %w", id, err)
 	}
-	if _, err := q.ExecContext(ctx, `UPDATE auth_identity SET customer_id = NULL, updated_at = now() WHERE customer_id = $1`, id); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE auth_identity SET customer_id = NULL, updated_at = now() WHERE customer_id = $1`, id); err != nil {
 		return fmt.Errorf("unlink the identity of %s: %w", id, err)
 	}
 	return nil

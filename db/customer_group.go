@@ -246,33 +246,33 @@ func DeleteGroup(ctx context.Context, q sqlx.QueryerContext, id string) error {
 const MaxGroupBatch = 1000
 
 // AddCustomersToGroup makes the customers members of the group; those who
-// are already members stay as they are. Run it in a transaction.
+// are already members stay as they are.
 // Returns INVALID_DATA for too many ids and NOT_FOUND, naming them, when the
 // group or any customer is unknown or deleted, in which case nothing changes.
-func AddCustomersToGroup(ctx context.Context, q sqlx.ExtContext, groupID string, customerIDs []string, createdBy *string) error {
-	ids, err := lockMembers(ctx, q, groupID, customerIDs)
+func AddCustomersToGroup(ctx context.Context, tx Tx, groupID string, customerIDs []string, createdBy *string) error {
+	ids, err := lockMembers(ctx, tx, groupID, customerIDs)
 	if err != nil {
 		return err
 	}
 	const insert = `INSERT INTO customer_group_customer (customer_group_id, customer_id, created_by)
 		SELECT $1, unnest($2::text[]), $3
 		ON CONFLICT DO NOTHING`
-	if _, err := q.ExecContext(ctx, insert, groupID, pq.Array(ids), createdBy); err != nil {
+	if _, err := tx.ExecContext(ctx, insert, groupID, pq.Array(ids), createdBy); err != nil {
 		return fmt.Errorf("add customers to group %s: %w", groupID, err)
 	}
 	return nil
 }
 
 // RemoveCustomersFromGroup ends the customers' membership of the group;
-// removing a customer who is not a member does nothing. Run it in a
-// transaction. Returns what AddCustomersToGroup does.
-func RemoveCustomersFromGroup(ctx context.Context, q sqlx.ExtContext, groupID string, customerIDs []string) error {
-	ids, err := lockMembers(ctx, q, groupID, customerIDs)
+// removing a customer who is not a member does nothing. Returns what
+// AddCustomersToGroup does.
+func RemoveCustomersFromGroup(ctx context.Context, tx Tx, groupID string, customerIDs []string) error {
+	ids, err := lockMembers(ctx, tx, groupID, customerIDs)
 	if err != nil {
 		return err
 	}
 	const remove = `DELETE FROM customer_group_customer WHERE customer_group_id = $1 AND customer_id = ANY($2)`
-	if _, err := q.ExecContext(ctx, remove, groupID, pq.Array(ids)); err != nil {
+	if _, err := tx.ExecContext(ctx, remove, groupID, pq.Array(ids)); err != nil {
 		return fmt.Errorf("remove customers from group %s: %w", groupID, err)
 	}
 	return nil
@@ -288,7 +288,7 @@ func RemoveCustomersFromGroup(ctx context.Context, q sqlx.ExtContext, groupID st
 // the update the trigger makes, not merely shared: two changes that both
 // held a share lock on the group would each wait for the other to update
 // it, and PostgreSQL would abort one as a deadlock.
-func lockMembers(ctx context.Context, q sqlx.ExtContext, groupID string, customerIDs []string) ([]string, error) {
+func lockMembers(ctx context.Context, tx Tx, groupID string, customerIDs []string) ([]string, error) {
 	if len(customerIDs) > MaxGroupBatch {
 		return nil, errcode.Invalid("customer_ids", "at most %d customers at a time, got %d", MaxGroupBatch, len(customerIDs))
 	}
@@ -303,13 +303,13 @@ func lockMembers(ctx context.Context, q sqlx.ExtContext, groupID string, custome
 	var found []string
 	if len(ids) > 0 {
 		const query = `SELECT id FROM customer WHERE id = ANY($1) AND deleted_at IS NULL ORDER BY id FOR SHARE`
-		if err := sqlx.SelectContext(ctx, q, &found, query, pq.Array(ids)); err != nil {
+		if err := sqlx.SelectContext(ctx, tx, &found, query, pq.Array(ids)); err != nil {
 			return nil, fmt.Errorf("look up customers: %w", err)
 		}
 	}
 	var group string
 	const lockGroup = `SELECT id FROM customer_group WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE`
-	if err := sqlx.GetContext(ctx, q, &group, lockGroup, groupID); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &group, lockGroup, groupID); err != nil {
 		return nil, notFound(err, "Customer group", groupID)
 	}
 	if len(found) < len(ids) {

@@ -2,10 +2,12 @@
 // of every table, one file per aggregate.
 //
 // Functions take an sqlx.ExtContext (or the narrower QueryerContext) so that
-// the same code runs on the pool or inside a transaction. Errors they return
-// are *errcode.Error values for everything a client may cause (not found,
-// duplicates, invalid data); anything else is an unexpected failure and is
-// wrapped with its context for the logs.
+// the same code runs on the pool or inside a transaction; those whose work
+// only holds inside a transaction (locks, statements that commit together)
+// take a Tx, which InTx hands out, so the pool does not compile there.
+// Errors they return are *errcode.Error values for everything a client may
+// cause (not found, duplicates, invalid data); anything else is an
+// unexpected failure and is wrapped with its context for the logs.
 package db
 
 import (

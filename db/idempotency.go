@@ -30,7 +30,7 @@ type IdempotentResponse struct {
 // answer it committed, or claims the key itself when it rolled back. A
 // claim never outlives its transaction, so a request that dies leaves
 // nothing behind that a retry must wait out.
-func ClaimIdempotencyKey(ctx context.Context, tx sqlx.ExtContext, scope, key, requestHash string) (*IdempotentResponse, error) {
+func ClaimIdempotencyKey(ctx context.Context, tx Tx, scope, key, requestHash string) (*IdempotentResponse, error) {
 	const expire = `DELETE FROM idempotency_key WHERE scope = $1 AND key = $2 AND created_at < now() - make_interval(secs => $3)`
 	if _, err := tx.ExecContext(ctx, expire, scope, key, IdempotencyTTL.Seconds()); err != nil {
 		return nil, fmt.Errorf("expire idempotency key: %w", err)

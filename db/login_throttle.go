@@ -9,10 +9,11 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// LoginPolicy bounds password checks. Accounts are clean emails (known or
-// not), addresses are client addresses as auth keys them (an IPv4 address,
-// an IPv6 /64).
-type LoginPolicy struct {
+// LoginLimits are the numbers CountLoginAttempt counts attempts against
+// and PurgeLoginThrottle keeps rows for; the service that enforces them
+// chooses them. Accounts are clean emails (known or not), addresses are
+// client addresses as auth keys them (an IPv4 address, an IPv6 /64).
+type LoginLimits struct {
 	// Window is how long the pair and address counts run.
 	Window time.Duration
 	// PerPair is how many attempts one address may make at one account in
@@ -36,20 +37,6 @@ type LoginPolicy struct {
 	KnownFor time.Duration
 }
 
-// DefaultLoginPolicy is the policy the service runs with.
-func DefaultLoginPolicy() LoginPolicy {
-	return LoginPolicy{
-		Window:     15 * time.Minute,
-		PerPair:    10,
-		PerAddress: 100,
-		FreeChecks: 20,
-		FirstDelay: time.Second,
-		MaxDelay:   time.Minute,
-		Quiet:      24 * time.Hour,
-		KnownFor:   30 * 24 * time.Hour,
-	}
-}
-
 // LoginVerdict is what CountLoginAttempt decided.
 type LoginVerdict struct {
 	// Wait is zero when the password may be checked now; otherwise it is
@@ -65,7 +52,7 @@ type LoginVerdict struct {
 // attempt refused by the pair or address limit still counts against them
 // (the window does not move) but takes nothing from the account; one from
 // an address the account logged in from does not touch the account's count.
-func CountLoginAttempt(ctx context.Context, q sqlx.QueryerContext, account, address string, p LoginPolicy) (LoginVerdict, error) {
+func CountLoginAttempt(ctx context.Context, q sqlx.QueryerContext, account, address string, p LoginLimits) (LoginVerdict, error) {
 	// Each CTE reads the one before it, so a statement locks the pair row,
 	// then the address row, then the account row, always in that order:
 	// two attempts cannot each hold a row the other waits for. The account
@@ -204,7 +191,7 @@ func ForgetLoginThrottle(ctx context.Context, q sqlx.ExecerContext, account stri
 // accounts quiet for long enough, and the known addresses not used for
 // KnownFor. Each table is purged by a statement of its own, so the purge
 // never holds rows of two tables at once while attempts lock them.
-func PurgeLoginThrottle(ctx context.Context, q sqlx.ExecerContext, p LoginPolicy) error {
+func PurgeLoginThrottle(ctx context.Context, q sqlx.ExecerContext, p LoginLimits) error {
 	const pairs = `DELETE FROM login_attempt_pair WHERE window_started_at <= now() - make_interval(secs => $1)`
 	const addresses = `DELETE FROM login_attempt_address WHERE window_started_at <= now() - make_interval(secs => $1)`
 	const accounts = `DELETE FROM login_attempt_account WHERE last_attempt_at <= now() - make_interval(secs => $1)`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"customerservice/auth"
 	"customerservice/db"
 	"customerservice/db/dbtest"
 )
@@ -13,7 +14,7 @@ func TestPurgeLoginThrottle(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := dbtest.New(t)
-	p := db.DefaultLoginPolicy()
+	p := auth.DefaultLoginPolicy()
 	for _, account := range []string{"old@example.com", "new@example.com"} {
 		if _, err := db.CountLoginAttempt(ctx, pool, account, "192.0.2.1", p); err != nil {
 			t.Fatal(err)

@@ -352,9 +352,9 @@ func (a *OrderAddress) clean(field string) error {
 }
 
 // CreateOrder places an order with its items, its totals computed here
-// from the items. Run it in a transaction. Returns INVALID_DATA for a bad
-// order and NOT_FOUND when its customer does not exist.
-func CreateOrder(ctx context.Context, q sqlx.ExtContext, o NewOrder) (*Order, error) {
+// from the items. Returns INVALID_DATA for a bad order and NOT_FOUND when
+// its customer does not exist.
+func CreateOrder(ctx context.Context, tx Tx, o NewOrder) (*Order, error) {
 	total, err := o.validate()
 	if err != nil {
 		return nil, err
@@ -362,7 +362,7 @@ func CreateOrder(ctx context.Context, q sqlx.ExtContext, o NewOrder) (*Order, er
 	insert := `INSERT INTO orders AS o (id, customer_id, email, currency_code, shipping_address, billing_address, subtotal, total)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING ` + orderColumns
 	var out Order
-	err = sqlx.GetContext(ctx, q, &out, insert, NewID(PrefixOrder), o.CustomerID, o.Email, o.CurrencyCode,
+	err = sqlx.GetContext(ctx, tx, &out, insert, NewID(PrefixOrder), o.CustomerID, o.Email, o.CurrencyCode,
 		o.ShippingAddress, o.BillingAddress, total)
 	if err != nil {
 		return nil, fmt.Errorf("create order: %w", translate(err, "Order"))
@@ -378,7 +378,7 @@ func CreateOrder(ctx context.Context, q sqlx.ExtContext, o NewOrder) (*Order, er
 	const items = `INSERT INTO order_line_item (id, order_id, title, quantity, unit_price, created_at)
 		SELECT i.id, $1, i.title, i.quantity, i.unit_price, now() + i.n * interval '1 microsecond'
 		FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[]) WITH ORDINALITY AS i(id, title, quantity, unit_price, n)`
-	if _, err := q.ExecContext(ctx, items, out.ID, pq.Array(ids), pq.Array(titles), pq.Array(quantities), pq.Array(prices)); err != nil {
+	if _, err := tx.ExecContext(ctx, items, out.ID, pq.Array(ids), pq.Array(titles), pq.Array(quantities), pq.Array(prices)); err != nil {
 		return nil, fmt.Errorf("create order items: %w", translate(err, "Order item"))
 	}
 	return &out, nil

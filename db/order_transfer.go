@@ -12,42 +12,39 @@ import (
 	"customerservice/errcode"
 )
 
-// TransferTTL is how long an order transfer token can be used.
-const TransferTTL = 24 * time.Hour
-
-// Transfer requests are throttled, so that nobody can flood a guest's
-// mailbox or keep voiding the token a guest was just sent: an order takes a
-// new request TransferInterval after its last one at the earliest, and a
-// customer makes at most TransfersPerHour requests in an hour.
-const (
-	TransferInterval = 15 * time.Minute
-	TransfersPerHour = 10
-)
-
 // LockRequester locks the customer asking for transfers until the
 // transaction ends, so that its concurrent requests are counted one after
 // the other. Returns NOT_FOUND for a deleted or unknown customer.
-func LockRequester(ctx context.Context, q sqlx.QueryerContext, customerID string) error {
+func LockRequester(ctx context.Context, tx Tx, customerID string) error {
 	const query = `SELECT c.id FROM customer c WHERE c.id = $1 AND c.deleted_at IS NULL FOR NO KEY UPDATE`
 	var id string
-	if err := sqlx.GetContext(ctx, q, &id, query, customerID); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &id, query, customerID); err != nil {
 		return notFound(err, "Customer", customerID)
 	}
 	return nil
 }
 
-// CheckTransferRate returns RATE_LIMITED, with how long to wait, when an
-// order may not take a new transfer request from a customer now: within
-// TransferInterval of the order's last request, or past TransfersPerHour
-// of the customer's. Run it in a transaction, after LockRequester and
-// TransferableOrder, so that the counts it reads cannot change before the
-// request is recorded.
-func CheckTransferRate(ctx context.Context, q sqlx.QueryerContext, orderID, customerID string) error {
-	// The requester's wait ends when the oldest of its last
-	// TransfersPerHour requests leaves the hour. Waits are counted from
-	// this statement's start, not the transaction's (now()): the
-	// transaction may have begun before a request it now sees was made,
-	// and would wait longer than the interval.
+// TransferWaits are how long until an order may take a new transfer
+// request from a customer; zero when it may now.
+type TransferWaits struct {
+	// Order is the wait for the order's last request to be interval old.
+	Order time.Duration
+	// Requester is the wait for the customer to have fewer than perHour
+	// requests in the last hour.
+	Requester time.Duration
+}
+
+// TransferRequestWaits returns how long until an order may take a new
+// transfer request, interval after its last one, and until a customer may
+// make one, with fewer than perHour of its requests in the last hour. Run
+// it after LockRequester and TransferableOrder, in their transaction, so
+// that the counts it reads cannot change before the request is recorded.
+func TransferRequestWaits(ctx context.Context, q sqlx.QueryerContext, orderID, customerID string, interval time.Duration, perHour int) (TransferWaits, error) {
+	// The requester's wait ends when the oldest of its last perHour
+	// requests leaves the hour. Waits are counted from this statement's
+	// start, not the transaction's (now()): the transaction may have begun
+	// before a request it now sees was made, and would wait longer than
+	// the interval.
 	const query = `SELECT
 		coalesce(extract(epoch FROM (SELECT max(t.created_at) FROM order_transfer t WHERE t.order_id = $1)
 			+ make_interval(secs => $3) - statement_timestamp()), 0) AS order_wait,
@@ -58,17 +55,11 @@ func CheckTransferRate(ctx context.Context, q sqlx.QueryerContext, orderID, cust
 		OrderWait     float64 `db:"order_wait"`
 		RequesterWait float64 `db:"requester_wait"`
 	}
-	if err := sqlx.GetContext(ctx, q, &row, query, orderID, customerID, TransferInterval.Seconds(), TransfersPerHour); err != nil {
-		return fmt.Errorf("check transfer rate: %w", err)
+	if err := sqlx.GetContext(ctx, q, &row, query, orderID, customerID, interval.Seconds(), perHour); err != nil {
+		return TransferWaits{}, fmt.Errorf("transfer request waits: %w", err)
 	}
-	seconds := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-	if row.OrderWait > 0 {
-		return errcode.Limited(seconds(row.OrderWait), "A transfer of this order was requested less than %d minutes ago; try again later", int(TransferInterval.Minutes()))
-	}
-	if row.RequesterWait > 0 {
-		return errcode.Limited(seconds(row.RequesterWait), "At most %d transfer requests an hour; try again later", TransfersPerHour)
-	}
-	return nil
+	wait := func(s float64) time.Duration { return max(time.Duration(s*float64(time.Second)), 0) }
+	return TransferWaits{Order: wait(row.OrderWait), Requester: wait(row.RequesterWait)}, nil
 }
 
 // invalidTransferToken is Medusa's answer to a wrong, used or expired
@@ -78,7 +69,7 @@ func invalidTransferToken() error { return errcode.New(errcode.NotAllowed, "Inva
 // TransferableOrder locks an order that a customer may ask to take over,
 // one that belongs to a guest, and returns it. Returns NOT_FOUND for an
 // unknown order and NOT_ALLOWED when a registered customer owns it.
-func TransferableOrder(ctx context.Context, q sqlx.QueryerContext, orderID string) (*Order, error) {
+func TransferableOrder(ctx context.Context, tx Tx, orderID string) (*Order, error) {
 	query := `SELECT ` + orderColumns + `, c.has_account FROM orders o
 		JOIN customer c ON c.id = o.customer_id
 		WHERE o.id = $1 FOR UPDATE OF o`
@@ -86,7 +77,7 @@ func TransferableOrder(ctx context.Context, q sqlx.QueryerContext, orderID strin
 		Order
 		HasAccount bool `db:"has_account"`
 	}
-	if err := sqlx.GetContext(ctx, q, &row, query, orderID); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &row, query, orderID); err != nil {
 		return nil, notFound(err, "Order", orderID)
 	}
 	if row.HasAccount {
@@ -98,15 +89,15 @@ func TransferableOrder(ctx context.Context, q sqlx.QueryerContext, orderID strin
 
 // CreateTransfer records a customer's request to take over an order, with
 // the hash of the token sent for it, replacing the order's pending request.
-// Run it in a transaction, after TransferableOrder.
-func CreateTransfer(ctx context.Context, q sqlx.ExecerContext, o *Order, customerID, tokenHash string, expires time.Time) error {
+// Run it after TransferableOrder.
+func CreateTransfer(ctx context.Context, tx Tx, o *Order, customerID, tokenHash string, expires time.Time) error {
 	const replace = `UPDATE order_transfer SET status = 'replaced', decided_at = now() WHERE order_id = $1 AND status = 'pending'`
-	if _, err := q.ExecContext(ctx, replace, o.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, replace, o.ID); err != nil {
 		return fmt.Errorf("replace transfer: %w", err)
 	}
 	const insert = `INSERT INTO order_transfer (id, order_id, customer_id, from_customer_id, token_hash, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`
-	if _, err := q.ExecContext(ctx, insert, NewID(PrefixTransfer), o.ID, customerID, o.CustomerID, tokenHash, expires); err != nil {
+	if _, err := tx.ExecContext(ctx, insert, NewID(PrefixTransfer), o.ID, customerID, o.CustomerID, tokenHash, expires); err != nil {
 		return fmt.Errorf("create transfer: %w", err)
 	}
 	return nil
@@ -115,14 +106,13 @@ func CreateTransfer(ctx context.Context, q sqlx.ExecerContext, o *Order, custome
 // AcceptTransfer moves an order to the customer who asked for it, when the
 // token is that of its pending, unexpired request and that customer accepts.
 // Of concurrent accepts, exactly one succeeds: the request row is spent by
-// the first. Run it in a transaction. Returns NOT_ALLOWED "Invalid token."
-// otherwise.
-func AcceptTransfer(ctx context.Context, q sqlx.QueryerContext, orderID, customerID, tokenHash string) (*Order, error) {
+// the first. Returns NOT_ALLOWED "Invalid token." otherwise.
+func AcceptTransfer(ctx context.Context, tx Tx, orderID, customerID, tokenHash string) (*Order, error) {
 	const spend = `UPDATE order_transfer SET status = 'accepted', decided_at = now()
 		WHERE order_id = $1 AND token_hash = $2 AND customer_id = $3 AND status = 'pending' AND expires_at > now()
 		RETURNING from_customer_id`
 	var from string
-	if err := sqlx.GetContext(ctx, q, &from, spend, orderID, tokenHash, customerID); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &from, spend, orderID, tokenHash, customerID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, invalidTransferToken()
 		}
@@ -131,7 +121,7 @@ func AcceptTransfer(ctx context.Context, q sqlx.QueryerContext, orderID, custome
 	move := `UPDATE orders AS o SET customer_id = $2, updated_at = now()
 		WHERE o.id = $1 AND o.customer_id = $3 RETURNING ` + orderColumns
 	var out Order
-	if err := sqlx.GetContext(ctx, q, &out, move, orderID, customerID, from); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &out, move, orderID, customerID, from); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			// The order changed hands since the request.
 			return nil, invalidTransferToken()

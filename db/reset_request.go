@@ -34,12 +34,12 @@ func CreateResetRequest(ctx context.Context, q sqlx.ExecerContext, email, actorT
 // returns it, or nil when there is none. Run it in the transaction that
 // acts on the request: a request stays queued until that commits, and
 // other workers pass it by meanwhile.
-func ClaimResetRequest(ctx context.Context, q sqlx.QueryerContext) (*ResetRequest, error) {
+func ClaimResetRequest(ctx context.Context, tx Tx) (*ResetRequest, error) {
 	const query = `DELETE FROM password_reset_request r
 		WHERE r.id = (SELECT o.id FROM password_reset_request o ORDER BY o.id LIMIT 1 FOR UPDATE SKIP LOCKED)
 		RETURNING r.id, r.email, r.actor_type, r.created_at`
 	var out ResetRequest
-	if err := sqlx.GetContext(ctx, q, &out, query); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &out, query); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
 		}
@@ -63,10 +63,10 @@ func DropResetRequests(ctx context.Context, q sqlx.ExecerContext, email string) 
 // the transaction ends so that its reset mails are counted one request at a
 // time, or nil when there is none. The lock lets logins read the identity
 // and other rows refer to it.
-func LockIdentityByEmail(ctx context.Context, q sqlx.QueryerContext, email string) (*Identity, error) {
+func LockIdentityByEmail(ctx context.Context, tx Tx, email string) (*Identity, error) {
 	const query = `SELECT ` + identityColumns + ` FROM auth_identity i WHERE i.email = $1 FOR NO KEY UPDATE`
 	var out Identity
-	if err := sqlx.GetContext(ctx, q, &out, query, email); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &out, query, email); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
 		}

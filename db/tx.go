@@ -10,11 +10,19 @@ import (
 	"github.com/lib/pq"
 )
 
+// Tx is a transaction. A function whose work only holds inside one (it
+// locks rows until the transaction ends, or its statements must commit
+// together) takes a Tx instead of sqlx.ExtContext, so that handing it the
+// pool, where each statement commits alone and a lock ends with its
+// statement, does not compile. A Tx is also an sqlx.ExtContext, for the
+// functions that run on either.
+type Tx struct{ *sqlx.Tx }
+
 // InTx runs fn in a transaction and commits when it returns no error, so a
 // mutation happens completely or not at all. Inside a request's shared
 // transaction (BeginShared), fn runs in a savepoint of it instead, and what
 // it does commits or rolls back with the request.
-func InTx[T any](ctx context.Context, pool *sqlx.DB, fn func(tx *sqlx.Tx) (T, error)) (T, error) {
+func InTx[T any](ctx context.Context, pool *sqlx.DB, fn func(tx Tx) (T, error)) (T, error) {
 	if s := sharedFrom(ctx); s != nil {
 		return inSavepoint(ctx, s, fn)
 	}
@@ -24,7 +32,7 @@ func InTx[T any](ctx context.Context, pool *sqlx.DB, fn func(tx *sqlx.Tx) (T, er
 		return zero, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	v, err := fn(tx)
+	v, err := fn(Tx{tx})
 	if err != nil {
 		return zero, err
 	}
@@ -44,7 +52,7 @@ func InTx[T any](ctx context.Context, pool *sqlx.DB, fn func(tx *sqlx.Tx) (T, er
 // statement returns (see bufferedRows), so that one connection serves them
 // one after the other.
 type Shared struct {
-	*sqlx.Tx
+	Tx
 	// savepoints numbers the savepoints InTx takes.
 	savepoints atomic.Int64
 }
@@ -59,7 +67,7 @@ func BeginShared(ctx context.Context, pool *sqlx.DB) (context.Context, *Shared, 
 	if err != nil {
 		return ctx, nil, fmt.Errorf("begin: %w", err)
 	}
-	s := &Shared{Tx: tx}
+	s := &Shared{Tx: Tx{tx}}
 	return context.WithValue(ctx, sharedKey{}, s), s, nil
 }
 
@@ -81,7 +89,12 @@ func Conn(ctx context.Context, pool *sqlx.DB) sqlx.ExtContext {
 // fails, what it did is undone and the request goes on, as it would after
 // a transaction of its own rolled back. Savepoints nest; the sections of
 // one request run one after the other, as gqlgen runs mutation fields.
-func inSavepoint[T any](ctx context.Context, s *Shared, fn func(tx *sqlx.Tx) (T, error)) (T, error) {
+//
+// fn gets the shared transaction as its Tx: once the savepoint is
+// released, the rows fn locked stay locked and what it wrote stays
+// uncommitted until the request's transaction ends, as they would until a
+// transaction of fn's own ended.
+func inSavepoint[T any](ctx context.Context, s *Shared, fn func(tx Tx) (T, error)) (T, error) {
 	var zero T
 	name := fmt.Sprintf("intx_%d", s.savepoints.Add(1))
 	if _, err := s.ExecContext(ctx, "SAVEPOINT "+name); err != nil {

@@ -22,6 +22,7 @@ import (
 	"customerservice/db"
 	"customerservice/errcode"
 	"customerservice/observe"
+	"customerservice/ordering"
 )
 
 // Options configure the GraphQL handler.
@@ -51,7 +52,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 		opts.Limits = DefaultLimits()
 	}
 	schema := NewExecutableSchema(Config{
-		Resolvers:  &Resolver{DB: pool, Auth: opts.Auth},
+		Resolvers:  &Resolver{DB: pool, Auth: opts.Auth, Ordering: &ordering.Service{DB: pool}},
 		Directives: DirectiveRoot{Auth: authDirective},
 		Complexity: listComplexity(),
 	})

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"customerservice/db"
+	"customerservice/ordering"
 )
 
 const placeOrderQ = `mutation ($input: PlaceOrderInput!) {
@@ -69,11 +69,11 @@ func orderInput(email string, prices ...int) map[string]any {
 }
 
 // transferIntervalPasses makes every transfer request older by
-// db.TransferInterval, as waiting would: an order takes one request in that
+// ordering.TransferInterval, as waiting would: an order takes one request in that
 // time.
 func (a *api) transferIntervalPasses() {
 	a.tb.Helper()
-	a.exec(`UPDATE order_transfer SET created_at = created_at - make_interval(secs => $1)`, db.TransferInterval.Seconds())
+	a.exec(`UPDATE order_transfer SET created_at = created_at - make_interval(secs => $1)`, ordering.TransferInterval.Seconds())
 }
 
 // transferToken reads the newest transfer token mailed for an order.
@@ -315,8 +315,8 @@ func TestTransferRules(t *testing.T) {
 	// RATE_LIMITED and the pending token stands (TestTransferRequestsAreThrottled).
 	alice.query(requestQ, map[string]any{"id": order.ID}, &struct{}{})
 	old := a.transferToken(order.ID)
-	retryAfter(t, alice.fail(requestQ, map[string]any{"id": order.ID}), db.TransferInterval)
-	retryAfter(t, bob.fail(requestQ, map[string]any{"id": order.ID}), db.TransferInterval)
+	retryAfter(t, alice.fail(requestQ, map[string]any{"id": order.ID}), ordering.TransferInterval)
+	retryAfter(t, bob.fail(requestQ, map[string]any{"id": order.ID}), ordering.TransferInterval)
 	if a.transferToken(order.ID) != old {
 		t.Fatal("a refused request replaced the token")
 	}
@@ -371,8 +371,8 @@ func TestTransferRules(t *testing.T) {
 }
 
 // Transfer requests are throttled per order (one at a time: another within
-// db.TransferInterval is RATE_LIMITED rather than replacing the token) and
-// per asker (db.TransfersPerHour), and show the order's email masked. On
+// ordering.TransferInterval is RATE_LIMITED rather than replacing the token) and
+// per asker (ordering.TransfersPerHour), and show the order's email masked. On
 // the code before, 30 requests for one order sent 30 mails to the guest,
 // each voiding the token before it, and showed every caller the address.
 func TestTransferRequestsAreThrottled(t *testing.T) {
@@ -394,7 +394,7 @@ func TestTransferRequestsAreThrottled(t *testing.T) {
 	}
 	for _, r := range results {
 		if len(r.Errors) > 0 {
-			retryAfter(t, r.Errors[0], db.TransferInterval)
+			retryAfter(t, r.Errors[0], ordering.TransferInterval)
 			continue
 		}
 		var got struct {
@@ -414,10 +414,10 @@ func TestTransferRequestsAreThrottled(t *testing.T) {
 
 	// Per asker: TransfersPerHour requests an hour, whatever the orders.
 	var refused *gqlError
-	for i := 1; i <= db.TransfersPerHour; i++ {
+	for i := 1; i <= ordering.TransfersPerHour; i++ {
 		o := a.as("").placeOrder(orderInput(fmt.Sprintf("ümit%d@bücher.de", i), 100))
 		resp := asker.do(requestQ, map[string]any{"id": o.ID})
-		if i < db.TransfersPerHour {
+		if i < ordering.TransfersPerHour {
 			if len(resp.Errors) > 0 {
 				t.Fatalf("request %d refused: %+v", i+1, resp.Errors)
 			}
@@ -432,7 +432,7 @@ func TestTransferRequestsAreThrottled(t *testing.T) {
 		refused = &resp.Errors[0]
 	}
 	retryAfter(t, *refused, time.Hour)
-	wantError(t, *refused, "RATE_LIMITED", "not_allowed", fmt.Sprintf("At most %d transfer requests an hour; try again later", db.TransfersPerHour))
+	wantError(t, *refused, "RATE_LIMITED", "not_allowed", fmt.Sprintf("At most %d transfer requests an hour; try again later", ordering.TransfersPerHour))
 }
 
 func TestConcurrentAccepts(t *testing.T) {

@@ -1,7 +1,7 @@
 // Package graph is the GraphQL API: the gqlgen-generated executor, thin
-// resolvers that parse arguments and call the db and auth packages, the
-// per-request dataloaders every relation goes through, and the error
-// presenter.
+// resolvers that map arguments onto the flows (auth, ordering) and the db
+// package's reads, the per-request dataloaders every relation goes through,
+// and the error presenter.
 package graph
 
 //go:generate go run generate.go
@@ -13,12 +13,14 @@ import (
 
 	"customerservice/auth"
 	"customerservice/db"
+	"customerservice/ordering"
 )
 
 // Resolver holds the dependencies of the resolvers.
 type Resolver struct {
-	DB   *sqlx.DB
-	Auth *auth.Service
+	DB       *sqlx.DB
+	Auth     *auth.Service
+	Ordering *ordering.Service
 }
 
 // conn is what a resolver's statements run on: the pool, or the request's

@@ -148,7 +148,7 @@ func (r *mutationResolver) AcceptOrderTransfer(ctx context.Context, orderID stri
 
 // DeclineOrderTransfer is the resolver for the decline_order_transfer field.
 func (r *mutationResolver) DeclineOrderTransfer(ctx context.Context, orderID string, token string) (bool, error) {
-	return r.declineTransfer(ctx, orderID, token)
+	return true, r.Ordering.DeclineTransfer(ctx, orderID, token)
 }
 
 // CreateCustomer is the resolver for the create_customer field.

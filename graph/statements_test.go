@@ -112,7 +112,7 @@ func TestMemberPagesInOneStatement(t *testing.T) {
 	}
 }
 
-// BenchmarkHeadline times the headline list query of shared/bench on the
+// BenchmarkHeadline times the headline list query of db/seed/DATASET.md on the
 // 10,000-customer dataset through the whole HTTP stack, at the two page
 // sizes the benchmark issue measures.
 func BenchmarkHeadline(b *testing.B) {

@@ -49,7 +49,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 			return
 		}
 		defer tx.Rollback()
-		kept, err := db.ClaimIdempotencyKey(ctx, tx, scope, key, hash)
+		kept, err := db.ClaimIdempotencyKey(ctx, tx.Tx, scope, key, hash)
 		if err != nil {
 			s.storeFailed(w, r, err)
 			return

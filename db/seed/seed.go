@@ -1,4 +1,4 @@
-// Package seed loads the reference dataset of shared/bench/dataset.md:
+// Package seed loads the reference dataset defined in DATASET.md:
 // deterministic customers, groups, memberships, addresses and orders, so the
 // same rows can be loaded here and into other customer servers and compared.
 // The local default loads a small one as demo data.

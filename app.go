@@ -1,0 +1,211 @@
+package main
+
+// The service's wiring: the database (DATABASE_URL or the local cluster),
+// the account flows, the background jobs and the HTTP surface, put together
+// once for serve and the tests, and taken apart in the reverse order.
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"customerservice/auth"
+	"customerservice/db"
+	"customerservice/db/localpg"
+	"customerservice/graph"
+	"customerservice/httpserver"
+	"customerservice/notify"
+)
+
+// database is an open, migrated database, and what must be done to let it
+// go.
+type database struct {
+	pool *sqlx.DB
+	// probe is the readiness checks' connection.
+	probe *sql.DB
+	// fresh is true when this start created the database.
+	fresh bool
+	close func()
+}
+
+// openDatabase connects to DATABASE_URL, or starts the local cluster and
+// creates its database, then applies the migrations.
+func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*database, error) {
+	d := &database{close: func() {}}
+	url := cfg.databaseURL
+	if url == "" {
+		cluster, err := localpg.Start(ctx, localpg.Options{
+			Dir:  cfg.dataDir,
+			Logf: func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) },
+		})
+		if err != nil {
+			return nil, err
+		}
+		stopCluster := func() {
+			if err := cluster.Stop(); err != nil {
+				logger.Error("stop PostgreSQL", "error", err)
+			}
+		}
+		if d.fresh, err = cluster.CreateDatabase(ctx, "customerservice"); err != nil {
+			stopCluster()
+			return nil, err
+		}
+		url = cluster.URL("customerservice")
+		d.close = stopCluster
+	}
+	pool, err := db.Open(ctx, url)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	db.SetPoolSize(pool, cfg.maxConns)
+	if err := db.Migrate(ctx, pool.DB); err != nil {
+		pool.Close()
+		d.close()
+		return nil, err
+	}
+	probe, err := db.OpenProbe(url)
+	if err != nil {
+		pool.Close()
+		d.close()
+		return nil, err
+	}
+	d.pool, d.probe = pool, probe
+	closeCluster := d.close
+	d.close = func() { probe.Close(); pool.Close(); closeCluster() }
+	return d, nil
+}
+
+// openWithAuth opens the database and the account flows on it, for the
+// commands that act on accounts.
+func openWithAuth(ctx context.Context, cfg config, logger *slog.Logger) (*database, *auth.Service, error) {
+	d, err := openDatabase(ctx, cfg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := authService(cfg, d.pool)
+	if err != nil {
+		d.close()
+		return nil, nil, err
+	}
+	return d, svc, nil
+}
+
+// authService returns the account flows on pool, signing tokens with
+// TOKEN_SECRET or, without one, a secret generated once in the data folder.
+func authService(cfg config, pool *sqlx.DB) (*auth.Service, error) {
+	secret := []byte(cfg.tokenSecret)
+	if cfg.tokenSecret == "" {
+		var err error
+		if secret, err = auth.LoadOrCreateSecret(filepath.Join(cfg.dataDir, "token.secret")); err != nil {
+			return nil, err
+		}
+	}
+	tokens, err := auth.NewTokens(secret, cfg.tokenTTL)
+	if err != nil {
+		return nil, fmt.Errorf("TOKEN_SECRET: %w", err)
+	}
+	hasher, err := auth.NewHasher()
+	if err != nil {
+		return nil, err
+	}
+	return &auth.Service{DB: pool, Hasher: hasher, Tokens: tokens}, nil
+}
+
+// app is the running service without its listener: the database, the
+// background jobs and the HTTP surface.
+type app struct {
+	db    *database
+	auth  *auth.Service
+	web   *httpserver.Server
+	close func()
+}
+
+func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
+	d, svc, err := openWithAuth(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	if d.fresh && cfg.demoCustomers > 0 {
+		if err := loadDataset(ctx, cfg, svc, cfg.demoCustomers, nil); err != nil {
+			d.close()
+			return nil, err
+		}
+		logger.Info("loaded demo data", "customers", cfg.demoCustomers)
+	}
+	if pw, err := os.ReadFile(filepath.Join(cfg.dataDir, "admin.password")); err == nil {
+		logger.Info("demo logins: use the login mutation", "admin_user", demoAdmin, "customer", demoCustomer, "password", strings.TrimSpace(string(pw)))
+	}
+
+	var sender notify.Sender = notify.LogSender{Logger: logger}
+	if cfg.smtp.Addr != "" {
+		sender = cfg.smtp
+	}
+	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var jobs sync.WaitGroup
+	jobs.Go(func() { (&notify.Dispatcher{DB: d.pool, Sender: sender, Logger: logger}).Run(background) })
+	jobs.Go(func() { svc.RunResetRequests(background, time.Second, logger) })
+	jobs.Go(func() { purgeIdempotencyKeys(background, d.pool, logger) })
+	jobs.Go(func() { purgeLoginThrottle(background, d.pool, svc, logger) })
+
+	web := httpserver.New(httpserver.Config{
+		DB:    d.pool,
+		Probe: d.probe,
+		GraphQL: graph.NewHandler(d.pool, graph.Options{
+			Auth: svc, Logger: logger, Production: cfg.production,
+		}),
+		Logger:         logger,
+		Registry:       prometheus.NewRegistry(),
+		PublicMetrics:  !cfg.production && cfg.metricsAddr == "",
+		Production:     cfg.production,
+		RequestTimeout: cfg.requestTimeout,
+		CORSOrigins:    cfg.corsOrigins,
+		TrustedProxies: cfg.trustedProxies,
+	})
+	return &app{db: d, auth: svc, web: web, close: func() {
+		stopBackground()
+		jobs.Wait()
+		d.close()
+	}}, nil
+}
+
+// purgeIdempotencyKeys deletes expired idempotency keys every hour.
+func purgeIdempotencyKeys(ctx context.Context, pool *sqlx.DB, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := db.PurgeIdempotencyKeys(ctx, pool); err != nil && ctx.Err() == nil {
+			logger.Warn("purge idempotency keys", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// purgeLoginThrottle deletes spent login throttling rows every hour.
+func purgeLoginThrottle(ctx context.Context, pool *sqlx.DB, svc *auth.Service, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := db.PurgeLoginThrottle(ctx, pool, svc.Policy()); err != nil && ctx.Err() == nil {
+			logger.Warn("purge login throttle", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,71 @@
+package main
+
+// customerservice bench: the load driver, against a running server.
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"customerservice/bench"
+)
+
+// benchCommand runs the load driver against a running server.
+func benchCommand(ctx context.Context, cfg config, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	url := fs.String("url", "http://"+cfg.addr, "the server's base URL")
+	scenarios := fs.String("scenario", "all", "a scenario, a comma-separated list, or all: "+strings.Join(bench.Scenarios(), ", "))
+	concurrency := fs.Int("c", 4, "concurrent clients")
+	duration := fs.Duration("duration", 10*time.Second, "how long each scenario runs")
+	requests := fs.Int("n", 0, "stop each scenario after this many requests (0: by duration only)")
+	email := fs.String("email", demoAdmin, "admin user to log in as")
+	customerEmail := fs.String("customer-email", demoCustomer, "customer to log in as, for the me and mixed scenarios")
+	password := fs.String("password", "", "password of both logins (default: DATA_DIR/admin.password)")
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *password == "" {
+		b, err := os.ReadFile(filepath.Join(cfg.dataDir, "admin.password"))
+		if err != nil {
+			return fmt.Errorf("no -password and no %s: %w", filepath.Join(cfg.dataDir, "admin.password"), err)
+		}
+		*password = strings.TrimSpace(string(b))
+	}
+	admin, err := bench.Login(ctx, *url, "USER", *email, *password)
+	if err != nil {
+		return err
+	}
+	customer, err := bench.Login(ctx, *url, "CUSTOMER", *customerEmail, *password)
+	if err != nil {
+		// No such login yet: a shopper of the run's own.
+		if customer, err = bench.SignUp(ctx, *url, *customerEmail, *password); err != nil {
+			return err
+		}
+	}
+	names := bench.Scenarios()
+	if *scenarios != "all" {
+		names = strings.Split(*scenarios, ",")
+	}
+	var results []bench.Result
+	for _, name := range names {
+		r, err := bench.Run(ctx, bench.Config{URL: *url, Scenario: strings.TrimSpace(name), Concurrency: *concurrency,
+			Duration: *duration, Requests: *requests, AdminToken: admin, CustomerToken: customer})
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		results = append(results, r)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(results)
+	}
+	bench.Print(os.Stdout, results)
+	return nil
+}
