@@ -167,6 +167,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		Registry:       prometheus.NewRegistry(),
 		PublicMetrics:  !cfg.production && cfg.metricsAddr == "",
 		Production:     cfg.production,
+		SchemaSDL:      graph.SDL(),
 		RequestTimeout: cfg.requestTimeout,
 		CORSOrigins:    cfg.corsOrigins,
 		TrustedProxies: cfg.trustedProxies,

@@ -52,6 +52,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 		opts.Limits = DefaultLimits()
 	}
 	schema := NewExecutableSchema(Config{
+		Schema:     servedSchema(),
 		Resolvers:  &Resolver{DB: pool, Auth: opts.Auth, Ordering: &ordering.Service{DB: pool}},
 		Directives: DirectiveRoot{Auth: authDirective},
 		Complexity: listComplexity(),

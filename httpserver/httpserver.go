@@ -52,8 +52,11 @@ type Config struct {
 	// local server; in production they have a listener of their own
 	// (METRICS_ADDR), since they map the service for whoever reads them.
 	PublicMetrics bool
-	// Production serves no Playground.
+	// Production serves no Playground and no schema.
 	Production bool
+	// SchemaSDL is served at /graphql/schema.graphql, for code generators
+	// and people, except in production.
+	SchemaSDL []byte
 	// MaxBody bounds request bodies (DefaultMaxBody when 0).
 	MaxBody int64
 	// RequestTimeout bounds a request, its SQL included
@@ -105,6 +108,12 @@ func New(cfg Config) *Server {
 	graphql := observe.Middleware(cfg.Logger, metrics)(
 		s.recoverPanics(s.cors(s.guard(s.deadline(s.idempotent(s.clientAddr(cfg.GraphQL)))))))
 	mux.Handle("/graphql", graphql)
+	if !cfg.Production && cfg.SchemaSDL != nil {
+		mux.HandleFunc("GET /graphql/schema.graphql", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Write(cfg.SchemaSDL)
+		})
+	}
 	if !cfg.Production {
 		pg := playground.Handler("/graphql")
 		mux.Handle("GET /{$}", pg)
@@ -273,7 +282,7 @@ func (s *Server) deadline(next http.Handler) http.Handler {
 			if p != nil {
 				panic(p) // for recoverPanics, in the request's goroutine
 			}
-			rec.writeTo(w)
+			rec.send(w, withCodes(rec.status, rec.body.Bytes()))
 		case <-t.C:
 			s.cfg.Logger.WarnContext(ctx, "answered at the deadline without the handler, which is still waiting",
 				"deadline", s.cfg.RequestTimeout)
@@ -329,10 +338,14 @@ func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
 func (r *recorder) WriteHeader(status int)      { r.status = status }
 
-func (r *recorder) writeTo(w http.ResponseWriter) {
+func (r *recorder) writeTo(w http.ResponseWriter) { r.send(w, r.body.Bytes()) }
+
+// send sends the response kept, with body as its body.
+func (r *recorder) send(w http.ResponseWriter, body []byte) {
 	for k, v := range r.header {
 		w.Header()[k] = v
 	}
+	w.Header().Del("Content-Length") // the body may have changed
 	w.WriteHeader(r.status)
-	w.Write(r.body.Bytes())
+	w.Write(body)
 }
