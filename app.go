@@ -161,7 +161,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		DB:    d.pool,
 		Probe: d.probe,
 		GraphQL: graph.NewHandler(d.pool, graph.Options{
-			Auth: svc, Logger: logger, Production: cfg.production,
+			Auth: svc, Logger: logger, Production: cfg.production, TrustedDocuments: cfg.trustedDocuments,
 		}),
 		Logger:         logger,
 		Registry:       prometheus.NewRegistry(),

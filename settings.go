@@ -13,6 +13,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"os"
 	"regexp"
 	"runtime/debug"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 
 	"customerservice/auth"
 	"customerservice/db"
+	"customerservice/graph"
 	"customerservice/httpserver"
 	"customerservice/notify"
 )
@@ -52,7 +54,10 @@ type config struct {
 	metricsAddr string
 	// trustedProxies may tell the client's address in X-Forwarded-For.
 	trustedProxies []netip.Prefix
-	pprofAddr      string
+	// trustedDocuments, from PERSISTED_OPERATIONS, are the only documents
+	// the server runs, by id; nil runs any.
+	trustedDocuments map[string]string
+	pprofAddr        string
 	// gcPercent and memoryLimit are the collector's settings (tuneGC).
 	gcPercent   int
 	memoryLimit int64
@@ -240,6 +245,24 @@ var settings = []setting{
 		parse: func(c *config, v string) (err error) {
 			c.trustedProxies, err = httpserver.ParseTrustedProxies(v)
 			return err
+		},
+	},
+	{
+		name: "PERSISTED_OPERATIONS",
+		help: "A persisted-operations manifest (a JSON file in Apollo's `apollo-persisted-query-manifest` format or Relay's `{\"id\": \"document\"}`): the server then runs only the manifest's operations, sent by id (`extensions.persistedQuery.sha256Hash`, or Relay's `doc_id`) or by their exact text, and refuses any other with `PERSISTED_QUERY_NOT_IN_LIST`. For production, where no document an attacker writes then reaches the parser. Unset: any operation runs, and clients may persist their queries automatically (Apollo's protocol).",
+		parse: func(c *config, v string) error {
+			if v == "" {
+				return nil
+			}
+			data, err := os.ReadFile(v)
+			if err != nil {
+				return err
+			}
+			c.trustedDocuments, err = graph.ParseManifest(data)
+			if err != nil {
+				return fmt.Errorf("%s: %w", v, err)
+			}
+			return nil
 		},
 	},
 	{

@@ -52,6 +52,7 @@ func TestSettingsDefaults(t *testing.T) {
 		{"DB_MAX_CONNS", c.maxConns, 20},
 		{"CORS_ORIGINS", strings.Join(c.corsOrigins, ","), "*"},
 		{"TRUSTED_PROXIES", len(c.trustedProxies), 0},
+		{"PERSISTED_OPERATIONS", c.trustedDocuments == nil, true},
 		{"METRICS_ADDR", c.metricsAddr, ""},
 		{"PPROF_ADDR", c.pprofAddr, ""},
 		{"GOGC", c.gcPercent, 600},

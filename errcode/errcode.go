@@ -48,13 +48,19 @@ const (
 	// Cancelled is a request whose client went away: it is counted and
 	// logged, never seen by the client, and not a fault of the server.
 	Cancelled Code = "CANCELLED"
+	// PersistedQueryNotFound asks an Apollo client to send the document
+	// with its hash; PersistedQueryNotInList refuses an operation outside
+	// the trusted-documents manifest.
+	PersistedQueryNotFound  Code = "PERSISTED_QUERY_NOT_FOUND"
+	PersistedQueryNotInList Code = "PERSISTED_QUERY_NOT_IN_LIST"
 )
 
 // Type returns Medusa's lowercase name for the code ("invalid_data", ...),
 // which clients written against Medusa switch on.
 func (c Code) Type() string {
 	switch c {
-	case InvalidData, QueryTooDeep, TooManyAliases, QueryTooLarge, QueryTooComplex, BatchNotSupported, PayloadTooLarge, TooManyErrors:
+	case InvalidData, QueryTooDeep, TooManyAliases, QueryTooLarge, QueryTooComplex, BatchNotSupported, PayloadTooLarge, TooManyErrors,
+		PersistedQueryNotFound:
 		return "invalid_data"
 	case NotFound:
 		return "not_found"
@@ -62,7 +68,7 @@ func (c Code) Type() string {
 		return "duplicate_error"
 	case Unauthorized:
 		return "unauthorized"
-	case NotAllowed, RateLimited, IntrospectionDisabled:
+	case NotAllowed, RateLimited, IntrospectionDisabled, PersistedQueryNotInList:
 		return "not_allowed"
 	case Conflict:
 		return "conflict"

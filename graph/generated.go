@@ -1388,6 +1388,10 @@ enum ErrorCode {
   INTROSPECTION_DISABLED
   "Added: the client went away before the answer; seen in logs and metrics, not by clients"
   CANCELLED
+  "Added: no document is known by the persisted query hash sent; send it again with the query (Apollo's automatic persisted queries)"
+  PERSISTED_QUERY_NOT_FOUND
+  "Added: the server runs only the operations of its manifest (PERSISTED_OPERATIONS), and this is not one"
+  PERSISTED_QUERY_NOT_IN_LIST
 }
 
 enum ActorType {

@@ -12,7 +12,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/jmoiron/sqlx"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -37,6 +36,10 @@ type Options struct {
 	// Production turns off introspection and "did you mean" suggestions,
 	// which map the schema for an attacker.
 	Production bool
+	// TrustedDocuments, when not nil, are the only documents the server
+	// runs, by id (see ParseManifest); without it, clients may persist
+	// queries automatically (Apollo's protocol).
+	TrustedDocuments map[string]string
 }
 
 // NewHandler returns the GraphQL endpoint (POST and GET) serving the
@@ -62,7 +65,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	// link or an image tag could otherwise trigger.
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	validated := lru.New[*ast.QueryDocument](1000)
+	validated := newBoundedCache(documentCacheBudget, func(query string, _ *ast.QueryDocument) int { return 32*len(query) + 1024 })
 	srv.SetQueryCache(validated)
 	srv.SetParserTokenLimit(opts.Limits.Tokens)
 	// Suggestions are cut by the rules themselves: gqlgen's switch covers
@@ -71,6 +74,9 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	if !opts.Production {
 		srv.Use(extension.Introspection{})
 	}
+	// Documents sent by id are resolved first: the budget measures the
+	// document that would run.
+	srv.Use(newPersisted(opts.TrustedDocuments))
 	srv.Use(&documentBudget{limits: opts.Limits, validated: validated, production: opts.Production})
 	srv.Use(&queryLimits{limits: opts.Limits})
 	srv.SetErrorPresenter(presentError(opts.Logger))

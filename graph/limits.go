@@ -99,7 +99,8 @@ func requestErrorCode(gqlErr *gqlerror.Error) errcode.Code {
 		return errcode.Code(limit)
 	}
 	switch reason, _ := gqlErr.Extensions["code"].(string); errcode.Code(reason) {
-	case errcode.QueryTooDeep, errcode.TooManyAliases, errcode.QueryTooComplex, errcode.IntrospectionDisabled:
+	case errcode.QueryTooDeep, errcode.TooManyAliases, errcode.QueryTooComplex, errcode.IntrospectionDisabled,
+		errcode.PersistedQueryNotFound, errcode.PersistedQueryNotInList:
 		return errcode.Code(reason)
 	}
 	if strings.HasPrefix(gqlErr.Message, "exceeded token limit") {

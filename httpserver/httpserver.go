@@ -6,6 +6,7 @@ package httpserver
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -219,16 +220,42 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			OperationName string          `json:"operationName"`
 			Variables     json.RawMessage `json:"variables"`
 			Extensions    json.RawMessage `json:"extensions"`
+			// Relay sends a persisted document's id in one of these.
+			DocID      string `json:"doc_id"`
+			DocumentID string `json:"documentId"`
 		}
 		if err := json.Unmarshal(body, &params); err != nil || !objectOrNull(params.Variables) || !objectOrNull(params.Extensions) {
 			writeError(w, r, http.StatusBadRequest, errcode.InvalidData,
 				`the body must be {"query": string, "operationName": string, "variables": object}, with JSON types as shown`)
 			return
 		}
+		if id := cmp.Or(params.DocID, params.DocumentID); id != "" && params.Query == "" && firstByte(params.Extensions) != '{' {
+			body = withPersistedID(body, id)
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// withPersistedID returns a request body that names a persisted document
+// by Relay's doc_id as Apollo's protocol does, in
+// extensions.persistedQuery, which the GraphQL handler reads.
+func withPersistedID(body []byte, id string) []byte {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return body
+	}
+	ext, err := json.Marshal(map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": id}})
+	if err != nil {
+		return body
+	}
+	fields["extensions"] = ext
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return body
+	}
+	return out
 }
 
 func (s *Server) tooLarge() string {

@@ -205,6 +205,10 @@ const (
 	ErrorCodeIntrospectionDisabled ErrorCode = "INTROSPECTION_DISABLED"
 	// Added: the client went away before the answer; seen in logs and metrics, not by clients
 	ErrorCodeCancelled ErrorCode = "CANCELLED"
+	// Added: no document is known by the persisted query hash sent; send it again with the query (Apollo's automatic persisted queries)
+	ErrorCodePersistedQueryNotFound ErrorCode = "PERSISTED_QUERY_NOT_FOUND"
+	// Added: the server runs only the operations of its manifest (PERSISTED_OPERATIONS), and this is not one
+	ErrorCodePersistedQueryNotInList ErrorCode = "PERSISTED_QUERY_NOT_IN_LIST"
 )
 
 var AllErrorCode = []ErrorCode{
@@ -227,11 +231,13 @@ var AllErrorCode = []ErrorCode{
 	ErrorCodeRateLimited,
 	ErrorCodeIntrospectionDisabled,
 	ErrorCodeCancelled,
+	ErrorCodePersistedQueryNotFound,
+	ErrorCodePersistedQueryNotInList,
 }
 
 func (e ErrorCode) IsValid() bool {
 	switch e {
-	case ErrorCodeInvalidData, ErrorCodeNotFound, ErrorCodeDuplicateError, ErrorCodeUnauthorized, ErrorCodeNotAllowed, ErrorCodeConflict, ErrorCodeInternal, ErrorCodeQueryTooDeep, ErrorCodeTooManyAliases, ErrorCodeQueryTooLarge, ErrorCodeQueryTooComplex, ErrorCodeBatchNotSupported, ErrorCodePayloadTooLarge, ErrorCodeTimeout, ErrorCodeServiceUnavailable, ErrorCodeTooManyErrors, ErrorCodeRateLimited, ErrorCodeIntrospectionDisabled, ErrorCodeCancelled:
+	case ErrorCodeInvalidData, ErrorCodeNotFound, ErrorCodeDuplicateError, ErrorCodeUnauthorized, ErrorCodeNotAllowed, ErrorCodeConflict, ErrorCodeInternal, ErrorCodeQueryTooDeep, ErrorCodeTooManyAliases, ErrorCodeQueryTooLarge, ErrorCodeQueryTooComplex, ErrorCodeBatchNotSupported, ErrorCodePayloadTooLarge, ErrorCodeTimeout, ErrorCodeServiceUnavailable, ErrorCodeTooManyErrors, ErrorCodeRateLimited, ErrorCodeIntrospectionDisabled, ErrorCodeCancelled, ErrorCodePersistedQueryNotFound, ErrorCodePersistedQueryNotInList:
 		return true
 	}
 	return false
