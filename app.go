@@ -24,6 +24,7 @@ import (
 	"customerservice/graph"
 	"customerservice/httpserver"
 	"customerservice/notify"
+	"customerservice/observe"
 )
 
 // database is an open, migrated database, and what must be done to let it
@@ -142,6 +143,11 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		}
 		logger.Info("loaded demo data", "customers", cfg.demoCustomers)
 	}
+	tracing, stopTracing, err := observe.NewTracing(ctx, cfg.otlpEndpoint)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
 	if pw, err := os.ReadFile(filepath.Join(cfg.dataDir, "admin.password")); err == nil {
 		logger.Info("demo logins: use the login mutation", "admin_user", demoAdmin, "customer", demoCustomer, "password", strings.TrimSpace(string(pw)))
 	}
@@ -168,6 +174,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		PublicMetrics:  !cfg.production && cfg.metricsAddr == "",
 		Production:     cfg.production,
 		SchemaSDL:      graph.SDL(),
+		Tracing:        tracing,
 		RequestTimeout: cfg.requestTimeout,
 		CORSOrigins:    cfg.corsOrigins,
 		TrustedProxies: cfg.trustedProxies,
@@ -175,6 +182,12 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	return &app{db: d, auth: svc, web: web, close: func() {
 		stopBackground()
 		jobs.Wait()
+		// The last spans go out before the pool closes.
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flushCtx); err != nil {
+			logger.Warn("flush traces", "error", err)
+		}
 		d.close()
 	}}, nil
 }

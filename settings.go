@@ -13,6 +13,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"regexp"
 	"runtime/debug"
@@ -54,6 +55,8 @@ type config struct {
 	metricsAddr string
 	// trustedProxies may tell the client's address in X-Forwarded-For.
 	trustedProxies []netip.Prefix
+	// otlpEndpoint, when set, is where spans are exported over OTLP/HTTP.
+	otlpEndpoint string
 	// trustedDocuments, from PERSISTED_OPERATIONS, are the only documents
 	// the server runs, by id; nil runs any.
 	trustedDocuments map[string]string
@@ -261,6 +264,20 @@ var settings = []setting{
 			c.trustedDocuments, err = graph.ParseManifest(data)
 			if err != nil {
 				return fmt.Errorf("%s: %w", v, err)
+			}
+			return nil
+		},
+	},
+	{
+		name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+		help: "OpenTelemetry's standard setting: when set (`http://collector:4318`), the server exports a span for each HTTP request (a child of the caller's W3C `traceparent`), GraphQL operation (named by its operation name) and SQL statement (its text, whose values are placeholders) over OTLP/HTTP, configured by the other standard `OTEL_*` variables (`OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_SERVICE_NAME`, ...). Unset: no span is recorded, and an incoming `traceparent` still puts its trace id in the request's log line.",
+		parse: func(c *config, v string) error {
+			c.otlpEndpoint = v
+			if v == "" {
+				return nil
+			}
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("must be an http:// or https:// URL, got %q", v)
 			}
 			return nil
 		},

@@ -53,6 +53,7 @@ func TestSettingsDefaults(t *testing.T) {
 		{"CORS_ORIGINS", strings.Join(c.corsOrigins, ","), "*"},
 		{"TRUSTED_PROXIES", len(c.trustedProxies), 0},
 		{"PERSISTED_OPERATIONS", c.trustedDocuments == nil, true},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", c.otlpEndpoint, ""},
 		{"METRICS_ADDR", c.metricsAddr, ""},
 		{"PPROF_ADDR", c.pprofAddr, ""},
 		{"GOGC", c.gcPercent, 600},

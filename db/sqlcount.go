@@ -92,9 +92,10 @@ const maxPrepared = 256
 
 func (c *countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	count(ctx)
-	done := c.watch(ctx)
+	ctx, endSpan := statementSpan(ctx, query)
+	disarm := c.watch(ctx)
 	rows, err := c.query(ctx, query, args)
-	return c.rows(ctx, done, rows, err)
+	return c.rows(ctx, func() { disarm(); endSpan(err) }, rows, err)
 }
 
 func (c *countingConn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -119,8 +120,10 @@ func (c *countingConn) rows(ctx context.Context, done func(), rows driver.Rows, 
 	return &watchedRows{Rows: rows, done: done}, nil
 }
 
-func (c *countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+func (c *countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (res driver.Result, err error) {
 	count(ctx)
+	ctx, endSpan := statementSpan(ctx, query)
+	defer func() { endSpan(err) }()
 	defer c.watch(ctx)()
 	if len(args) == 0 {
 		return c.pqConn.ExecContext(ctx, query, args)

@@ -16,6 +16,8 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"customerservice/auth"
 	"customerservice/db"
@@ -82,11 +84,23 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	srv.SetErrorPresenter(presentError(opts.Logger))
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		opCtx := graphql.GetOperationContext(ctx)
 		if r := observe.RequestFrom(ctx); r != nil {
-			r.SetOperation(operationName(graphql.GetOperationContext(ctx)))
+			r.SetOperation(operationName(opCtx))
 		}
-		op := graphql.GetOperationContext(ctx).Operation
-		return next(WithLoaders(ctx, NewLoaders(db.Conn(ctx, pool), opts.LoaderWait, columnsOf(op))))
+		ctx, span := operationSpan(ctx, opCtx)
+		respond := next(WithLoaders(ctx, NewLoaders(db.Conn(ctx, pool), opts.LoaderWait, columnsOf(opCtx.Operation))))
+		// The operation runs when its answer is asked for, after this
+		// returns; its span ends with the answer (one, for a query or a
+		// mutation).
+		return func(ctx context.Context) *graphql.Response {
+			resp := respond(ctx)
+			if resp != nil && len(resp.Errors) > 0 {
+				span.SetAttributes(attribute.Int("graphql.errors", len(resp.Errors)))
+			}
+			span.End()
+			return resp
+		}
 	})
 	// A mutation field that fails in a shared transaction (an
 	// Idempotency-Key request) is undone alone, as its own transaction
@@ -112,6 +126,24 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 		return resp
 	})
 	return opts.Auth.Middleware(srv)
+}
+
+// operationSpan starts the span of a GraphQL operation, a child of the
+// request's, named by the operation's type and name as the client gave it
+// ("query AdminCustomerList"), or by its first field when it has none.
+// When the request is not traced, it costs nothing.
+func operationSpan(ctx context.Context, opCtx *graphql.OperationContext) (context.Context, trace.Span) {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.IsRecording() {
+		return ctx, parent
+	}
+	name := operationName(opCtx)
+	if opCtx.Operation.Name != "" {
+		name = string(opCtx.Operation.Operation) + " " + opCtx.Operation.Name
+	}
+	return parent.TracerProvider().Tracer("customerservice/graph").Start(ctx, name,
+		trace.WithAttributes(attribute.String("graphql.operation.type", string(opCtx.Operation.Operation)),
+			attribute.String("graphql.operation.name", opCtx.Operation.Name)))
 }
 
 // tooManyErrorsError ends an error list cut at MaxErrors.

@@ -24,6 +24,8 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/sync/singleflight"
 
 	"customerservice/errcode"
@@ -49,6 +51,9 @@ type Config struct {
 	// Registry receives the request metrics, which Metrics serves; none are
 	// kept when nil.
 	Registry *prometheus.Registry
+	// Tracing makes the spans of requests (observe.NewTracing); none are
+	// recorded when nil.
+	Tracing trace.TracerProvider
 	// PublicMetrics serves Metrics at /metrics beside the API too, for a
 	// local server; in production they have a listener of their own
 	// (METRICS_ADDR), since they map the service for whoever reads them.
@@ -96,6 +101,9 @@ func New(cfg Config) *Server {
 	if cfg.Probe == nil {
 		cfg.Probe = cfg.DB.DB
 	}
+	if cfg.Tracing == nil {
+		cfg.Tracing = noop.NewTracerProvider()
+	}
 	s := &Server{cfg: cfg, metrics: http.NotFoundHandler()}
 	var metrics *observe.Metrics
 	mux := http.NewServeMux()
@@ -106,7 +114,7 @@ func New(cfg Config) *Server {
 			mux.Handle("GET /metrics", s.metrics)
 		}
 	}
-	graphql := observe.Middleware(cfg.Logger, metrics)(
+	graphql := observe.Middleware(cfg.Logger, metrics, cfg.Tracing)(
 		s.recoverPanics(s.cors(s.guard(s.deadline(s.idempotent(s.clientAddr(cfg.GraphQL)))))))
 	mux.Handle("/graphql", graphql)
 	if !cfg.Production && cfg.SchemaSDL != nil {

@@ -17,6 +17,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"customerservice/db"
 )
@@ -106,9 +111,11 @@ func NewMetrics(reg prometheus.Registerer, pool *sql.DB) *Metrics {
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
 // Middleware gives each request an id (X-Request-Id, kept from the caller
-// when it looks like one), counts its SQL statements, and after it logs one
-// line and records the metrics. Metrics may be nil.
-func Middleware(logger *slog.Logger, m *Metrics) func(http.Handler) http.Handler {
+// when it looks like one) and a span (a child of the caller's traceparent,
+// if any), counts its SQL statements, and after it logs one line and
+// records the metrics. Metrics may be nil, and tracing a noop provider.
+func Middleware(logger *slog.Logger, m *Metrics, tracing trace.TracerProvider) func(http.Handler) http.Handler {
+	tracer := tracing.Tracer("customerservice/http")
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -117,9 +124,18 @@ func Middleware(logger *slog.Logger, m *Metrics) func(http.Handler) http.Handler
 				req.ID = rand.Text()
 			}
 			w.Header().Set("X-Request-Id", req.ID)
-			ctx, counter := db.WithCounter(context.WithValue(r.Context(), requestKey{}, req))
+			ctx := traceContext.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+			ctx, span := tracer.Start(ctx, r.Method+" "+r.URL.Path, trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(attribute.String(string(semconv.HTTPRequestMethodKey), r.Method), semconv.URLPath(r.URL.Path),
+					attribute.String("request_id", req.ID)))
+			defer span.End()
+			ctx, counter := db.WithCounter(context.WithValue(ctx, requestKey{}, req))
 			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 			next.ServeHTTP(sw, r.WithContext(ctx))
+			span.SetAttributes(semconv.HTTPResponseStatusCode(sw.status))
+			if sw.status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(sw.status))
+			}
 
 			op, codes := req.snapshot()
 			elapsed := time.Since(start)
@@ -140,9 +156,13 @@ func Middleware(logger *slog.Logger, m *Metrics) func(http.Handler) http.Handler
 			case sw.status >= 500:
 				level = slog.LevelError
 			}
-			logger.Log(ctx, level, "request", "request_id", req.ID, "method", r.Method, "path", r.URL.Path,
-				"operation", op, "status", sw.status, "duration_ms", float64(elapsed.Microseconds())/1000,
-				"sql_statements", counter.Count(), "error_codes", codes)
+			attrs := []any{"request_id", req.ID, "method", r.Method, "path", r.URL.Path,
+				"operation", op, "status", sw.status, "duration_ms", float64(elapsed.Microseconds()) / 1000,
+				"sql_statements", counter.Count(), "error_codes", codes}
+			if sc := span.SpanContext(); sc.HasTraceID() {
+				attrs = append(attrs, "trace_id", sc.TraceID().String())
+			}
+			logger.Log(ctx, level, "request", attrs...)
 		})
 	}
 }
