@@ -4,4 +4,7 @@
 // pins their versions and `go generate ./...` runs the pinned ones.
 package tools
 
-import _ "github.com/99designs/gqlgen"
+import (
+	_ "github.com/99designs/gqlgen"
+	_ "github.com/Khan/genqlient"
+)
