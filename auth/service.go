@@ -65,7 +65,7 @@ func (s *Service) Register(ctx context.Context, t ActorType, email, password str
 	if err != nil {
 		return Token{}, err
 	}
-	identity, err := db.CreateIdentity(ctx, s.conn(ctx), clean, hash)
+	identity, err := db.InTx(ctx, s.DB, func(tx db.Tx) (*db.Identity, error) { return db.CreateIdentity(ctx, tx, clean, hash) })
 	if err != nil {
 		return Token{}, err
 	}
@@ -167,7 +167,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, t ActorType, email s
 		// No identity can have it; the answer is the same.
 		return nil
 	}
-	return db.CreateResetRequest(ctx, s.conn(ctx), clean, string(t))
+	_, err = db.InTx(ctx, s.DB, func(tx db.Tx) (struct{}, error) { return struct{}{}, db.CreateResetRequest(ctx, tx, clean, string(t)) })
+	return err
 }
 
 // Reset mails are throttled per identity, silently: at most one in

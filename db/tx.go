@@ -19,9 +19,10 @@ import (
 type Tx struct{ *sqlx.Tx }
 
 // InTx runs fn in a transaction and commits when it returns no error, so a
-// mutation happens completely or not at all. Inside a request's shared
-// transaction (BeginShared), fn runs in a savepoint of it instead, and what
-// it does commits or rolls back with the request.
+// mutation happens completely or not at all, with its events (the event
+// log's triggers learn who acts from ctx: WithEventActor). Inside a
+// request's shared transaction (BeginShared), fn runs in a savepoint of it
+// instead, and what it does commits or rolls back with the request.
 func InTx[T any](ctx context.Context, pool *sqlx.DB, fn func(tx Tx) (T, error)) (T, error) {
 	if s := sharedFrom(ctx); s != nil {
 		return inSavepoint(ctx, s, fn)
@@ -32,6 +33,9 @@ func InTx[T any](ctx context.Context, pool *sqlx.DB, fn func(tx Tx) (T, error)) 
 		return zero, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	if err := setEventActor(ctx, tx); err != nil {
+		return zero, err
+	}
 	v, err := fn(Tx{tx})
 	if err != nil {
 		return zero, err
@@ -100,6 +104,9 @@ func inSavepoint[T any](ctx context.Context, s *Shared, fn func(tx Tx) (T, error
 	if _, err := s.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
 		return zero, fmt.Errorf("savepoint: %w", err)
 	}
+	if err := setEventActor(ctx, s); err != nil {
+		return zero, err
+	}
 	v, err := fn(s.Tx)
 	if err != nil {
 		if _, rbErr := s.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); rbErr != nil {
@@ -128,6 +135,10 @@ func InRequestSavepoint(ctx context.Context, fn func()) {
 	if _, err := s.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
 		// The transaction is failed or its context done: fn's statements
 		// fail alike, and the request rolls back.
+		fn()
+		return
+	}
+	if err := setEventActor(ctx, s); err != nil {
 		fn()
 		return
 	}

@@ -9,7 +9,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"customerservice/auth"
+	"customerservice/db"
 	"customerservice/graph/model"
+	"customerservice/observe"
 )
 
 // toActorType maps the schema's ActorType to auth's.
@@ -49,4 +51,21 @@ func me(ctx context.Context) (string, error) {
 func isAdmin(ctx context.Context) bool {
 	_, err := auth.Require(ctx, auth.User)
 	return err == nil
+}
+
+// eventActor is who a mutation acts as, for the event log: the admin user
+// or customer of its token, or a guest (no token, or one without an
+// account yet), in the request the log line and metrics know.
+func eventActor(ctx context.Context) db.EventActor {
+	a := db.EventActor{Type: db.ActorGuest}
+	if actor, err := auth.ActorFrom(ctx); err == nil && actor.ID != "" {
+		a.Type, a.ID = db.ActorCustomer, actor.ID
+		if actor.Type == auth.User {
+			a.Type = db.ActorUser
+		}
+	}
+	if r := observe.RequestFrom(ctx); r != nil {
+		a.RequestID = r.ID
+	}
+	return a
 }

@@ -109,6 +109,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 		if graphql.GetOperationContext(ctx).Operation.Operation != ast.Mutation {
 			return next(ctx)
 		}
+		ctx = db.WithEventActor(ctx, eventActor(ctx))
 		db.InRequestSavepoint(ctx, func() { out = next(ctx) })
 		return out
 	})

@@ -24,6 +24,7 @@ type Loaders struct {
 	ItemsByOrder         loader[string, []*db.LineItem]
 	MembersByGroup       loader[pageKey, []*db.Customer]
 	MemberCountByGroup   loader[string, int]
+	TimelineByCustomer   loader[timelineKey, []*db.Event]
 
 	// cols are the columns the operation's rows need, for the loaders and
 	// for the lists that prime them.
@@ -118,6 +119,7 @@ func NewLoaders(q sqlx.QueryerContext, wait time.Duration, cols columns) *Loader
 			return db.CustomersByGroupIDs(ctx, q, ids, p, cols.customer)
 		})),
 		MemberCountByGroup: newLoader(wait, bind(q, db.CountCustomersByGroupIDs)),
+		TimelineByCustomer: newLoader(wait, batch(timelines(q))),
 		cols:               cols,
 	}
 }

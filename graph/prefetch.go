@@ -129,6 +129,26 @@ func prefetchCustomerFields(ctx context.Context, customers []*db.Customer, field
 					addressCustomers = append(addressCustomers, sub)
 				}
 			}
+		case "timeline":
+			if !isAdmin(ctx) {
+				continue // @auth refuses the field
+			}
+			args := f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
+			limit, ok := intArg(ctx, args, "limit")
+			if !ok {
+				continue // the field's resolver reports it
+			}
+			n, cursor, err := eventPageArgs(limit, stringArg(args, "after"))
+			if err != nil {
+				continue // the field's resolver reports it
+			}
+			tasks = append(tasks, func() {
+				keys := make([]timelineKey, len(ids))
+				for i, id := range ids {
+					keys[i] = timelineKey{ID: id, From: cursor, Limit: n + 1}
+				}
+				l.TimelineByCustomer.prefetch(ctx, keys)
+			})
 		case "orders":
 			args := f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
 			limit, okLimit := intArg(ctx, args, "limit")
@@ -237,7 +257,7 @@ func prefetchOrderFields(ctx context.Context, orders []*db.Order, fields []graph
 func needsCustomerPrefetch(fields []graphql.CollectedField) bool {
 	for _, f := range fields {
 		switch f.Name {
-		case "groups", "addresses", "billing_address", "shipping_addresses", "orders":
+		case "groups", "addresses", "billing_address", "shipping_addresses", "orders", "timeline":
 			return true
 		}
 	}

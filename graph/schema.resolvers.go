@@ -26,6 +26,11 @@ func (r *customerResolver) Orders(ctx context.Context, obj *db.Customer, limit *
 	return customerOrderList(obj.ID, limit, offset)
 }
 
+// Timeline is the resolver for the timeline field.
+func (r *customerResolver) Timeline(ctx context.Context, obj *db.Customer, limit *int, after *string) (*model.EventPage, error) {
+	return r.timeline(ctx, obj, limit, after)
+}
+
 // Addresses is the resolver for the addresses field.
 func (r *customerResolver) Addresses(ctx context.Context, obj *db.Customer) ([]*db.Address, error) {
 	return load(ctx, loadersFrom(ctx).AddressesByCustomer, obj.ID)
@@ -153,12 +158,16 @@ func (r *mutationResolver) DeclineOrderTransfer(ctx context.Context, orderID str
 
 // CreateCustomer is the resolver for the create_customer field.
 func (r *mutationResolver) CreateCustomer(ctx context.Context, input model.CreateCustomerInput) (*db.Customer, error) {
-	return prefetchedOne(ctx, prefetchCustomers)(db.CreateCustomer(ctx, r.conn(ctx), db.NewCustomer{CustomerFields: newCustomerFields(input), CreatedBy: adminID(ctx)}))
+	return prefetchedOne(ctx, prefetchCustomers)(db.InTx(ctx, r.DB, func(tx db.Tx) (*db.Customer, error) {
+		return db.CreateCustomer(ctx, tx, db.NewCustomer{CustomerFields: newCustomerFields(input), CreatedBy: adminID(ctx)})
+	}))
 }
 
 // UpdateCustomer is the resolver for the update_customer field.
 func (r *mutationResolver) UpdateCustomer(ctx context.Context, id string, input model.UpdateCustomerInput) (*db.Customer, error) {
-	return prefetchedOne(ctx, prefetchCustomers)(db.UpdateCustomer(ctx, r.conn(ctx), id, customerChanges(input)))
+	return prefetchedOne(ctx, prefetchCustomers)(db.InTx(ctx, r.DB, func(tx db.Tx) (*db.Customer, error) {
+		return db.UpdateCustomer(ctx, tx, id, customerChanges(input))
+	}))
 }
 
 // DeleteCustomer is the resolver for the delete_customer field.
@@ -183,17 +192,22 @@ func (r *mutationResolver) DeleteCustomerAddress(ctx context.Context, id string)
 
 // CreateCustomerGroup is the resolver for the create_customer_group field.
 func (r *mutationResolver) CreateCustomerGroup(ctx context.Context, input model.CustomerGroupInput) (*db.CustomerGroup, error) {
-	return prefetchedOne(ctx, prefetchGroups)(db.CreateGroup(ctx, r.conn(ctx), groupFields(input), adminID(ctx)))
+	return prefetchedOne(ctx, prefetchGroups)(db.InTx(ctx, r.DB, func(tx db.Tx) (*db.CustomerGroup, error) {
+		return db.CreateGroup(ctx, tx, groupFields(input), adminID(ctx))
+	}))
 }
 
 // UpdateCustomerGroup is the resolver for the update_customer_group field.
 func (r *mutationResolver) UpdateCustomerGroup(ctx context.Context, id string, input model.CustomerGroupInput) (*db.CustomerGroup, error) {
-	return prefetchedOne(ctx, prefetchGroups)(db.UpdateGroup(ctx, r.conn(ctx), id, groupFields(input)))
+	return prefetchedOne(ctx, prefetchGroups)(db.InTx(ctx, r.DB, func(tx db.Tx) (*db.CustomerGroup, error) {
+		return db.UpdateGroup(ctx, tx, id, groupFields(input))
+	}))
 }
 
 // DeleteCustomerGroup is the resolver for the delete_customer_group field.
 func (r *mutationResolver) DeleteCustomerGroup(ctx context.Context, id string) (*model.DeleteResult, error) {
-	return deleted(id, "customer_group", db.DeleteGroup(ctx, r.conn(ctx), id))
+	_, err := db.InTx(ctx, r.DB, func(tx db.Tx) (struct{}, error) { return struct{}{}, db.DeleteGroup(ctx, tx, id) })
+	return deleted(id, "customer_group", err)
 }
 
 // AddCustomersToGroup is the resolver for the add_customers_to_group field.
@@ -255,6 +269,11 @@ func (r *queryResolver) CustomerGroups(ctx context.Context, filter *db.CustomerG
 // Orders is the resolver for the orders field.
 func (r *queryResolver) Orders(ctx context.Context, filter *db.OrderFilter, limit *int, offset *int, order *string) (*model.OrderList, error) {
 	return orderList(filter, limit, offset, order)
+}
+
+// CustomerEvents is the resolver for the customer_events field.
+func (r *queryResolver) CustomerEvents(ctx context.Context, filter *db.EventFilter, limit *int, after *string) (*model.EventPage, error) {
+	return r.customerEvents(ctx, filter, limit, after)
 }
 
 // Order is the resolver for the order field.

@@ -68,11 +68,13 @@ func (r *Resolver) updateMe(ctx context.Context, in model.UpdateMeInput) (*db.Cu
 	if err != nil {
 		return nil, err
 	}
-	return prefetchedOne(ctx, prefetchCustomers)(db.UpdateCustomer(ctx, r.conn(ctx), id, db.CustomerFields{
-		FirstName:   change(in.FirstName),
-		LastName:    change(in.LastName),
-		Phone:       change(in.Phone),
-		CompanyName: change(in.CompanyName),
-		Metadata:    change(in.Metadata),
+	return prefetchedOne(ctx, prefetchCustomers)(db.InTx(ctx, r.DB, func(tx db.Tx) (*db.Customer, error) {
+		return db.UpdateCustomer(ctx, tx, id, db.CustomerFields{
+			FirstName:   change(in.FirstName),
+			LastName:    change(in.LastName),
+			Phone:       change(in.Phone),
+			CompanyName: change(in.CompanyName),
+			Metadata:    change(in.Metadata),
+		})
 	}))
 }

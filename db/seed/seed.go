@@ -59,9 +59,15 @@ func loadGroups(ctx context.Context, pool *sqlx.DB, now time.Time) ([]string, er
 		// Later groups are newer, so creation order is group order.
 		created[g] = now.Add(time.Duration(g-Groups) * time.Second)
 	}
-	_, err := pool.ExecContext(ctx, `INSERT INTO customer_group (id, name, created_at, updated_at)
-		SELECT id, name, created_at, created_at FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS g(id, name, created_at)`,
-		pq.Array(ids), pq.Array(names), pq.Array(created))
+	_, err := db.InTx(ctx, pool, func(tx db.Tx) (struct{}, error) {
+		if err := db.DisableEvents(ctx, tx); err != nil {
+			return struct{}{}, err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO customer_group (id, name, created_at, updated_at)
+			SELECT id, name, created_at, created_at FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS g(id, name, created_at)`,
+			pq.Array(ids), pq.Array(names), pq.Array(created))
+		return struct{}{}, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("seed groups: %w", err)
 	}
@@ -76,6 +82,10 @@ func loadCustomers(ctx context.Context, pool *sqlx.DB, from, to int, now time.Ti
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	// A dataset is not changes anyone made: the event log stays empty.
+	if err := db.DisableEvents(ctx, db.Tx{Tx: tx}); err != nil {
+		return err
+	}
 
 	var rows struct {
 		customers, members, addresses, orders, items [][]any

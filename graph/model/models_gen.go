@@ -71,6 +71,13 @@ type DeleteResult struct {
 	Deleted bool   `json:"deleted"`
 }
 
+// Added: a page of events, newest first
+type EventPage struct {
+	Items []*db.Event `json:"items"`
+	// the cursor of the next (older) page, for after; null on the last page
+	Next *string `json:"next,omitempty"`
+}
+
 type LineItemInput struct {
 	Title     string `json:"title"`
 	Quantity  int    `json:"quantity"`
