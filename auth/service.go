@@ -87,6 +87,17 @@ func (s *Service) Login(ctx context.Context, t ActorType, email, password string
 		return Token{}, err
 	}
 	if verdict.Wait > 0 {
+		if verdict.Reached != "" {
+			// Once a window, so that a flood of refused attempts does not
+			// flood the log too.
+			_, err := db.InTx(ctx, s.DB, func(tx db.Tx) (struct{}, error) {
+				return struct{}{}, db.RecordEvent(ctx, tx, "auth.login_throttled", db.JSONObject{
+					"email": account, "address": address, "limit": verdict.Reached, "actor_type": string(t)})
+			})
+			if err != nil {
+				return Token{}, err
+			}
+		}
 		return Token{}, errcode.Limited(verdict.Wait, "Too many login attempts; try again in %d seconds", errcode.RetryAfterSeconds(verdict.Wait))
 	}
 	identity, err := db.IdentityByEmail(ctx, s.conn(ctx), clean)

@@ -211,3 +211,13 @@ func DisableEvents(ctx context.Context, tx Tx) error {
 	}
 	return nil
 }
+
+// RecordEvent writes an event no row change makes (a login throttled):
+// through the same function as the triggers, with tx's actor and request.
+func RecordEvent(ctx context.Context, tx Tx, typ string, data JSONObject) error {
+	const query = `SELECT write_event($1, NULL, NULL, NULL, NULL, NULL, NULL, $2)`
+	if _, err := tx.ExecContext(ctx, query, typ, data); err != nil {
+		return fmt.Errorf("record event: %w", err)
+	}
+	return nil
+}

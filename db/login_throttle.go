@@ -42,6 +42,10 @@ type LoginVerdict struct {
 	// Wait is zero when the password may be checked now; otherwise it is
 	// how long until the limit that refused the attempt lets one through.
 	Wait time.Duration
+	// Reached names the pair ("account and address") or address limit
+	// when this attempt is the first it refuses in its window: the moment
+	// worth an event, where the refusals after it are not.
+	Reached string
 }
 
 // CountLoginAttempt counts an attempt to log in to account from address,
@@ -117,7 +121,7 @@ func CountLoginAttempt(ctx context.Context, q sqlx.QueryerContext, account, addr
 		return LoginVerdict{}, fmt.Errorf("count login attempt: %w", err)
 	}
 	var wait time.Duration
-	refused := false
+	refused, reached := false, ""
 	// Each wait is bounded by its limit's period, and is at least a
 	// millisecond: a refusal asks for some wait, even one that has just
 	// run out.
@@ -127,9 +131,15 @@ func CountLoginAttempt(ctx context.Context, q sqlx.QueryerContext, account, addr
 	}
 	if row.PairAttempts > p.PerPair {
 		refuse(row.PairWait, p.Window)
+		if row.PairAttempts == p.PerPair+1 {
+			reached = "account and address"
+		}
 	}
 	if row.AddressAttempts > p.PerAddress {
 		refuse(row.AddressWait, p.Window)
+		if row.AddressAttempts == p.PerAddress+1 {
+			reached = "address"
+		}
 	}
 	if row.Granted.Valid && !row.Granted.Bool {
 		refuse(row.AccountWait.Float64, p.MaxDelay)
@@ -137,7 +147,7 @@ func CountLoginAttempt(ctx context.Context, q sqlx.QueryerContext, account, addr
 	if !refused {
 		return LoginVerdict{}, nil
 	}
-	return LoginVerdict{Wait: wait}, nil
+	return LoginVerdict{Wait: wait, Reached: reached}, nil
 }
 
 // LoginSucceeded records a successful login to account from address: the

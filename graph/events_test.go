@@ -219,6 +219,14 @@ func TestEveryMutationWritesItsEvent(t *testing.T) {
 	step("reset_password", "auth.password_reset_completed")
 	a.login("CUSTOMER", "shopper@example.com", "a new password")
 	step("login")
+	guesser := a.as("").from("198.51.100.77:1", "")
+	for range 12 {
+		guesser.do(`mutation { login(actor_type: CUSTOMER, email: "shopper@example.com", password: "a guess") { token } }`, nil)
+	}
+	ev = step("guessing past the limit", "auth.login_throttled")
+	if !strings.Contains(string(ev[0].Data["address"]), "198.51.100.77") {
+		t.Errorf("throttled event: %+v", ev[0])
+	}
 
 	a.query(`mutation ($id: ID!) { delete_customer(id: $id) { id } }`, map[string]any{"id": c.ID}, &struct{}{})
 	step("delete_customer", "customer.deleted", "customer_address.deleted", "customer_group.customer_removed")
