@@ -136,6 +136,14 @@ func TestIdempotencyKeyIsFreedWhenTheServerFails(t *testing.T) {
 	if n := countOrders(); n != 0 {
 		t.Errorf("%d orders kept after a failed answer, want 0", n)
 	}
+	placedEvents := func() int {
+		var n int
+		a.pool.Get(&n, `SELECT count(*) FROM event WHERE type = 'order.placed'`)
+		return n
+	}
+	if n := placedEvents(); n != 0 {
+		t.Errorf("%d order.placed events kept after a failed answer, want 0", n)
+	}
 	again, hdr := send(shopper, "placed", order)
 	if !strings.Contains(again, `"place_order":{"id":"order_`) || hdr.Get("Idempotent-Replayed") != "" {
 		t.Errorf("retry of the order: %s (replayed %q)", again, hdr.Get("Idempotent-Replayed"))
@@ -145,5 +153,8 @@ func TestIdempotencyKeyIsFreedWhenTheServerFails(t *testing.T) {
 	}
 	if n := countOrders(); n != 1 {
 		t.Errorf("%d orders placed, want 1", n)
+	}
+	if n := placedEvents(); n != 1 {
+		t.Errorf("%d order.placed events, want 1", n)
 	}
 }
