@@ -78,7 +78,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 			r.SetOperation(operationName(graphql.GetOperationContext(ctx)))
 		}
 		op := graphql.GetOperationContext(ctx).Operation
-		return next(WithLoaders(ctx, NewLoaders(db.Conn(ctx, pool), opts.LoaderWait, columnsOf(op))))
+		return next(WithLoaders(ctx, NewLoaders(db.Conn(ctx, pool), opts.LoaderWait, columnsOf(op), opts.Logger)))
 	})
 	// A mutation field that fails in a shared transaction (an
 	// Idempotency-Key request) is undone alone, as its own transaction
