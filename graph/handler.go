@@ -92,7 +92,9 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	})
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
-		if resp != nil && len(resp.Errors) > MaxErrors+1 {
+		// 20 errors are listed; a 21st is replaced by the TOO_MANY_ERRORS
+		// that says the list was cut, as validation does.
+		if resp != nil && len(resp.Errors) > MaxErrors {
 			resp.Errors = append(resp.Errors[:MaxErrors:MaxErrors], tooManyErrorsError())
 		}
 		if r := observe.RequestFrom(ctx); r != nil && resp != nil {
