@@ -208,7 +208,7 @@ func fillEveryRelation(tb testing.TB, a *api) {
 		ID    string `db:"id"`
 		Email string `db:"email"`
 	}
-	if err := a.pool.Select(&bare, `SELECT id, email FROM customer c WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id)`); err != nil {
+	if err := a.pool.Select(&bare, `SELECT id, email FROM customer c WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id) ORDER BY created_at, id`); err != nil {
 		tb.Fatal(err)
 	}
 	for _, c := range bare {
