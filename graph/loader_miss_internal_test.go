@@ -3,13 +3,20 @@ package graph
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/graph-gophers/dataloader/v7"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"customerservice/observe"
 )
 
 // A Load that prefetching did not fill is logged at DEBUG with the loader
@@ -52,5 +59,56 @@ func TestLoadLogsAMissWithItsPath(t *testing.T) {
 	}
 	if batches != 2 {
 		t.Errorf("%d batches, want the prefetch's and the miss's", batches)
+	}
+}
+
+// A miss reaches the request's metrics: the walk of every relation path
+// (TestEveryRelationPathIsPrefetched) reads zero there, which means
+// something only if a miss would show.
+func TestLoadCountsAMissInTheRequestsMetrics(t *testing.T) {
+	t.Parallel()
+	l := newLoader("items_by_order", nil, time.Millisecond, func(_ context.Context, keys []string) []*dataloader.Result[int] {
+		out := make([]*dataloader.Result[int], len(keys))
+		for i := range keys {
+			out[i] = &dataloader.Result[int]{Data: 1}
+		}
+		return out
+	})
+	pool, err := sql.Open("postgres", "postgres://nowhere.invalid/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	reg := prometheus.NewRegistry()
+	var log bytes.Buffer
+	h := observe.Middleware(slog.New(slog.NewJSONHandler(&log, nil)), observe.NewMetrics(reg, pool))(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		l.prefetch(r.Context(), []string{"order_a"})
+		for _, key := range []string{"order_a", "order_b", "order_c", "order_b"} {
+			if _, err := load(r.Context(), l, key); err != nil {
+				t.Error(err)
+			}
+		}
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/graphql", io.NopCloser(strings.NewReader(""))))
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got float64
+	for _, f := range families {
+		if f.GetName() == "customerservice_loader_misses_total" {
+			for _, m := range f.GetMetric() {
+				if m.GetLabel()[0].GetValue() == "items_by_order" {
+					got = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	// order_b and order_c missed; order_b's second Load finds the first's.
+	if got != 2 {
+		t.Errorf("customerservice_loader_misses_total{loader=\"items_by_order\"} = %v, want 2", got)
+	}
+	if !strings.Contains(log.String(), `"loader_misses":2`) {
+		t.Errorf("the request's log line: %s", log.String())
 	}
 }
