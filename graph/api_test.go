@@ -231,6 +231,17 @@ func concurrently(n int, request func(i int) response) []response {
 	return results
 }
 
+// inWaves sends n requests, width at a time, and returns their responses
+// in order.
+func inWaves(n, width int, request func(i int) response) []response {
+	results := make([]response, 0, n)
+	for from := 0; from < n; from += width {
+		wave := concurrently(min(width, n-from), func(i int) response { return request(from + i) })
+		results = append(results, wave...)
+	}
+	return results
+}
+
 // outcomes counts the responses without errors and those refused with code
 // and, unless it is empty, message; any other answer fails the test.
 func outcomes(tb testing.TB, results []response, code, message string) (ok, refused int) {
