@@ -42,6 +42,8 @@ type api struct {
 	remoteAddr, forwardedFor string
 	// adminID is the admin user the default token acts as.
 	adminID string
+	// reg holds the metrics the requests record.
+	reg *prometheus.Registry
 }
 
 func newAPI(tb testing.TB, options ...func(*graph.Options)) *api {
@@ -61,8 +63,9 @@ func newAPI(tb testing.TB, options ...func(*graph.Options)) *api {
 	for _, o := range options {
 		o(&opts)
 	}
-	web := httpserver.New(httpserver.Config{DB: pool, GraphQL: graph.NewHandler(pool, opts), Logger: logger, Registry: prometheus.NewRegistry()})
-	a := &api{tb: tb, pool: pool, auth: svc, h: web}
+	reg := prometheus.NewRegistry()
+	web := httpserver.New(httpserver.Config{DB: pool, GraphQL: graph.NewHandler(pool, opts), Logger: logger, Registry: reg})
+	a := &api{tb: tb, pool: pool, auth: svc, h: web, reg: reg}
 	user, err := svc.CreateUser(context.Background(), "admin@example.com", "admin password", nil, nil)
 	if err != nil {
 		tb.Fatalf("create admin user: %v", err)
@@ -225,6 +228,17 @@ func concurrently(n int, request func(i int) response) []response {
 		wg.Go(func() { results[i] = request(i) })
 	}
 	wg.Wait()
+	return results
+}
+
+// inWaves sends n requests, width at a time, and returns their responses
+// in order.
+func inWaves(n, width int, request func(i int) response) []response {
+	results := make([]response, 0, n)
+	for from := 0; from < n; from += width {
+		wave := concurrently(min(width, n-from), func(i int) response { return request(from + i) })
+		results = append(results, wave...)
+	}
 	return results
 }
 

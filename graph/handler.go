@@ -89,7 +89,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 			r.SetOperation(operationName(opCtx))
 		}
 		ctx, span := operationSpan(ctx, opCtx)
-		respond := next(WithLoaders(ctx, NewLoaders(db.Conn(ctx, pool), opts.LoaderWait, columnsOf(opCtx.Operation))))
+		respond := next(WithLoaders(ctx, NewLoaders(db.Conn(ctx, pool), opts.LoaderWait, columnsOf(opCtx.Operation), opts.Logger)))
 		// The operation runs when its answer is asked for, after this
 		// returns; its span ends with the answer (one, for a query or a
 		// mutation).
@@ -115,7 +115,9 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	})
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		resp := next(ctx)
-		if resp != nil && len(resp.Errors) > MaxErrors+1 {
+		// 20 errors are listed; a 21st is replaced by the TOO_MANY_ERRORS
+		// that says the list was cut, as validation does.
+		if resp != nil && len(resp.Errors) > MaxErrors {
 			resp.Errors = append(resp.Errors[:MaxErrors:MaxErrors], tooManyErrorsError())
 		}
 		if r := observe.RequestFrom(ctx); r != nil && resp != nil {

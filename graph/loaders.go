@@ -2,19 +2,24 @@ package graph
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/graph-gophers/dataloader/v7"
 	"github.com/jmoiron/sqlx"
 
 	"customerservice/db"
 	"customerservice/errcode"
+	"customerservice/observe"
 )
 
-// Loaders batch the relations of one request: every customer's groups,
+// Loaders hold the relations of one request: every customer's groups,
 // addresses or orders are fetched by one statement, whatever the number of
-// customers. They are made anew for every operation and never shared, since
-// a batch runs with the context of its first caller.
+// customers, when prefetching (prefetch.go) runs their batches ahead of the
+// fields. A key it did not fill is fetched alone when its field asks (see
+// load). They are made anew for every operation and never shared, since a
+// batch runs with the context of its first caller.
 type Loaders struct {
 	CustomerByID         loader[string, *db.Customer]
 	GroupsByCustomer     loader[string, []*db.CustomerGroup]
@@ -37,14 +42,19 @@ type loader[K comparable, V any] struct {
 	*dataloader.Loader[K, V]
 	batch dataloader.BatchFunc[K, V]
 	cache *dataloader.InMemoryCache[K, V]
+	// name is the relation, for the misses' log line and metric.
+	name   string
+	logger *slog.Logger
 }
 
-func newLoader[K comparable, V any](wait time.Duration, batch dataloader.BatchFunc[K, V]) loader[K, V] {
+func newLoader[K comparable, V any](name string, logger *slog.Logger, wait time.Duration, batch dataloader.BatchFunc[K, V]) loader[K, V] {
 	cache := dataloader.NewCache[K, V]()
 	return loader[K, V]{
 		Loader: dataloader.NewBatchedLoader(batch, dataloader.WithWait[K, V](wait), dataloader.WithCache[K, V](cache)),
 		batch:  batch,
 		cache:  cache,
+		name:   name,
+		logger: logger,
 	}
 }
 
@@ -94,32 +104,33 @@ type pageKey struct {
 	Page db.Page
 }
 
-// DefaultLoaderWait is how long a loader collects keys before it runs its
-// batch: long enough for gqlgen to resolve the sibling fields of a list,
-// short next to a statement's round trip.
+// DefaultLoaderWait is how long a loader collects keys before it runs a
+// batch for a key that prefetching did not fill. Fields are resolved one
+// after the other (graph/generate.go), so such a batch holds that one key:
+// the wait is what a miss costs on top of its statement, and is kept short.
 const DefaultLoaderWait = 2 * time.Millisecond
 
 // NewLoaders returns the loaders of one operation, which read the columns
-// cols of their rows.
-func NewLoaders(q sqlx.QueryerContext, wait time.Duration, cols columns) *Loaders {
+// cols of their rows; a miss is logged to logger at DEBUG.
+func NewLoaders(q sqlx.QueryerContext, wait time.Duration, cols columns, logger *slog.Logger) *Loaders {
 	return &Loaders{
-		CustomerByID: newLoader(wait, customersByID(q, cols.customer)),
-		GroupsByCustomer: newLoader(wait, bind(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string) ([][]*db.CustomerGroup, error) {
+		CustomerByID: newLoader("customer_by_id", logger, wait, customersByID(q, cols.customer)),
+		GroupsByCustomer: newLoader("groups_by_customer", logger, wait, bind(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string) ([][]*db.CustomerGroup, error) {
 			return db.GroupsByCustomerIDs(ctx, q, ids, cols.group)
 		})),
-		AddressesByCustomer: newLoader(wait, bind(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string) ([][]*db.Address, error) {
+		AddressesByCustomer: newLoader("addresses_by_customer", logger, wait, bind(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string) ([][]*db.Address, error) {
 			return db.AddressesByCustomerIDs(ctx, q, ids, cols.address)
 		})),
-		OrdersByCustomer: newLoader(wait, paged(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string, p db.Page) ([][]*db.Order, error) {
+		OrdersByCustomer: newLoader("orders_by_customer", logger, wait, paged(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string, p db.Page) ([][]*db.Order, error) {
 			return db.OrdersByCustomerIDs(ctx, q, ids, p.Limit, p.Offset, cols.order)
 		})),
-		OrderCountByCustomer: newLoader(wait, bind(q, db.CountOrdersByCustomerIDs)),
-		ItemsByOrder:         newLoader(wait, bind(q, db.LineItemsByOrderIDs)),
-		MembersByGroup: newLoader(wait, paged(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string, p db.Page) ([][]*db.Customer, error) {
+		OrderCountByCustomer: newLoader("order_count_by_customer", logger, wait, bind(q, db.CountOrdersByCustomerIDs)),
+		ItemsByOrder:         newLoader("items_by_order", logger, wait, bind(q, db.LineItemsByOrderIDs)),
+		MembersByGroup: newLoader("members_by_group", logger, wait, paged(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string, p db.Page) ([][]*db.Customer, error) {
 			return db.CustomersByGroupIDs(ctx, q, ids, p, cols.customer)
 		})),
-		MemberCountByGroup: newLoader(wait, bind(q, db.CountCustomersByGroupIDs)),
-		TimelineByCustomer: newLoader(wait, batch(timelines(q))),
+		MemberCountByGroup: newLoader("member_count_by_group", logger, wait, bind(q, db.CountCustomersByGroupIDs)),
+		TimelineByCustomer: newLoader("timeline_by_customer", logger, wait, batch(timelines(q))),
 		cols:               cols,
 	}
 }
@@ -214,7 +225,20 @@ func paged[V any](q sqlx.QueryerContext, f func(context.Context, sqlx.QueryerCon
 	})
 }
 
-// load runs a loader for one key.
+// load runs a loader for one key. A key that prefetching did not put in
+// the cache is a miss: fields are resolved in turn, so its batch runs for
+// it alone, a statement and a loader wait for each row the path reaches,
+// which is the N+1 that prefetching exists to prevent. Misses are counted
+// for the request's metrics and logged at DEBUG with the field's path, so
+// a query shape that prefetch.go does not foresee shows itself.
 func load[K comparable, V any](ctx context.Context, l loader[K, V], key K) (V, error) {
+	if _, cached := l.cache.Get(ctx, key); !cached {
+		if r := observe.RequestFrom(ctx); r != nil {
+			r.AddLoaderMiss(l.name)
+		}
+		if l.logger != nil && l.logger.Enabled(ctx, slog.LevelDebug) {
+			l.logger.DebugContext(ctx, "loader miss: the relation was not prefetched", "loader", l.name, "path", graphql.GetPath(ctx).String())
+		}
+	}
 	return l.Load(ctx, key)()
 }

@@ -12,15 +12,18 @@ import (
 	"customerservice/graph/model"
 )
 
-// Loaders alone batch by time: the keys that arrive within the wait go in
-// one statement. Under load, the siblings of a list can straddle the wait,
-// and the statement count of a request would grow with its rows. So a
-// resolver that produces objects looks ahead at the relations the query
-// selects on them and runs each loader's batch for all of the objects at
-// once, level by level, filling the loaders' caches. The field resolvers
-// then find their values there. The number of statements a request sends is
-// fixed by its query, whatever the rows and the load; the timed batching
-// remains for any path this does not foresee.
+// Prefetching is what batches relations. The executor resolves the fields
+// of an object, and the elements of a list, one after the other
+// (graph/generate.go), so a loader's timed batch only ever gathers the one
+// key its field asks for. A resolver that produces objects therefore looks
+// ahead at the relations the query selects on them and runs each loader's
+// batch for all of them at once, level by level, filling the loaders'
+// caches; the field resolvers then find their values there. The number of
+// statements a request sends is fixed by its query, whatever the rows and
+// the load. A relation this does not foresee is not batched at all: it
+// costs a statement and a loader wait per row, and is counted as a loader
+// miss (see load in loaders.go); TestEveryRelationPathIsPrefetched walks
+// the schema so that there is none.
 
 // prefetched returns a function that prefetches the relations of the rows a
 // list resolver is about to return, when there was no error, so that

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"log/slog"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -34,6 +35,9 @@ type Request struct {
 	mu        sync.Mutex
 	operation string
 	codes     []string
+	// misses counts, by loader, the relations a loader fetched during
+	// resolution because prefetching had not (see graph's load).
+	misses map[string]int
 }
 
 // SetOperation names the GraphQL operation the request ran.
@@ -50,14 +54,25 @@ func (r *Request) AddErrorCode(code string) {
 	r.mu.Unlock()
 }
 
-func (r *Request) snapshot() (string, []string) {
+// AddLoaderMiss records that loader had to fetch a key while fields were
+// resolved: a statement per row that prefetching should have saved.
+func (r *Request) AddLoaderMiss(loader string) {
+	r.mu.Lock()
+	if r.misses == nil {
+		r.misses = map[string]int{}
+	}
+	r.misses[loader]++
+	r.mu.Unlock()
+}
+
+func (r *Request) snapshot() (string, []string, map[string]int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	op := r.operation
 	if op == "" {
 		op = "none"
 	}
-	return op, slices.Clone(r.codes)
+	return op, slices.Clone(r.codes), maps.Clone(r.misses)
 }
 
 type requestKey struct{}
@@ -74,6 +89,7 @@ type Metrics struct {
 	duration   *prometheus.HistogramVec
 	errors     *prometheus.CounterVec
 	statements prometheus.Histogram
+	misses     *prometheus.CounterVec
 }
 
 // NewMetrics registers the service's collectors, the pool's statistics and
@@ -98,8 +114,12 @@ func NewMetrics(reg prometheus.Registerer, pool *sql.DB) *Metrics {
 			Help:    "SQL statements sent for one /graphql request.",
 			Buckets: []float64{0, 1, 2, 4, 8, 16, 32, 64},
 		}),
+		misses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "customerservice_loader_misses_total",
+			Help: "Relations a dataloader fetched while fields were resolved, one row at a time, because prefetching had not fetched them; by loader. Anything but 0 is a query shape prefetching misses.",
+		}, []string{"loader"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.errors, m.statements,
+	reg.MustRegister(m.requests, m.duration, m.errors, m.statements, m.misses,
 		collectors.NewDBStatsCollector(pool, "customerservice"),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector())
@@ -137,7 +157,7 @@ func Middleware(logger *slog.Logger, m *Metrics, tracing trace.TracerProvider) f
 				span.SetStatus(codes.Error, http.StatusText(sw.status))
 			}
 
-			op, codes := req.snapshot()
+			op, codes, misses := req.snapshot()
 			elapsed := time.Since(start)
 			if m != nil {
 				m.requests.WithLabelValues(op, strconv.Itoa(sw.status)).Inc()
@@ -146,6 +166,13 @@ func Middleware(logger *slog.Logger, m *Metrics, tracing trace.TracerProvider) f
 				for _, c := range codes {
 					m.errors.WithLabelValues(c).Inc()
 				}
+				for loader, n := range misses {
+					m.misses.WithLabelValues(loader).Add(float64(n))
+				}
+			}
+			missed := 0
+			for _, n := range misses {
+				missed += n
 			}
 			// An error of ours is an ERROR; an outage or a deadline is
 			// the database's or the load's, and says so at WARN.
@@ -158,7 +185,7 @@ func Middleware(logger *slog.Logger, m *Metrics, tracing trace.TracerProvider) f
 			}
 			attrs := []any{"request_id", req.ID, "method", r.Method, "path", r.URL.Path,
 				"operation", op, "status", sw.status, "duration_ms", float64(elapsed.Microseconds()) / 1000,
-				"sql_statements", counter.Count(), "error_codes", codes}
+				"sql_statements", counter.Count(), "loader_misses", missed, "error_codes", codes}
 			if sc := span.SpanContext(); sc.HasTraceID() {
 				attrs = append(attrs, "trace_id", sc.TraceID().String())
 			}
