@@ -264,8 +264,8 @@ func CheckEventTypes(field string, types []string) ([]string, error) {
 	for _, t := range types {
 		t = strings.TrimSpace(t)
 		if !knownEventType(t) {
-			return nil, errcode.Invalid(field, "%q is not an event type: use one of %s, a prefix such as customer.*, or *",
-				t, strings.Join(eventTypes, ", "))
+			return nil, errcode.Invalid(field, "%q is not an event type: use a type the event log writes (Event.type lists them), "+
+				"a prefix of some ending in .* (customer.*), or * for all", t)
 		}
 		if !slices.Contains(out, t) {
 			out = append(out, t)
