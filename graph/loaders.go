@@ -25,6 +25,7 @@ type Loaders struct {
 	MembersByGroup       loader[pageKey, []*db.Customer]
 	MemberCountByGroup   loader[string, int]
 	TimelineByCustomer   loader[timelineKey, []*db.Event]
+	DeliveriesByWebhook  loader[deliveriesKey, []*db.WebhookDelivery]
 
 	// cols are the columns the operation's rows need, for the loaders and
 	// for the lists that prime them.
@@ -118,9 +119,10 @@ func NewLoaders(q sqlx.QueryerContext, wait time.Duration, cols columns) *Loader
 		MembersByGroup: newLoader(wait, paged(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string, p db.Page) ([][]*db.Customer, error) {
 			return db.CustomersByGroupIDs(ctx, q, ids, p, cols.customer)
 		})),
-		MemberCountByGroup: newLoader(wait, bind(q, db.CountCustomersByGroupIDs)),
-		TimelineByCustomer: newLoader(wait, batch(timelines(q))),
-		cols:               cols,
+		MemberCountByGroup:  newLoader(wait, bind(q, db.CountCustomersByGroupIDs)),
+		TimelineByCustomer:  newLoader(wait, batch(timelines(q))),
+		DeliveriesByWebhook: newLoader(wait, batch(deliveriesByWebhook(q))),
+		cols:                cols,
 	}
 }
 
