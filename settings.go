@@ -246,7 +246,7 @@ var settings = []setting{
 	},
 	{
 		name: "WEBHOOK_ALLOW_PRIVATE", shownDefault: "`true` locally, `false` in production",
-		help: "`false` refuses webhook endpoints whose host is, or resolves to, a loopback, private, link-local (such as a cloud's metadata service, 169.254.169.254), CGNAT, multicast or other non-public address: when an endpoint is created or changed, and again at every delivery, against the addresses the connection then goes to (see [Webhooks](#webhooks) in the Security model). `true` lets endpoints be anywhere, for receivers on a developer's machine; in production, only when every address the server can reach may be an admin's to call.",
+		help: "`false` refuses webhook endpoints whose host is, or resolves to, a loopback, private, link-local (such as a cloud's metadata service, 169.254.169.254), CGNAT, multicast or other non-public address: when an endpoint is created or changed, and again at every delivery, against the addresses the connection then goes to (see \"Webhooks: what they reach and who can sign\" in README.md). `true` lets endpoints be anywhere, for receivers on a developer's machine; in production, only when every address the server can reach may be an admin's to call.",
 		parse: func(c *config, v string) (err error) {
 			if v == "" {
 				// Locally, receivers run on the developer's machine;

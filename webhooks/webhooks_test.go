@@ -507,3 +507,49 @@ func TestAClaimIsALease(t *testing.T) {
 		t.Errorf("the second claim's outcome: %v", err)
 	}
 }
+
+// TestOldDeliveriesArePurged: deliveries that ended more than the
+// retention ago go, pending ones stay, and an endpoint deleted that long
+// ago goes with all of its deliveries.
+func TestOldDeliveriesArePurged(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	svc := devService(t, pool)
+	kept, _, err := svc.Create(ctx, webhooks.Input{URL: "http://kept.invalid/", EventTypes: []string{"*"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, _, err := svc.Create(ctx, webhooks.Input{URL: "http://gone.invalid/", EventTypes: []string{"*"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	createCustomers(t, pool, 4)
+	rows := deliveries(t, pool, kept.ID)
+	// Two ended long ago, one recently; one is still pending.
+	if _, err := pool.Exec(`UPDATE webhook_delivery SET status = 'succeeded', last_attempt_at = now() - interval '31 days'
+		WHERE id IN ($1, $2)`, rows[0].ID, rows[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(`UPDATE webhook_delivery SET status = 'failed', last_attempt_at = now() - interval '1 day'
+		WHERE id = $1`, rows[2].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Delete(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(`UPDATE webhook_endpoint SET deleted_at = now() - interval '31 days' WHERE id = $1`, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.PurgeWebhookDeliveries(ctx, pool, webhooks.Retention)
+	if err != nil || n != 2+4 {
+		t.Errorf("purged %d deliveries (%v), want 2 ended long ago and the deleted endpoint's 4", n, err)
+	}
+	if left := deliveries(t, pool, kept.ID); len(left) != 2 || left[0].ID != rows[2].ID || left[1].ID != rows[3].ID {
+		t.Errorf("left %+v, want the recent and the pending ones", left)
+	}
+	var endpoints int
+	if err := pool.Get(&endpoints, `SELECT count(*) FROM webhook_endpoint`); err != nil || endpoints != 1 {
+		t.Errorf("%d endpoints left (%v), want 1", endpoints, err)
+	}
+}
