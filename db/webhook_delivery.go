@@ -132,17 +132,20 @@ func LockDelivery(ctx context.Context, tx Tx, id string) (*WebhookDelivery, erro
 }
 
 // RescheduleDelivery makes a delivery locked by LockDelivery pending and
-// due now, with a new retry window, whatever became of it before.
+// due now, with a new retry window, whatever became of it before. It
+// returns nil, and changes nothing, while a dispatcher's lease on the
+// delivery runs: that attempt's outcome is still to be recorded.
 func RescheduleDelivery(ctx context.Context, tx Tx, id string) (*WebhookDelivery, error) {
 	query := `UPDATE webhook_delivery d SET status = 'pending', scheduled_at = now(), next_attempt_at = now(),
 		claimed_until = NULL, given_up_at = NULL
-		WHERE d.id = $1 RETURNING ` + deliveryColumns
+		WHERE d.id = $1 AND (d.claimed_until IS NULL OR d.claimed_until <= now())
+		RETURNING ` + deliveryColumns
 	rows, err := selectRows(ctx, tx, query, []any{id}, deliveryTargets)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("reschedule delivery %s: %w", id, err)
 	case len(rows) == 0:
-		return nil, notFound(sql.ErrNoRows, "Webhook delivery", id)
+		return nil, nil
 	}
 	return rows[0], nil
 }

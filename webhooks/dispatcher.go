@@ -53,8 +53,11 @@ const markTimeout = 5 * time.Second
 // share them: each delivery is claimed for a lease (FOR UPDATE SKIP
 // LOCKED), so two never send one at the same time.
 type Dispatcher struct {
-	DB     *sqlx.DB
+	DB *sqlx.DB
+	// Sealer opens the endpoints' secrets to sign; required.
 	Sealer *Sealer
+	// Guard decides which addresses deliveries may reach, and dials them;
+	// required.
 	Guard  *Guard
 	Logger *slog.Logger
 	// Interval is how often deliveries are looked for when none was due;

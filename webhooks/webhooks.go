@@ -32,9 +32,13 @@ import (
 
 // Service runs the admin flows of webhooks.
 type Service struct {
-	DB     *sqlx.DB
+	DB *sqlx.DB
+	// Sealer seals the secrets it makes; without one, creating an endpoint
+	// or rotating its secret fails.
 	Sealer *Sealer
-	Guard  *Guard
+	// Guard decides which URLs endpoints may have; without one, creating
+	// an endpoint or changing its URL fails.
+	Guard *Guard
 	// RequireHTTPS refuses endpoints whose URL is not https: production,
 	// where deliveries carry customers' data.
 	RequireHTTPS bool
@@ -153,14 +157,14 @@ func (s *Service) RotateSecret(ctx context.Context, id string) (*db.Webhook, str
 // dispatcher is sending it.
 func (s *Service) Redeliver(ctx context.Context, deliveryID string) (*db.WebhookDelivery, error) {
 	return db.InTx(ctx, s.DB, func(tx db.Tx) (*db.WebhookDelivery, error) {
-		d, err := db.LockDelivery(ctx, tx, deliveryID)
-		if err != nil {
+		if _, err := db.LockDelivery(ctx, tx, deliveryID); err != nil {
 			return nil, err
 		}
-		if d.ClaimedUntil != nil && d.ClaimedUntil.After(time.Now()) {
+		d, err := db.RescheduleDelivery(ctx, tx, deliveryID)
+		if err == nil && d == nil {
 			return nil, errcode.New(errcode.Conflict, "Webhook delivery %s is being sent now; redeliver it once that attempt has ended", deliveryID)
 		}
-		return db.RescheduleDelivery(ctx, tx, deliveryID)
+		return d, err
 	})
 }
 
