@@ -1,7 +1,8 @@
 package main
 
 // The service's wiring: the database (DATABASE_URL or the local cluster),
-// the account flows, the background jobs and the HTTP surface, put together
+// the account flows and webhooks, the background jobs (the outbox's and
+// the webhooks' dispatchers among them) and the HTTP surface, put together
 // once for serve and the tests, and taken apart in the reverse order.
 
 import (
@@ -25,6 +26,7 @@ import (
 	"customerservice/httpserver"
 	"customerservice/notify"
 	"customerservice/observe"
+	"customerservice/webhooks"
 )
 
 // database is an open, migrated database, and what must be done to let it
@@ -101,15 +103,21 @@ func openWithAuth(ctx context.Context, cfg config, logger *slog.Logger) (*databa
 	return d, svc, nil
 }
 
-// authService returns the account flows on pool, signing tokens with
-// TOKEN_SECRET or, without one, a secret generated once in the data folder.
+// tokenSecret is TOKEN_SECRET or, without one, a secret generated once in
+// the data folder.
+func tokenSecret(cfg config) ([]byte, error) {
+	if cfg.tokenSecret != "" {
+		return []byte(cfg.tokenSecret), nil
+	}
+	return auth.LoadOrCreateSecret(filepath.Join(cfg.dataDir, "token.secret"))
+}
+
+// authService returns the account flows on pool, signing tokens with the
+// token secret.
 func authService(cfg config, pool *sqlx.DB) (*auth.Service, error) {
-	secret := []byte(cfg.tokenSecret)
-	if cfg.tokenSecret == "" {
-		var err error
-		if secret, err = auth.LoadOrCreateSecret(filepath.Join(cfg.dataDir, "token.secret")); err != nil {
-			return nil, err
-		}
+	secret, err := tokenSecret(cfg)
+	if err != nil {
+		return nil, err
 	}
 	tokens, err := auth.NewTokens(secret, cfg.tokenTTL)
 	if err != nil {
@@ -152,6 +160,21 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		logger.Info("demo logins: use the login mutation", "admin_user", demoAdmin, "customer", demoCustomer, "password", strings.TrimSpace(string(pw)))
 	}
 
+	// Webhook secrets are sealed under a key derived from the token
+	// secret, which every server shares.
+	secret, err := tokenSecret(cfg)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	sealer, err := webhooks.NewSealer(secret)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	guard := &webhooks.Guard{AllowPrivate: cfg.webhookAllowPrivate}
+	hooks := &webhooks.Service{DB: d.pool, Sealer: sealer, Guard: guard, RequireHTTPS: cfg.production}
+
 	var sender notify.Sender = notify.LogSender{Logger: logger}
 	if cfg.smtp.Addr != "" {
 		sender = cfg.smtp
@@ -159,6 +182,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var jobs sync.WaitGroup
 	jobs.Go(func() { (&notify.Dispatcher{DB: d.pool, Sender: sender, Logger: logger}).Run(background) })
+	jobs.Go(func() {
+		(&webhooks.Dispatcher{DB: d.pool, Sealer: sealer, Guard: guard, Logger: logger}).Run(background)
+	})
 	jobs.Go(func() { svc.RunResetRequests(background, time.Second, logger) })
 	jobs.Go(func() { purgeIdempotencyKeys(background, d.pool, logger) })
 	jobs.Go(func() { purgeLoginThrottle(background, d.pool, svc, logger) })
@@ -167,7 +193,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		DB:    d.pool,
 		Probe: d.probe,
 		GraphQL: graph.NewHandler(d.pool, graph.Options{
-			Auth: svc, Logger: logger, Production: cfg.production, TrustedDocuments: cfg.trustedDocuments,
+			Auth: svc, Webhooks: hooks, Logger: logger, Production: cfg.production, TrustedDocuments: cfg.trustedDocuments,
 		}),
 		Logger:         logger,
 		Registry:       prometheus.NewRegistry(),

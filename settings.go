@@ -55,6 +55,8 @@ type config struct {
 	metricsAddr string
 	// trustedProxies may tell the client's address in X-Forwarded-For.
 	trustedProxies []netip.Prefix
+	// webhookAllowPrivate lets webhook endpoints be on any address.
+	webhookAllowPrivate bool
 	// otlpEndpoint, when set, is where spans are exported over OTLP/HTTP.
 	otlpEndpoint string
 	// trustedDocuments, from PERSISTED_OPERATIONS, are the only documents
@@ -241,6 +243,22 @@ var settings = []setting{
 			return nil
 		},
 		show: func(c config) string { return strings.Join(c.corsOrigins, ",") },
+	},
+	{
+		name: "WEBHOOK_ALLOW_PRIVATE", shownDefault: "`true` locally, `false` in production",
+		help: "`false` refuses webhook endpoints whose host is, or resolves to, a loopback, private, link-local (such as a cloud's metadata service, 169.254.169.254), CGNAT, multicast or other non-public address: when an endpoint is created or changed, and again at every delivery, against the addresses the connection then goes to (see \"Webhooks: what they reach and who can sign\" in README.md). `true` lets endpoints be anywhere, for receivers on a developer's machine; in production, only when every address the server can reach may be an admin's to call.",
+		parse: func(c *config, v string) (err error) {
+			if v == "" {
+				// Locally, receivers run on the developer's machine;
+				// in production, the server's network is not the
+				// admins' to call.
+				c.webhookAllowPrivate = !c.production
+				return nil
+			}
+			c.webhookAllowPrivate, err = parseBool(v)
+			return err
+		},
+		show: func(c config) string { return strconv.FormatBool(c.webhookAllowPrivate) },
 	},
 	{
 		name: "TRUSTED_PROXIES",

@@ -51,6 +51,7 @@ func TestSettingsDefaults(t *testing.T) {
 		{"SHUTDOWN_GRACE", c.shutdownGrace, 20 * time.Second},
 		{"DB_MAX_CONNS", c.maxConns, 20},
 		{"CORS_ORIGINS", strings.Join(c.corsOrigins, ","), "*"},
+		{"WEBHOOK_ALLOW_PRIVATE", c.webhookAllowPrivate, true},
 		{"TRUSTED_PROXIES", len(c.trustedProxies), 0},
 		{"PERSISTED_OPERATIONS", c.trustedDocuments == nil, true},
 		{"OTEL_EXPORTER_OTLP_ENDPOINT", c.otlpEndpoint, ""},
@@ -71,6 +72,15 @@ func TestSettingsDefaults(t *testing.T) {
 	prod, err := loadConfig(env("PRODUCTION", "true"))
 	if err != nil || prod.corsOrigins != nil {
 		t.Errorf("CORS_ORIGINS in production = %q, %v; want none", prod.corsOrigins, err)
+	}
+	if prod.webhookAllowPrivate {
+		t.Error("WEBHOOK_ALLOW_PRIVATE in production = true, want false")
+	}
+	if prod, err := loadConfig(env("PRODUCTION", "true", "WEBHOOK_ALLOW_PRIVATE", "true")); err != nil || !prod.webhookAllowPrivate {
+		t.Errorf("WEBHOOK_ALLOW_PRIVATE=true in production = %v, %v; want true", prod.webhookAllowPrivate, err)
+	}
+	if dev, err := loadConfig(env("WEBHOOK_ALLOW_PRIVATE", "false")); err != nil || dev.webhookAllowPrivate {
+		t.Errorf("WEBHOOK_ALLOW_PRIVATE=false locally = %v, %v; want false", dev.webhookAllowPrivate, err)
 	}
 }
 
@@ -98,6 +108,7 @@ func TestSettingsBoundaries(t *testing.T) {
 		{"SHUTDOWN_DELAY", []string{"0s", "5s"}, []string{"-1ns", "5"}},
 		{"SHUTDOWN_GRACE", []string{"0s", "20s"}, []string{"-1s", "soon"}},
 		{"DB_MAX_CONNS", []string{"1", "20"}, []string{"0", "-1", "twenty", "2.5"}},
+		{"WEBHOOK_ALLOW_PRIVATE", []string{"true", "1", "false", "0"}, []string{"yes", "off"}},
 		{"TRUSTED_PROXIES", []string{"10.0.0.0/8, 192.0.2.1", "2001:db8::/32"}, []string{"proxy.example", "10.0.0.0/33"}},
 		{"METRICS_ADDR", []string{"127.0.0.1:9090", ":0"}, []string{"9090"}},
 		{"PPROF_ADDR", []string{"127.0.0.1:6060"}, []string{"localhost"}},

@@ -20,6 +20,10 @@ const (
 	PrefixIdentity     = "authid_"
 	PrefixNotification = "noti_"
 	PrefixResetRequest = "pwreq_"
+	PrefixWebhook      = "wh_"
+	// PrefixDelivery is made in SQL, by the trigger that writes deliveries
+	// (webhook_delivery_id), as Standard Webhooks' message ids are.
+	PrefixDelivery = "msg_"
 )
 
 // NewID returns a new ID with the given prefix.

@@ -24,6 +24,7 @@ import (
 	"customerservice/db/seed"
 	"customerservice/graph"
 	"customerservice/httpserver"
+	"customerservice/webhooks"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -59,7 +60,13 @@ func newAPI(tb testing.TB, options ...func(*graph.Options)) *api {
 		tb.Fatal(err)
 	}
 	svc := &auth.Service{DB: pool, Hasher: hasher, Tokens: tokens}
-	opts := graph.Options{Auth: svc, Logger: logger}
+	sealer, err := webhooks.NewSealer([]byte("a test secret of at least 32 bytes!!"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// As a local server runs them: endpoints on any address, over http too.
+	hooks := &webhooks.Service{DB: pool, Sealer: sealer, Guard: &webhooks.Guard{AllowPrivate: true}}
+	opts := graph.Options{Auth: svc, Logger: logger, Webhooks: hooks}
 	for _, o := range options {
 		o(&opts)
 	}

@@ -54,7 +54,7 @@ func sequentialLists(file string) error {
 
 // concurrentObjects are the types whose fields each may run a statement of
 // their own: the root query fields, and the count and items of a page.
-var concurrentObjects = []string{"Query", "CustomerList", "CustomerGroupList", "OrderList"}
+var concurrentObjects = []string{"Query", "CustomerList", "CustomerGroupList", "OrderList", "WebhookList"}
 
 // sequentialFields makes gqlgen resolve the fields of every other object on
 // the goroutine that marshals the object. By default gqlgen starts a

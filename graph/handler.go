@@ -24,13 +24,17 @@ import (
 	"customerservice/errcode"
 	"customerservice/observe"
 	"customerservice/ordering"
+	"customerservice/webhooks"
 )
 
 // Options configure the GraphQL handler.
 type Options struct {
 	// Auth runs the account flows and verifies tokens; required.
-	Auth   *auth.Service
-	Logger *slog.Logger
+	Auth *auth.Service
+	// Webhooks runs the webhook flows. Without it, creating an endpoint or
+	// changing its URL or secret fails with INTERNAL.
+	Webhooks *webhooks.Service
+	Logger   *slog.Logger
 	// LoaderWait is how long loaders collect keys; DefaultLoaderWait when 0.
 	LoaderWait time.Duration
 	// Limits bound query shapes; DefaultLimits when zero.
@@ -50,6 +54,9 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.Webhooks == nil {
+		opts.Webhooks = &webhooks.Service{DB: pool}
+	}
 	if opts.LoaderWait == 0 {
 		opts.LoaderWait = DefaultLoaderWait
 	}
@@ -58,7 +65,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	}
 	schema := NewExecutableSchema(Config{
 		Schema:     servedSchema(),
-		Resolvers:  &Resolver{DB: pool, Auth: opts.Auth, Ordering: &ordering.Service{DB: pool}},
+		Resolvers:  &Resolver{DB: pool, Auth: opts.Auth, Ordering: &ordering.Service{DB: pool}, Webhooks: opts.Webhooks},
 		Directives: DirectiveRoot{Auth: authDirective},
 		Complexity: listComplexity(),
 	})

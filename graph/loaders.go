@@ -30,6 +30,7 @@ type Loaders struct {
 	MembersByGroup       loader[pageKey, []*db.Customer]
 	MemberCountByGroup   loader[string, int]
 	TimelineByCustomer   loader[timelineKey, []*db.Event]
+	DeliveriesByWebhook  loader[deliveriesKey, []*db.WebhookDelivery]
 
 	// cols are the columns the operation's rows need, for the loaders and
 	// for the lists that prime them.
@@ -129,9 +130,10 @@ func NewLoaders(q sqlx.QueryerContext, wait time.Duration, cols columns, logger 
 		MembersByGroup: newLoader("members_by_group", logger, wait, paged(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string, p db.Page) ([][]*db.Customer, error) {
 			return db.CustomersByGroupIDs(ctx, q, ids, p, cols.customer)
 		})),
-		MemberCountByGroup: newLoader("member_count_by_group", logger, wait, bind(q, db.CountCustomersByGroupIDs)),
-		TimelineByCustomer: newLoader("timeline_by_customer", logger, wait, batch(timelines(q))),
-		cols:               cols,
+		MemberCountByGroup:  newLoader("member_count_by_group", logger, wait, bind(q, db.CountCustomersByGroupIDs)),
+		TimelineByCustomer:  newLoader("timeline_by_customer", logger, wait, batch(timelines(q))),
+		DeliveriesByWebhook: newLoader("deliveries_by_webhook", logger, wait, batch(deliveriesByWebhook(q))),
+		cols:                cols,
 	}
 }
 

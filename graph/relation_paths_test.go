@@ -39,6 +39,12 @@ const maxRelations = 6
 // deadlines on a small machine.
 func TestEveryRelationPathIsPrefetched(t *testing.T) {
 	a := seeded(t, 60, time.Now())
+	// Endpoints made first get deliveries of the changes that follow.
+	var hooks []string
+	for i := range 3 {
+		hook, _ := a.createWebhook(map[string]any{"url": fmt.Sprintf("http://receiver%d.example/", i), "event_types": []string{"*"}})
+		hooks = append(hooks, hook.ID)
+	}
 	fillEveryRelation(t, a)
 	customerToken := loginCustomer(t, a, "customer4@example.com")
 
@@ -52,6 +58,7 @@ func TestEveryRelationPathIsPrefetched(t *testing.T) {
 		"Customer":      ids.Customers.Items[0].ID,
 		"CustomerGroup": ids.CustomerGroups.Items[0].ID,
 		"Order":         ids.Orders.Items[0].ID,
+		"Webhook":       hooks[0],
 	}
 
 	schema := graph.NewExecutableSchema(graph.Config{}).Schema()

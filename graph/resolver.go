@@ -1,5 +1,5 @@
 // Package graph is the GraphQL API: the gqlgen-generated executor, thin
-// resolvers that map arguments onto the flows (auth, ordering) and the db
+// resolvers that map arguments onto the flows (auth, ordering, webhooks) and the db
 // package's reads, the per-request dataloaders every relation goes through,
 // and the error presenter.
 package graph
@@ -14,6 +14,7 @@ import (
 	"customerservice/auth"
 	"customerservice/db"
 	"customerservice/ordering"
+	"customerservice/webhooks"
 )
 
 // Resolver holds the dependencies of the resolvers.
@@ -21,6 +22,7 @@ type Resolver struct {
 	DB       *sqlx.DB
 	Auth     *auth.Service
 	Ordering *ordering.Service
+	Webhooks *webhooks.Service
 }
 
 // conn is what a resolver's statements run on: the pool, or the request's

@@ -156,6 +156,31 @@ func (r *mutationResolver) DeclineOrderTransfer(ctx context.Context, orderID str
 	return true, r.Ordering.DeclineTransfer(ctx, orderID, token)
 }
 
+// CreateWebhook is the resolver for the create_webhook field.
+func (r *mutationResolver) CreateWebhook(ctx context.Context, input model.CreateWebhookInput) (*model.WebhookSecret, error) {
+	return r.createWebhook(ctx, input)
+}
+
+// UpdateWebhook is the resolver for the update_webhook field.
+func (r *mutationResolver) UpdateWebhook(ctx context.Context, id string, input model.UpdateWebhookInput) (*db.Webhook, error) {
+	return r.updateWebhook(ctx, id, input)
+}
+
+// DeleteWebhook is the resolver for the delete_webhook field.
+func (r *mutationResolver) DeleteWebhook(ctx context.Context, id string) (*model.DeleteResult, error) {
+	return deleted(id, "webhook", r.Webhooks.Delete(ctx, id))
+}
+
+// RotateWebhookSecret is the resolver for the rotate_webhook_secret field.
+func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, id string) (*model.WebhookSecret, error) {
+	return r.rotateWebhookSecret(ctx, id)
+}
+
+// Redeliver is the resolver for the redeliver field.
+func (r *mutationResolver) Redeliver(ctx context.Context, deliveryID string) (*db.WebhookDelivery, error) {
+	return r.Webhooks.Redeliver(ctx, deliveryID)
+}
+
 // CreateCustomer is the resolver for the create_customer field.
 func (r *mutationResolver) CreateCustomer(ctx context.Context, input model.CreateCustomerInput) (*db.Customer, error) {
 	return prefetchedOne(ctx, prefetchCustomers)(db.InTx(ctx, r.DB, func(tx db.Tx) (*db.Customer, error) {
@@ -276,6 +301,16 @@ func (r *queryResolver) CustomerEvents(ctx context.Context, filter *db.EventFilt
 	return r.customerEvents(ctx, filter, limit, after)
 }
 
+// Webhooks is the resolver for the webhooks field.
+func (r *queryResolver) Webhooks(ctx context.Context, limit *int, offset *int) (*model.WebhookList, error) {
+	return webhookList(limit, offset)
+}
+
+// Webhook is the resolver for the webhook field.
+func (r *queryResolver) Webhook(ctx context.Context, id string) (*db.Webhook, error) {
+	return prefetchedOne(ctx, prefetchWebhooks)(db.WebhookByID(ctx, r.conn(ctx), id))
+}
+
 // Order is the resolver for the order field.
 func (r *queryResolver) Order(ctx context.Context, id string) (*db.Order, error) {
 	return prefetchedOne(ctx, prefetchOrders)(r.orderFor(ctx, id))
@@ -288,6 +323,21 @@ func (r *queryResolver) Me(ctx context.Context) (*db.Customer, error) {
 		return nil, err
 	}
 	return prefetchedOne(ctx, prefetchCustomers)(db.CustomerByID(ctx, r.conn(ctx), id))
+}
+
+// Deliveries is the resolver for the deliveries field.
+func (r *webhookResolver) Deliveries(ctx context.Context, obj *db.Webhook, limit *int) ([]*db.WebhookDelivery, error) {
+	return r.webhookDeliveries(ctx, obj, limit)
+}
+
+// Items is the resolver for the items field.
+func (r *webhookListResolver) Items(ctx context.Context, obj *model.WebhookList) ([]*db.Webhook, error) {
+	return prefetched(ctx, prefetchWebhooks)(db.ListWebhooks(ctx, r.conn(ctx), obj.Page))
+}
+
+// Count is the resolver for the count field.
+func (r *webhookListResolver) Count(ctx context.Context, obj *model.WebhookList) (int, error) {
+	return db.CountWebhooks(ctx, r.conn(ctx))
 }
 
 // Address returns AddressResolver implementation.
@@ -319,6 +369,12 @@ func (r *Resolver) OrderList() OrderListResolver { return &orderListResolver{r} 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Webhook returns WebhookResolver implementation.
+func (r *Resolver) Webhook() WebhookResolver { return &webhookResolver{r} }
+
+// WebhookList returns WebhookListResolver implementation.
+func (r *Resolver) WebhookList() WebhookListResolver { return &webhookListResolver{r} }
+
 type (
 	addressResolver           struct{ *Resolver }
 	customerResolver          struct{ *Resolver }
@@ -329,4 +385,6 @@ type (
 	orderResolver             struct{ *Resolver }
 	orderListResolver         struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
+	webhookResolver           struct{ *Resolver }
+	webhookListResolver       struct{ *Resolver }
 )

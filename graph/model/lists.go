@@ -45,3 +45,14 @@ func (l *OrderList) Limit() int { return l.Page.Limit }
 
 // Offset is the number of orders skipped.
 func (l *OrderList) Offset() int { return l.Page.Offset }
+
+// WebhookList is a page of webhook endpoints, newest first.
+type WebhookList struct {
+	Page db.Page
+}
+
+// Limit is the page size.
+func (l *WebhookList) Limit() int { return l.Page.Limit }
+
+// Offset is the number of endpoints skipped.
+func (l *WebhookList) Offset() int { return l.Page.Offset }

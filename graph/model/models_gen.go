@@ -44,6 +44,15 @@ type CreateCustomerInput struct {
 	Metadata    graphql.Omittable[db.JSONObject] `json:"metadata,omitempty"`
 }
 
+// Added
+type CreateWebhookInput struct {
+	// http:// or https:// (https:// only in production, where it must reach a public address)
+	URL string `json:"url"`
+	// exact event types (customer.created), prefixes (customer.*) or * for every type
+	EventTypes  []string                   `json:"event_types"`
+	Description graphql.Omittable[*string] `json:"description,omitempty"`
+}
+
 type CustomerAccount struct {
 	Customer *db.Customer `json:"customer"`
 	// a new token whose actor is the created customer
@@ -121,6 +130,20 @@ type UpdateMeInput struct {
 	Phone       graphql.Omittable[*string]       `json:"phone,omitempty"`
 	CompanyName graphql.Omittable[*string]       `json:"company_name,omitempty"`
 	Metadata    graphql.Omittable[db.JSONObject] `json:"metadata,omitempty"`
+}
+
+// Added
+type UpdateWebhookInput struct {
+	URL         graphql.Omittable[*string]  `json:"url,omitempty"`
+	EventTypes  graphql.Omittable[[]string] `json:"event_types,omitempty"`
+	Description graphql.Omittable[*string]  `json:"description,omitempty"`
+}
+
+// Added: an endpoint and its signing secret, shown this once
+type WebhookSecret struct {
+	Webhook *db.Webhook `json:"webhook"`
+	// whsec_ and the key in base64, as Standard Webhooks libraries take it
+	Secret string `json:"secret"`
 }
 
 type ActorType string
