@@ -290,6 +290,16 @@ func (r *queryResolver) Me(ctx context.Context) (*db.Customer, error) {
 	return prefetchedOne(ctx, prefetchCustomers)(db.CustomerByID(ctx, r.conn(ctx), id))
 }
 
+// CustomerEvents is the resolver for the customer_events field.
+func (r *subscriptionResolver) CustomerEvents(ctx context.Context, customerID *string, types []string, after *string) (<-chan *db.Event, error) {
+	return r.customerEventsLive(ctx, customerID, types, after)
+}
+
+// MyEvents is the resolver for the my_events field.
+func (r *subscriptionResolver) MyEvents(ctx context.Context, types []string, after *string) (<-chan *db.Event, error) {
+	return r.myEvents(ctx, types, after)
+}
+
 // Address returns AddressResolver implementation.
 func (r *Resolver) Address() AddressResolver { return &addressResolver{r} }
 
@@ -319,6 +329,9 @@ func (r *Resolver) OrderList() OrderListResolver { return &orderListResolver{r} 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
 	addressResolver           struct{ *Resolver }
 	customerResolver          struct{ *Resolver }
@@ -329,4 +342,5 @@ type (
 	orderResolver             struct{ *Resolver }
 	orderListResolver         struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
+	subscriptionResolver      struct{ *Resolver }
 )
