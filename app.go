@@ -5,6 +5,7 @@ package main
 // once for serve and the tests, and taken apart in the reverse order.
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -170,6 +171,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	// The subscriptions' events: one listening connection per server.
 	// When it stops, it closes the WebSocket connections.
 	registry := prometheus.NewRegistry()
+	sockets := graph.DefaultSocketLimits()
+	sockets.PerActor = cmp.Or(cfg.sockets.PerActor, sockets.PerActor)
+	sockets.PerConnection = cmp.Or(cfg.sockets.PerConnection, sockets.PerConnection)
 	hub := live.NewHub(live.Options{DB: d.pool, DSN: d.url, Logger: logger, Registry: registry})
 	jobs.Go(func() { hub.Run(background) })
 
@@ -178,6 +182,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		Probe: d.probe,
 		GraphQL: graph.NewHandler(d.pool, graph.Options{
 			Auth: svc, Logger: logger, Production: cfg.production, TrustedDocuments: cfg.trustedDocuments, Hub: hub,
+			Sockets: sockets,
 		}),
 		Logger:         logger,
 		Registry:       registry,

@@ -48,6 +48,8 @@ type config struct {
 	// drainDelay is how long /readyz fails before the listener closes.
 	drainDelay time.Duration
 	maxConns   int
+	// sockets bound the WebSocket connections of subscriptions.
+	sockets graph.SocketLimits
 	// corsOrigins may call the API from a browser.
 	corsOrigins []string
 	// metricsAddr is the listener of /metrics; without one, a local server
@@ -219,6 +221,22 @@ var settings = []setting{
 		help: "Connections in the pool.",
 		parse: func(c *config, v string) (err error) {
 			c.maxConns, err = parseCount(v, 1)
+			return err
+		},
+	},
+	{
+		name: "WEBSOCKETS_PER_ACCOUNT", def: strconv.Itoa(graph.DefaultSocketLimits().PerActor),
+		help: "WebSocket connections (for subscriptions) one account, an admin user or a customer, may hold open on a server; one more is closed with 4429.",
+		parse: func(c *config, v string) (err error) {
+			c.sockets.PerActor, err = parseCount(v, 1)
+			return err
+		},
+	},
+	{
+		name: "SUBSCRIPTIONS_PER_WEBSOCKET", def: strconv.Itoa(graph.DefaultSocketLimits().PerConnection),
+		help: "Subscriptions one WebSocket connection may run at once; one more is refused with `RATE_LIMITED`.",
+		parse: func(c *config, v string) (err error) {
+			c.sockets.PerConnection, err = parseCount(v, 1)
 			return err
 		},
 	},
