@@ -105,12 +105,16 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 			r.SetOperation(operationName(opCtx))
 		}
 		ctx, span := operationSpan(ctx, opCtx)
-		respond := next(WithLoaders(ctx, NewLoaders(db.Conn(ctx, pool), opts.LoaderWait, columnsOf(opCtx.Operation))))
+		subscription := opCtx.Operation != nil && opCtx.Operation.Operation == ast.Subscription
+		if !subscription {
+			// A subscription's events have no relations to load, and it
+			// lives long: loaders would only hold memory.
+			ctx = WithLoaders(ctx, NewLoaders(db.Conn(ctx, pool), opts.LoaderWait, columnsOf(opCtx.Operation)))
+		}
+		respond := next(ctx)
 		// The operation runs when its answer is asked for, after this
 		// returns; its span ends with the answer (one, for a query or a
-		// mutation, the last for a subscription).
-		// A subscription's answers come until the last, nil.
-		subscription := opCtx.Operation != nil && opCtx.Operation.Operation == ast.Subscription
+		// mutation, the last, nil, for a subscription).
 		return func(ctx context.Context) *graphql.Response {
 			resp := respond(ctx)
 			if resp != nil && len(resp.Errors) > 0 {

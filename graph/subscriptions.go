@@ -40,26 +40,14 @@ func (r *Resolver) subscribe(ctx context.Context, f live.Filter, after *string) 
 	if !s.subscribe() {
 		return nil, errcode.Limited(time.Second, "Too many subscriptions: at most %d per connection", s.set.limits.PerConnection)
 	}
-	sub := r.Hub.Subscribe(ctx, f)
-	out := make(chan *db.Event)
-	go func() {
-		defer close(out)
-		defer s.unsubscribe()
-		defer sub.Close()
-		for e := range sub.Events() {
-			select {
-			case out <- e:
-			case <-ctx.Done():
-				return
-			}
-		}
-		if err := sub.Err(); err != nil && ctx.Err() == nil {
+	return r.Hub.Subscribe(ctx, f, func(err error) {
+		s.unsubscribe()
+		if err != nil && ctx.Err() == nil {
 			// Sent as the subscription's error message, presented as
 			// every error is.
 			transport.AddSubscriptionError(ctx, r.present(ctx, err))
 		}
-	}()
-	return out, nil
+	}), nil
 }
 
 func (r *Resolver) customerEventsLive(ctx context.Context, customerID *string, types []string, after *string) (<-chan *db.Event, error) {

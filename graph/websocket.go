@@ -368,6 +368,8 @@ func (a acceptor) Accept(w http.ResponseWriter, r *http.Request, opts transport.
 		return nil, err
 	}
 	c := &socketConn{WebsocketConn: conn, writeTimeout: a.writeTimeout}
+	c.giveUp = time.AfterFunc(time.Hour, func() { conn.Close() })
+	c.giveUp.Stop()
 	if s := socketFrom(r.Context()); s != nil {
 		s.conn = c
 	}
@@ -380,11 +382,14 @@ func (a acceptor) Accept(w http.ResponseWriter, r *http.Request, opts transport.
 type socketConn struct {
 	transport.WebsocketConn
 	writeTimeout time.Duration
+	// giveUp closes the connection when a write outlasts writeTimeout; one
+	// timer, reset for each write (gqlgen writes one message at a time).
+	giveUp *time.Timer
 }
 
 func (c *socketConn) WriteJSON(v any) error {
-	t := time.AfterFunc(c.writeTimeout, func() { c.WebsocketConn.Close() })
-	defer t.Stop()
+	c.giveUp.Reset(c.writeTimeout)
+	defer c.giveUp.Stop()
 	return c.WebsocketConn.WriteJSON(v)
 }
 

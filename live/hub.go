@@ -80,8 +80,8 @@ type Hub struct {
 	mu sync.Mutex
 	// byCustomer holds the subscriptions to one customer's events; all,
 	// those to every customer's.
-	byCustomer map[string]map[*Subscription]struct{}
-	all        map[*Subscription]struct{}
+	byCustomer map[string]map[*subscription]struct{}
+	all        map[*subscription]struct{}
 	watchers   []func(*db.Event)
 	stoppers   []func()
 
@@ -114,8 +114,8 @@ func NewHub(opts Options) *Hub {
 	return &Hub{
 		opts:       opts,
 		metrics:    newMetrics(opts.Registry),
-		byCustomer: map[string]map[*Subscription]struct{}{},
-		all:        map[*Subscription]struct{}{},
+		byCustomer: map[string]map[*subscription]struct{}{},
+		all:        map[*subscription]struct{}{},
 		delivered:  map[int64]struct{}{},
 		listening:  make(chan struct{}),
 	}
@@ -348,8 +348,7 @@ func (h *Hub) deliver(e *db.Event) {
 	}
 
 	h.mu.Lock()
-	var dropped []*Subscription
-	offer := func(subs map[*Subscription]struct{}) {
+	offer := func(subs map[*subscription]struct{}) {
 		for s := range subs {
 			if !s.wants(e) {
 				continue
@@ -358,7 +357,8 @@ func (h *Hub) deliver(e *db.Event) {
 			case s.live <- e:
 				h.metrics.Delivered.Inc()
 			default:
-				dropped = append(dropped, s)
+				// Ending it removes it from subs, which a range allows.
+				h.endLocked(s, ErrSlowConsumer(h.opts.SendBuffer))
 			}
 		}
 	}
@@ -368,9 +368,6 @@ func (h *Hub) deliver(e *db.Event) {
 	}
 	watchers := h.watchers
 	h.mu.Unlock()
-	for _, s := range dropped {
-		s.drop(ErrSlowConsumer(h.opts.SendBuffer))
-	}
 	for _, w := range watchers {
 		w(e)
 	}
@@ -383,7 +380,7 @@ func ErrSlowConsumer(buffer int) error {
 		"subscribe again with after set to the id of the last event received", buffer)
 }
 
-func (h *Hub) add(s *Subscription) {
+func (h *Hub) add(s *subscription) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if s.filter.CustomerID == "" {
@@ -391,7 +388,7 @@ func (h *Hub) add(s *Subscription) {
 	} else {
 		set := h.byCustomer[s.filter.CustomerID]
 		if set == nil {
-			set = map[*Subscription]struct{}{}
+			set = map[*subscription]struct{}{}
 			h.byCustomer[s.filter.CustomerID] = set
 		}
 		set[s] = struct{}{}
@@ -399,19 +396,12 @@ func (h *Hub) add(s *Subscription) {
 	h.metrics.Subscriptions.Inc()
 }
 
-func (h *Hub) remove(s *Subscription) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// remove forgets s; the caller holds h.mu.
+func (h *Hub) remove(s *subscription) {
 	if s.filter.CustomerID == "" {
-		if _, ok := h.all[s]; !ok {
-			return
-		}
 		delete(h.all, s)
 	} else {
 		set := h.byCustomer[s.filter.CustomerID]
-		if _, ok := set[s]; !ok {
-			return
-		}
 		delete(set, s)
 		if len(set) == 0 {
 			delete(h.byCustomer, s.filter.CustomerID)

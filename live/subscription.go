@@ -3,7 +3,6 @@ package live
 import (
 	"context"
 	"slices"
-	"sync"
 
 	"customerservice/db"
 	"customerservice/errcode"
@@ -21,117 +20,121 @@ type Filter struct {
 	After int64
 }
 
-// Subscription is a subscriber's stream of events: the replayed ones, then
-// the live ones, each once, in the order the hub delivers them.
-type Subscription struct {
-	hub    *Hub
+// subscription is a subscriber's place in the hub.
+type subscription struct {
 	filter Filter
-	// live is the bounded buffer the hub fills; out is what the
-	// subscriber reads.
+	// live is the bounded buffer the hub fills, and closes when the
+	// subscription ends; only the hub sends on it, holding its lock.
 	live chan *db.Event
-	out  chan *db.Event
-
-	dropOnce sync.Once
-	dropped  chan struct{}
-	err      error
-	cancel   context.CancelFunc
+	// pumped is set when a goroutine replays the log first, then passes
+	// the live events on.
+	pumped bool
+	onEnd  func(error)
+	// Set once, under the hub's lock.
+	ended bool
+	err   error
 }
 
-// Subscribe starts a subscription, which lasts until ctx is done, Close is
-// called, or the hub drops it (Err then says why). Its events are read from
-// Events, which is closed when it ends.
-func (h *Hub) Subscribe(ctx context.Context, f Filter) *Subscription {
-	ctx, cancel := context.WithCancel(ctx)
-	s := &Subscription{
-		hub:     h,
-		filter:  f,
-		live:    make(chan *db.Event, h.opts.SendBuffer),
-		out:     make(chan *db.Event),
-		dropped: make(chan struct{}),
-		cancel:  cancel,
-	}
+// Subscribe starts a subscription to the events f selects, and returns
+// them: the replayed ones (after f.After), then the live ones, each once,
+// in the order the hub delivers them. The channel is closed when the
+// subscription ends: when ctx is done, or when the hub drops it (a slow
+// subscriber, a replay too long or failed). onEnd, when not nil, is called
+// with why (nil when ctx ended it) before the channel closes; it must
+// return quickly.
+func (h *Hub) Subscribe(ctx context.Context, f Filter, onEnd func(error)) <-chan *db.Event {
+	s := &subscription{filter: f, live: make(chan *db.Event, h.opts.SendBuffer), pumped: f.After > 0, onEnd: onEnd}
 	// Registered before the replay reads the log: an event committed
 	// meanwhile is then either in the replay or among the live ones (or
 	// both, and sent once).
 	h.add(s)
-	go s.pump(ctx)
-	return s
-}
-
-// Events returns the subscription's events; it is closed when the
-// subscription ends.
-func (s *Subscription) Events() <-chan *db.Event { return s.out }
-
-// Err returns why the hub ended the subscription, nil when the subscriber
-// did.
-func (s *Subscription) Err() error {
-	select {
-	case <-s.dropped:
-		return s.err
-	default:
-		return nil
+	context.AfterFunc(ctx, func() { h.end(s, nil) })
+	if !s.pumped {
+		// No replay: the subscriber reads the hub's buffer itself, and
+		// events take no extra hop between goroutines.
+		return s.live
 	}
-}
-
-// Close ends the subscription.
-func (s *Subscription) Close() { s.cancel() }
-
-// drop ends the subscription with err, once.
-func (s *Subscription) drop(err error) {
-	s.dropOnce.Do(func() {
-		s.err = err
-		close(s.dropped)
-		s.hub.remove(s)
-		s.cancel()
-	})
+	out := make(chan *db.Event)
+	go h.pump(ctx, s, out)
+	return out
 }
 
 // wants reports whether the subscription selects e.
-func (s *Subscription) wants(e *db.Event) bool {
+func (s *subscription) wants(e *db.Event) bool {
 	if s.filter.CustomerID != "" && (e.CustomerID == nil || *e.CustomerID != s.filter.CustomerID) {
 		return false
 	}
 	return len(s.filter.Types) == 0 || slices.Contains(s.filter.Types, e.Type)
 }
 
+// end ends s with err, once.
+func (h *Hub) end(s *subscription, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.endLocked(s, err)
+}
+
+func (h *Hub) endLocked(s *subscription, err error) {
+	if s.ended {
+		return
+	}
+	s.ended, s.err = true, err
+	h.remove(s)
+	if !s.pumped && s.onEnd != nil {
+		s.onEnd(err)
+	}
+	close(s.live)
+}
+
 // pageSize is how many events a replay reads at a time.
 const pageSize = 100
 
-// pump sends the replay, then the live events, to out.
-func (s *Subscription) pump(ctx context.Context) {
-	defer close(s.out)
-	defer s.hub.remove(s)
-	replayed, ok := s.replay(ctx)
-	if !ok {
-		return
+// pump sends the replay, then the live events, to out, and ends the
+// subscription.
+func (h *Hub) pump(ctx context.Context, s *subscription, out chan<- *db.Event) {
+	defer close(out)
+	h.end(s, h.relay(ctx, s, out))
+	if s.onEnd != nil {
+		h.mu.Lock()
+		err := s.err
+		h.mu.Unlock()
+		s.onEnd(err)
+	}
+}
+
+// relay sends the replay, then the live events, until the subscription or
+// ctx ends.
+func (h *Hub) relay(ctx context.Context, s *subscription, out chan<- *db.Event) error {
+	replayed, err := h.replay(ctx, s, out)
+	if err != nil || ctx.Err() != nil {
+		return err
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case e := <-s.live:
+			return nil
+		case e, ok := <-s.live:
+			if !ok {
+				return nil
+			}
 			if _, dup := replayed[e.Seq]; dup {
 				// Read by the replay too: the seam between the two.
 				delete(replayed, e.Seq)
 				continue
 			}
 			select {
-			case s.out <- e:
+			case out <- e:
 			case <-ctx.Done():
-				return
+				return nil
 			}
 		}
 	}
 }
 
 // replay sends the events after Filter.After that the log holds now,
-// oldest first, and returns their sequence numbers. It ends the
-// subscription, returning false, when there are more than the hub's
-// MaxReplay or the log cannot be read.
-func (s *Subscription) replay(ctx context.Context) (map[int64]struct{}, bool) {
-	if s.filter.After == 0 {
-		return nil, true
-	}
+// oldest first, and returns their sequence numbers. It fails when there
+// are more than the hub's MaxReplay, or the log cannot be read.
+func (h *Hub) replay(ctx context.Context, s *subscription, out chan<- *db.Event) (map[int64]struct{}, error) {
 	f := db.EventFilter{Types: s.filter.Types}
 	if s.filter.CustomerID != "" {
 		f.CustomerID = &s.filter.CustomerID
@@ -140,30 +143,29 @@ func (s *Subscription) replay(ctx context.Context) (map[int64]struct{}, bool) {
 	after := s.filter.After
 	for {
 		rctx, cancel := context.WithTimeout(ctx, readTimeout)
-		events, err := db.ListEvents(rctx, s.hub.opts.DB, f, db.EventCursor{After: after}, pageSize)
+		events, err := db.ListEvents(rctx, h.opts.DB, f, db.EventCursor{After: after}, pageSize)
 		cancel()
 		if err != nil {
-			if ctx.Err() == nil {
-				s.drop(err)
+			if ctx.Err() != nil {
+				return nil, nil
 			}
-			return nil, false
+			return nil, err
 		}
-		if len(replayed)+len(events) > s.hub.opts.MaxReplay {
-			s.drop(errcode.Invalid("after", "More than %d events came after this one: page through them with the "+
-				"customer_events query, then subscribe after the newest", s.hub.opts.MaxReplay))
-			return nil, false
+		if len(replayed)+len(events) > h.opts.MaxReplay {
+			return nil, errcode.Invalid("after", "More than %d events came after this one: page through them with the "+
+				"customer_events query, then subscribe after the newest", h.opts.MaxReplay)
 		}
 		for _, e := range events {
 			replayed[e.Seq] = struct{}{}
 			select {
-			case s.out <- e:
+			case out <- e:
 			case <-ctx.Done():
-				return nil, false
+				return nil, nil
 			}
 			after = e.Seq
 		}
 		if len(events) < pageSize {
-			return replayed, true
+			return replayed, nil
 		}
 	}
 }
