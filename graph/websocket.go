@@ -143,7 +143,10 @@ func (set *sockets) transport() transport.Websocket {
 		// The server pings; a peer that stops answering is closed after
 		// two intervals, so a vanished client holds nothing for long.
 		PingPongInterval: set.limits.KeepAlive,
-		PayloadReadLimit: &limit,
+		// The older subscriptions-transport-ws protocol has keep-alive
+		// messages, but no answer to them.
+		KeepAlivePingInterval: set.limits.KeepAlive,
+		PayloadReadLimit:      &limit,
 		ErrorFunc: func(ctx context.Context, err error) {
 			set.logger.DebugContext(ctx, "websocket", "error", err)
 		},
