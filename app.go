@@ -182,7 +182,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		Probe: d.probe,
 		GraphQL: graph.NewHandler(d.pool, graph.Options{
 			Auth: svc, Logger: logger, Production: cfg.production, TrustedDocuments: cfg.trustedDocuments, Hub: hub,
-			Sockets: sockets,
+			Sockets: sockets, OnSockets: cfg.roomForSockets,
 		}),
 		Logger:         logger,
 		Registry:       registry,

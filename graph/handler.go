@@ -49,6 +49,9 @@ type Options struct {
 	// Sockets bound the WebSocket connections; DefaultSocketLimits when
 	// zero.
 	Sockets SocketLimits
+	// OnSockets, when not nil, is told how many WebSocket connections are
+	// open whenever that changes (the server makes room for their memory).
+	OnSockets func(open int)
 }
 
 // NewHandler returns the GraphQL endpoint (POST and GET, and WebSocket for
@@ -81,6 +84,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	sockets := newSockets(opts.Sockets, opts.Auth, opts.Hub, opts.Logger)
+	sockets.onOpen = opts.OnSockets
 	srv.AddTransport(wsTransport{sockets.transport()})
 	validated := newBoundedCache(documentCacheBudget, func(query string, _ *ast.QueryDocument) int { return 32*len(query) + 1024 })
 	srv.SetQueryCache(validated)

@@ -32,6 +32,8 @@ type liveAPI struct {
 	url      string
 	hub      *live.Hub
 	registry *prometheus.Registry
+	// stop stops the hub, as a server shutting down does.
+	stop func()
 }
 
 // newLive starts the API with a hub; hubOptions and options adjust them.
@@ -62,7 +64,8 @@ func newLive(tb testing.TB, hubOptions func(*live.Options), options ...func(*gra
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() { defer close(stopped); hub.Run(ctx) }()
-	tb.Cleanup(func() { cancel(); <-stopped })
+	stop := func() { cancel(); <-stopped }
+	tb.Cleanup(stop)
 	select {
 	case <-hub.Listening():
 	case <-time.After(10 * time.Second):
@@ -82,7 +85,10 @@ func newLive(tb testing.TB, hubOptions func(*live.Options), options ...func(*gra
 	}
 	a.adminID = user.ID
 	a.token = a.login("USER", "admin@example.com", "admin password")
-	return &liveAPI{api: a, url: srv.URL + "/graphql", hub: hub, registry: registry}
+	l := &liveAPI{api: a, url: srv.URL + "/graphql", hub: hub, registry: registry, stop: stop}
+	// The admin's events are out before a test subscribes.
+	l.settle(tb)
+	return l
 }
 
 // settle waits until the hub has delivered every event committed so far:
@@ -616,4 +622,73 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 		tc.SetWriteBuffer(4096)
 	}
 	return c, err
+}
+
+// TestSocketsCloseWhenTheServerStops: an HTTP server's shutdown leaves
+// hijacked connections be, so the hub's end closes them, with 1001, which
+// tells a client to connect again (to another server).
+func TestSocketsCloseWhenTheServerStops(t *testing.T) {
+	t.Parallel()
+	l := newLive(t, nil)
+	c := l.dial(t, l.token)
+	subscribe(t, c, "1", `subscription { customer_events { id } }`, nil)
+	l.subscribed(t, 1)
+	l.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		_, err := c.Read(ctx)
+		if err != nil {
+			if code := gqlws.CloseStatus(err); code != 1001 {
+				t.Fatalf("closed with %d (%v), want 1001", code, err)
+			}
+			break
+		}
+	}
+	if got := testutil.ToFloat64(l.hub.Metrics().Subscriptions); got != 0 {
+		t.Errorf("subscriptions gauge = %v after the close, want 0", got)
+	}
+	waitFor(t, "the connection to be released", func() bool { return testutil.ToFloat64(l.hub.Metrics().Connections) == 0 })
+	// And a new connection is refused.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	if c, err := gqlws.Dial(ctx2, l.url, "Bearer "+l.token, nil); err == nil {
+		c.CloseNow()
+		t.Error("a connection was accepted after the stop")
+	}
+}
+
+// TestSubscriptionTakesABurst: a bulk change writes its events at once (a
+// group's members added in one call); a subscriber that reads as they come
+// gets them all, though they arrive faster than any socket sends.
+func TestSubscriptionTakesABurst(t *testing.T) {
+	t.Parallel()
+	l := newLive(t, nil)
+	const n = 300
+	ids := make([]string, n)
+	for i := range ids {
+		var got struct {
+			C struct{ ID string } `json:"create_customer"`
+		}
+		l.query(fmt.Sprintf(`mutation { create_customer(input: {email: "burst%d@example.com"}) { id } }`, i), nil, &got)
+		ids[i] = got.C.ID
+	}
+	var group struct {
+		G struct{ ID string } `json:"create_customer_group"`
+	}
+	l.query(`mutation { create_customer_group(input: {name: "Burst"}) { id } }`, nil, &group)
+	l.settle(t)
+	c := l.dial(t, l.token)
+	subscribe(t, c, "1", `subscription { customer_events(types: ["customer_group.customer_added"]) { id customer_id } }`, nil)
+	l.subscribed(t, 1)
+	l.mutate(`mutation ($g: ID!, $ids: [ID!]!) { add_customers_to_group(group_id: $g, customer_ids: $ids) { id } }`,
+		map[string]any{"g": group.G.ID, "ids": ids})
+	seen := map[string]bool{}
+	for range n {
+		e := nextEvent(t, c, "1", "customer_events")
+		seen[*e.CustomerID] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%d customers' events of %d", len(seen), n)
+	}
 }

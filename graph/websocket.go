@@ -77,12 +77,16 @@ const (
 
 // sockets are a server's WebSocket connections, by actor.
 type sockets struct {
-	limits  SocketLimits
-	auth    *auth.Service
-	hub     *live.Hub
-	logger  *slog.Logger
+	limits SocketLimits
+	auth   *auth.Service
+	hub    *live.Hub
+	logger *slog.Logger
+	// onOpen, when not nil, is told how many connections are open when
+	// that changes.
+	onOpen  func(int)
 	mu      sync.Mutex
 	byActor map[string]map[*socket]struct{}
+	open    int
 	closed  bool
 }
 
@@ -210,9 +214,9 @@ func closeReason(reason string) string {
 // PerActor already or the server is shutting down.
 func (set *sockets) register(s *socket) bool {
 	set.mu.Lock()
-	defer set.mu.Unlock()
 	conns := set.byActor[s.key]
 	if set.closed || len(conns) >= set.limits.PerActor {
+		set.mu.Unlock()
 		return false
 	}
 	if conns == nil {
@@ -220,8 +224,14 @@ func (set *sockets) register(s *socket) bool {
 		set.byActor[s.key] = conns
 	}
 	conns[s] = struct{}{}
+	set.open++
+	open := set.open
+	set.mu.Unlock()
 	if set.hub != nil {
 		set.hub.Metrics().Connections.Inc()
+	}
+	if set.onOpen != nil {
+		set.onOpen(open)
 	}
 	return true
 }
@@ -241,17 +251,23 @@ func (s *socket) release() {
 	s.mu.Unlock()
 	set := s.set
 	set.mu.Lock()
-	defer set.mu.Unlock()
-	if conns, ok := set.byActor[s.key]; ok {
-		if _, ok := conns[s]; ok {
-			delete(conns, s)
-			if len(conns) == 0 {
-				delete(set.byActor, s.key)
-			}
-			if set.hub != nil {
-				set.hub.Metrics().Connections.Dec()
-			}
-		}
+	conns := set.byActor[s.key]
+	if _, ok := conns[s]; !ok {
+		set.mu.Unlock()
+		return
+	}
+	delete(conns, s)
+	if len(conns) == 0 {
+		delete(set.byActor, s.key)
+	}
+	set.open--
+	open := set.open
+	set.mu.Unlock()
+	if set.hub != nil {
+		set.hub.Metrics().Connections.Dec()
+	}
+	if set.onOpen != nil {
+		set.onOpen(open)
 	}
 }
 

@@ -33,7 +33,9 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultSendBuffer = 256
+	// DefaultSendBuffer holds a bulk change's events (a group's 1,000
+	// members added at once) for a subscriber to every event.
+	DefaultSendBuffer = 1024
 	DefaultMaxReplay  = 1000
 )
 
@@ -65,7 +67,8 @@ type Options struct {
 	// Registry receives the hub's metrics; none are kept when nil.
 	Registry prometheus.Registerer
 	// SendBuffer is how many events a subscription may have waiting before
-	// it is dropped (DefaultSendBuffer when 0).
+	// it is dropped (DefaultSendBuffer when 0). Only a backlog takes memory
+	// beyond a few events.
 	SendBuffer int
 	// MaxReplay is how many events a subscription resuming after an event
 	// may replay (DefaultMaxReplay when 0).
@@ -353,10 +356,9 @@ func (h *Hub) deliver(e *db.Event) {
 			if !s.wants(e) {
 				continue
 			}
-			select {
-			case s.live <- e:
+			if h.offerLocked(s, e) {
 				h.metrics.Delivered.Inc()
-			default:
+			} else {
 				// Ending it removes it from subs, which a range allows.
 				h.endLocked(s, ErrSlowConsumer(h.opts.SendBuffer))
 			}
@@ -371,6 +373,62 @@ func (h *Hub) deliver(e *db.Event) {
 	for _, w := range watchers {
 		w(e)
 	}
+}
+
+// offerLocked queues e for s: in its channel when there is room and no
+// backlog, else at the end of its backlog, which a timer moves into the
+// channel as the subscriber reads. It returns false when the backlog is
+// full. The caller holds h.mu.
+func (h *Hub) offerLocked(s *subscription, e *db.Event) bool {
+	if len(s.backlog) == 0 {
+		select {
+		case s.live <- e:
+			return true
+		default:
+		}
+	}
+	if cap(s.live)+len(s.backlog) >= h.opts.SendBuffer {
+		return false
+	}
+	s.backlog = append(s.backlog, e)
+	if !s.flushing {
+		s.flushing = true
+		time.AfterFunc(flushEvery, func() { h.flush(s) })
+	}
+	return true
+}
+
+// flushEvery is how often a backlog is moved into its channel.
+const flushEvery = time.Millisecond
+
+// flush moves what fits of s's backlog into its channel, and comes back
+// while some is left.
+func (h *Hub) flush(s *subscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.ended {
+		s.backlog = nil
+		return
+	}
+	n := 0
+	for _, e := range s.backlog {
+		select {
+		case s.live <- e:
+			n++
+			continue
+		default:
+		}
+		break
+	}
+	if n == len(s.backlog) {
+		// Drained: the backlog's memory goes back.
+		s.backlog, s.flushing = nil, false
+		return
+	}
+	rest := copy(s.backlog, s.backlog[n:])
+	clear(s.backlog[rest:])
+	s.backlog = s.backlog[:rest]
+	time.AfterFunc(flushEvery, func() { h.flush(s) })
 }
 
 // ErrSlowConsumer ends a subscription that fell more than buffer events

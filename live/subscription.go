@@ -23,9 +23,13 @@ type Filter struct {
 // subscription is a subscriber's place in the hub.
 type subscription struct {
 	filter Filter
-	// live is the bounded buffer the hub fills, and closes when the
-	// subscription ends; only the hub sends on it, holding its lock.
-	live chan *db.Event
+	// live is the channel the hub fills, and closes when the subscription
+	// ends; only the hub sends on it, holding its lock. Events that find
+	// it full wait in backlog (under the hub's lock), up to the hub's
+	// SendBuffer in all; flushing is set while a timer is to move them.
+	live     chan *db.Event
+	backlog  []*db.Event
+	flushing bool
 	// pumped is set when a goroutine replays the log first, then passes
 	// the live events on.
 	pumped bool
@@ -43,7 +47,7 @@ type subscription struct {
 // with why (nil when ctx ended it) before the channel closes; it must
 // return quickly.
 func (h *Hub) Subscribe(ctx context.Context, f Filter, onEnd func(error)) <-chan *db.Event {
-	s := &subscription{filter: f, live: make(chan *db.Event, h.opts.SendBuffer), pumped: f.After > 0, onEnd: onEnd}
+	s := &subscription{filter: f, live: make(chan *db.Event, min(liveBuffer, h.opts.SendBuffer)), pumped: f.After > 0, onEnd: onEnd}
 	// Registered before the replay reads the log: an event committed
 	// meanwhile is then either in the replay or among the live ones (or
 	// both, and sent once).
@@ -58,6 +62,11 @@ func (h *Hub) Subscribe(ctx context.Context, f Filter, onEnd func(error)) <-chan
 	go h.pump(ctx, s, out)
 	return out
 }
+
+// liveBuffer is the capacity of a subscription's channel: what a
+// subscriber that keeps up needs, since a backlog beyond it costs memory
+// only while it lasts.
+const liveBuffer = 16
 
 // wants reports whether the subscription selects e.
 func (s *subscription) wants(e *db.Event) bool {
@@ -79,6 +88,7 @@ func (h *Hub) endLocked(s *subscription, err error) {
 		return
 	}
 	s.ended, s.err = true, err
+	s.backlog = nil
 	h.remove(s)
 	if !s.pumped && s.onEnd != nil {
 		s.onEnd(err)
