@@ -20,12 +20,16 @@ const customerID = process.env.CUSTOMER_ID;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// within fails when promise does not settle in ms.
+// within fails when promise does not settle in ms. Its timer is cleared
+// when it does, and never keeps the process alive (a wait given up on
+// leaves one behind).
 function within(ms, what, promise) {
-  return Promise.race([
-    promise,
-    sleep(ms).then(() => { throw new Error(`timed out after ${ms} ms waiting for ${what}`); }),
-  ]);
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 async function rename(name) {
