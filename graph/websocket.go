@@ -380,6 +380,8 @@ type acceptor struct {
 	writeTimeout time.Duration
 }
 
+// Accept upgrades the connection and hands the socket that the request's
+// context carries its writer, so that revoke and closeAll can close it.
 func (a acceptor) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	inner := transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{InsecureSkipVerify: true}}
 	conn, err := inner.Accept(w, r, opts)
@@ -406,6 +408,8 @@ type socketConn struct {
 	giveUp *time.Timer
 }
 
+// WriteJSON writes a message, closing the connection if it has not left
+// within writeTimeout.
 func (c *socketConn) WriteJSON(v any) error {
 	c.giveUp.Reset(c.writeTimeout)
 	defer c.giveUp.Stop()
@@ -421,6 +425,7 @@ func (c *socketConn) SetReadLimit(limit int64) {
 	}
 }
 
+// SetReadDeadline: see SetReadLimit.
 func (c *socketConn) SetReadDeadline(t time.Time) error {
 	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
 		return d.SetReadDeadline(t)
@@ -460,6 +465,7 @@ type presentingExecutor struct {
 	graphql.GraphExecutor
 }
 
+// CreateOperationContext returns the refusals of an operation presented.
 func (e presentingExecutor) CreateOperationContext(ctx context.Context, params *graphql.RawParams) (*graphql.OperationContext, gqlerror.List) {
 	opCtx, errs := e.GraphExecutor.CreateOperationContext(ctx, params)
 	if errs != nil {
@@ -474,6 +480,7 @@ type wsTransport struct {
 	transport.Websocket
 }
 
+// Do serves the WebSocket with the presenting executor.
 func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	t.Websocket.Do(w, r, presentingExecutor{exec})
 }
