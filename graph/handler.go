@@ -162,6 +162,12 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 			sockets.serve(srv, w, r)
 			return
 		}
+		if r.Header.Get("Upgrade") != "" {
+			// Another protocol (h2c, which curl --http2 asks for): the
+			// server may ignore it (RFC 9110, 7.8) and answer in HTTP/1.1,
+			// where gqlgen would refuse the request.
+			r.Header.Del("Upgrade")
+		}
 		httpRequests.ServeHTTP(w, r)
 	})
 }

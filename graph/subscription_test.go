@@ -692,3 +692,40 @@ func TestSubscriptionTakesABurst(t *testing.T) {
 		t.Errorf("%d customers' events of %d", len(seen), n)
 	}
 }
+
+// TestBrokenHandshakes: an upgrade that is no WebSocket handshake is
+// refused with a code, as the endpoint's other refusals; another Upgrade
+// (h2c) is an ordinary request.
+func TestBrokenHandshakes(t *testing.T) {
+	t.Parallel()
+	l := newLive(t, nil)
+	for _, c := range []struct {
+		name    string
+		headers map[string]string
+		status  int
+	}{
+		{"no Connection: Upgrade", map[string]string{"Upgrade": "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}, http.StatusBadRequest},
+		{"an old version", map[string]string{"Upgrade": "websocket", "Connection": "keep-alive, Upgrade", "Sec-WebSocket-Version": "8", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}, http.StatusUpgradeRequired},
+		{"no key", map[string]string{"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13"}, http.StatusBadRequest},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/graphql", nil)
+		for k, v := range c.headers {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		l.h.ServeHTTP(rec, req)
+		var body struct{ Errors []gqlError }
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != c.status || len(body.Errors) != 1 ||
+			body.Errors[0].Extensions["code"] != "INVALID_DATA" {
+			t.Errorf("%s: %d %s, want %d with INVALID_DATA", c.name, rec.Code, rec.Body, c.status)
+		}
+	}
+	req := httptest.NewRequest(http.MethodGet, "/graphql?query=%7B__typename%7D", nil)
+	req.Header.Set("Upgrade", "h2c")
+	req.Header.Set("Connection", "Upgrade")
+	rec := httptest.NewRecorder()
+	l.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"__typename":"Query"`) {
+		t.Errorf("a GET with Upgrade: h2c: %d %s, want the query's answer", rec.Code, rec.Body)
+	}
+}

@@ -9,6 +9,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -132,9 +133,57 @@ func isUpgrade(r *http.Request) bool {
 // serve serves an upgrade request with gqlgen's handler, which accepts
 // the WebSocket and returns when it closes.
 func (set *sockets) serve(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	// gqlgen would answer a broken handshake after coder/websocket has
+	// answered it already, both without a code: it is refused here.
+	if status, problem := handshakeProblem(r); problem != "" {
+		refuseUpgrade(w, status, problem)
+		return
+	}
 	s := &socket{set: set}
 	defer s.release()
 	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), socketKey{}, s)))
+}
+
+// handshakeProblem says what makes r no WebSocket handshake (RFC 6455,
+// 4.2.1), and the status to answer with; "" when it is one.
+func handshakeProblem(r *http.Request) (int, string) {
+	switch {
+	case r.Method != http.MethodGet:
+		return http.StatusMethodNotAllowed, "a WebSocket handshake is a GET"
+	case !headerHasToken(r.Header, "Connection", "upgrade"):
+		return http.StatusBadRequest, `a WebSocket handshake needs "Connection: Upgrade"`
+	case r.Header.Get("Sec-WebSocket-Version") != "13":
+		return http.StatusUpgradeRequired, "this server speaks WebSocket version 13 (Sec-WebSocket-Version: 13)"
+	case r.Header.Get("Sec-WebSocket-Key") == "":
+		return http.StatusBadRequest, "a WebSocket handshake needs a Sec-WebSocket-Key"
+	}
+	return 0, ""
+}
+
+// headerHasToken reports whether a comma-separated header holds token, in
+// any case.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// refuseUpgrade answers a broken handshake as the endpoint answers its
+// other refusals: a GraphQL error with a code.
+func refuseUpgrade(w http.ResponseWriter, status int, message string) {
+	if status == http.StatusUpgradeRequired {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
+		"message": message, "extensions": map[string]any{"code": errcode.InvalidData, "type": errcode.InvalidData.Type()},
+	}}})
 }
 
 // transport returns the WebSocket transport.
@@ -181,14 +230,22 @@ func (set *sockets) init(ctx context.Context, payload transport.InitPayload) (co
 		return refuse(ctx, closeForbidden, "Forbidden: "+err.Message), nil, err
 	}
 	s.actor, s.key = actor, string(actor.Type)+":"+actor.ID
+	// Ready to be ended before it is registered: a revocation may find it
+	// the moment it is.
+	ctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.cancel = cancel
+	s.mu.Unlock()
 	if !set.register(s) {
+		cancel()
 		err := errcode.Limited(time.Second, "Too many connections: at most %d per account", set.limits.PerActor)
 		return refuse(ctx, closeTooMany, err.Message), nil, err
 	}
-	ctx, s.cancel = context.WithCancel(ctx)
 	s.mu.Lock()
-	s.expiry = time.AfterFunc(time.Until(expires), func() { s.revoke("Forbidden: the token expired") })
-	s.check = time.AfterFunc(set.limits.Recheck, s.recheck)
+	if !s.released {
+		s.expiry = time.AfterFunc(time.Until(expires), func() { s.revoke("Forbidden: the token expired") })
+		s.check = time.AfterFunc(set.limits.Recheck, s.recheck)
+	}
 	s.mu.Unlock()
 	return ctx, nil, nil
 }
@@ -247,6 +304,9 @@ func (s *socket) release() {
 	if s.expiry != nil {
 		s.expiry.Stop()
 		s.check.Stop()
+	}
+	if s.cancel != nil {
+		s.cancel()
 	}
 	s.mu.Unlock()
 	set := s.set
@@ -316,7 +376,7 @@ func (s *socket) recheck() {
 	// check decides.
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.released {
+	if !s.released && s.check != nil {
 		s.check.Reset(s.set.limits.Recheck)
 	}
 }
@@ -328,11 +388,14 @@ func (s *socket) revoke(reason string) { s.end(closeForbidden, reason) }
 // end closes the connection with code: the close frame first, so it is
 // what the client reads, then the operations stop.
 func (s *socket) end(code int, reason string) {
-	if s.conn != nil {
-		s.conn.WriteClose(code, closeReason(reason))
+	s.mu.Lock()
+	conn, cancel := s.conn, s.cancel
+	s.mu.Unlock()
+	if conn != nil {
+		conn.WriteClose(code, closeReason(reason))
 	}
-	if s.cancel != nil {
-		s.cancel()
+	if cancel != nil {
+		cancel()
 	}
 }
 
@@ -392,7 +455,9 @@ func (a acceptor) Accept(w http.ResponseWriter, r *http.Request, opts transport.
 	c.giveUp = time.AfterFunc(time.Hour, func() { conn.Close() })
 	c.giveUp.Stop()
 	if s := socketFrom(r.Context()); s != nil {
+		s.mu.Lock()
 		s.conn = c
+		s.mu.Unlock()
 	}
 	return c, nil
 }
@@ -479,6 +544,10 @@ func (e presentingExecutor) CreateOperationContext(ctx context.Context, params *
 type wsTransport struct {
 	transport.Websocket
 }
+
+// Supports takes WebSocket handshakes only: gqlgen's takes any Upgrade
+// header (h2c's too), which then fails to upgrade.
+func (t wsTransport) Supports(r *http.Request) bool { return isUpgrade(r) }
 
 // Do serves the WebSocket with the presenting executor.
 func (t wsTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
