@@ -6,6 +6,7 @@ package main
 // once for serve and the tests, and taken apart in the reverse order.
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"customerservice/db/localpg"
 	"customerservice/graph"
 	"customerservice/httpserver"
+	"customerservice/live"
 	"customerservice/notify"
 	"customerservice/observe"
 	"customerservice/webhooks"
@@ -33,6 +35,9 @@ import (
 // go.
 type database struct {
 	pool *sqlx.DB
+	// url is where the pool connects, for the event listener's connection
+	// of its own.
+	url string
 	// probe is the readiness checks' connection.
 	probe *sql.DB
 	// fresh is true when this start created the database.
@@ -82,7 +87,7 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*databa
 		d.close()
 		return nil, err
 	}
-	d.pool, d.probe = pool, probe
+	d.pool, d.probe, d.url = pool, probe, url
 	closeCluster := d.close
 	d.close = func() { probe.Close(); pool.Close(); closeCluster() }
 	return d, nil
@@ -135,6 +140,7 @@ func authService(cfg config, pool *sqlx.DB) (*auth.Service, error) {
 type app struct {
 	db    *database
 	auth  *auth.Service
+	hub   *live.Hub
 	web   *httpserver.Server
 	close func()
 }
@@ -188,15 +194,24 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	jobs.Go(func() { svc.RunResetRequests(background, time.Second, logger) })
 	jobs.Go(func() { purgeIdempotencyKeys(background, d.pool, logger) })
 	jobs.Go(func() { purgeLoginThrottle(background, d.pool, svc, logger) })
+	// The subscriptions' events: one listening connection per server.
+	// When it stops, it closes the WebSocket connections.
+	registry := prometheus.NewRegistry()
+	sockets := graph.DefaultSocketLimits()
+	sockets.PerActor = cmp.Or(cfg.sockets.PerActor, sockets.PerActor)
+	sockets.PerConnection = cmp.Or(cfg.sockets.PerConnection, sockets.PerConnection)
+	hub := live.NewHub(live.Options{DB: d.pool, DSN: d.url, Logger: logger, Registry: registry})
+	jobs.Go(func() { hub.Run(background) })
 
 	web := httpserver.New(httpserver.Config{
 		DB:    d.pool,
 		Probe: d.probe,
 		GraphQL: graph.NewHandler(d.pool, graph.Options{
-			Auth: svc, Webhooks: hooks, Logger: logger, Production: cfg.production, TrustedDocuments: cfg.trustedDocuments,
+			Auth: svc, Webhooks: hooks, Logger: logger, Production: cfg.production, TrustedDocuments: cfg.trustedDocuments, Hub: hub,
+			Sockets: sockets, OnSockets: cfg.roomForSockets,
 		}),
 		Logger:         logger,
-		Registry:       prometheus.NewRegistry(),
+		Registry:       registry,
 		PublicMetrics:  !cfg.production && cfg.metricsAddr == "",
 		Production:     cfg.production,
 		SchemaSDL:      graph.SDL(),
@@ -205,7 +220,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		CORSOrigins:    cfg.corsOrigins,
 		TrustedProxies: cfg.trustedProxies,
 	})
-	return &app{db: d, auth: svc, web: web, close: func() {
+	return &app{db: d, auth: svc, hub: hub, web: web, close: func() {
 		stopBackground()
 		jobs.Wait()
 		// The last spans go out before the pool closes.

@@ -19,7 +19,8 @@ import (
 func benchCommand(ctx context.Context, cfg config, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	url := fs.String("url", "http://"+cfg.addr, "the server's base URL")
-	scenarios := fs.String("scenario", "all", "a scenario, a comma-separated list, or all: "+strings.Join(bench.Scenarios(), ", "))
+	scenarios := fs.String("scenario", "all", "a scenario, a comma-separated list, or all: "+strings.Join(bench.Scenarios(), ", ")+
+		"; or subscriptions, alone (see -subscribers)")
 	concurrency := fs.Int("c", 4, "concurrent clients")
 	duration := fs.Duration("duration", 10*time.Second, "how long each scenario runs")
 	requests := fs.Int("n", 0, "stop each scenario after this many requests (0: by duration only)")
@@ -27,6 +28,9 @@ func benchCommand(ctx context.Context, cfg config, args []string) error {
 	customerEmail := fs.String("customer-email", demoCustomer, "customer to log in as, for the me and mixed scenarios")
 	password := fs.String("password", "", "password of both logins (default: DATA_DIR/admin.password)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
+	subscribers := fs.Int("subscribers", 1000, "the subscriptions scenario: WebSocket subscribers (the server's WEBSOCKETS_PER_ACCOUNT must allow them)")
+	changes := fs.Int("changes", 200, "the subscriptions scenario: changes whose deliveries are timed")
+	interval := fs.Duration("interval", 20*time.Millisecond, "the subscriptions scenario: pause between changes")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -40,6 +44,20 @@ func benchCommand(ctx context.Context, cfg config, args []string) error {
 	admin, err := bench.Login(ctx, *url, "USER", *email, *password)
 	if err != nil {
 		return err
+	}
+	if *scenarios == "subscriptions" {
+		r, err := bench.RunSubscriptions(ctx, bench.SubscriptionConfig{URL: *url, AdminToken: admin,
+			Subscribers: *subscribers, Changes: *changes, Interval: *interval})
+		if err != nil {
+			return fmt.Errorf("subscriptions: %w", err)
+		}
+		if *asJSON {
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(r)
+		}
+		fmt.Println(bench.PrintSubscriptions(r))
+		return nil
 	}
 	customer, err := bench.Login(ctx, *url, "CUSTOMER", *customerEmail, *password)
 	if err != nil {

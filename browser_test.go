@@ -5,6 +5,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -165,6 +167,50 @@ func TestPlaygroundInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := artifact(t, "playground.png")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+
+	// The Live tab: a subscription over a WebSocket, whose token goes in
+	// connection_init; a change made elsewhere shows up in its answer.
+	step("run the Live tab with a token",
+		chromedp.Click(chromedp.Search(`//button[normalize-space()="Live"]`)),
+		// GraphiQL reads the tab's operation name from its editor a moment
+		// later; run sooner, and it sends the previous tab's.
+		chromedp.Sleep(time.Second),
+		chromedp.Click(headers),
+		chromedp.KeyEvent(kb.End),
+		chromedp.KeyEvent(kb.Home, chromedp.KeyModifiers(chromedp.ModifierShift)),
+		paste,
+		chromedp.KeyEvent(kb.End, chromedp.KeyModifiers(chromedp.ModifierShift)),
+		chromedp.KeyEvent(kb.Delete),
+		chromedp.Click(chromedp.CSS(`button.graphiql-execute-button`)))
+	// The subscription starts once the server has it, which nothing
+	// acknowledges: rename a customer until the change shows.
+	c := &client{base: srv.URL, token: token, http: &http.Client{Timeout: 10 * time.Second}}
+	var ids struct{ Items []struct{ ID string } }
+	r, err := c.post(`{ customers(limit: 1) { items { id } } }`)
+	if err != nil || json.Unmarshal(r.Data["customers"], &ids) != nil || len(ids.Items) == 0 {
+		t.Fatalf("a customer to rename: %v %+v", err, r.Errors)
+	}
+	shown := false
+	for i := 0; i < 20 && !shown; i++ {
+		name := fmt.Sprintf("Live%d", i)
+		if r, err := c.post(fmt.Sprintf(`mutation { update_customer(id: %q, input: {first_name: %q}) { id } }`, ids.Items[0].ID, name)); err != nil || len(r.Errors) > 0 {
+			t.Fatalf("rename: %v %+v", err, r.Errors)
+		}
+		_, err := chromedp.Run(browser, chromedp.Poll[bool](`document.querySelector(".graphiql-response")?.innerText.includes("`+name+`")`,
+			chromedp.WithPollingTimeout(time.Second)))
+		shown = err == nil
+	}
+	if !shown {
+		step("see the change live", chromedp.Evaluate[chromedp.Void](`throw new Error("no change shown")`))
+	}
+	if shot, err = chromedp.Run(browser, chromedp.FullScreenshot(100)); err != nil {
+		t.Fatal(err)
+	}
+	path = artifact(t, "playground-live.png")
 	if err := os.WriteFile(path, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}

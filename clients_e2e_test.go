@@ -65,7 +65,13 @@ func TestClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(generatedFrom, introspected) {
-		t.Fatalf("e2e/typed was generated from another schema: copy %s to e2e/typed/schema.graphql and run go generate ./e2e/typed", sdl)
+		if os.Getenv("UPDATE_TYPED") != "" {
+			if err := os.WriteFile("e2e/typed/schema.graphql", introspected, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Fatal("e2e/typed/schema.graphql rewritten: run go generate ./e2e/typed and test again")
+		}
+		t.Fatalf("e2e/typed was generated from another schema: run UPDATE_TYPED=1 go test -tags e2e -run TestClients . and go generate ./e2e/typed (%s is the schema introspection shows)", sdl)
 	}
 	runTypedClient(t, srv.URL+"/graphql", token)
 }

@@ -48,6 +48,8 @@ type config struct {
 	// drainDelay is how long /readyz fails before the listener closes.
 	drainDelay time.Duration
 	maxConns   int
+	// sockets bound the WebSocket connections of subscriptions.
+	sockets graph.SocketLimits
 	// corsOrigins may call the API from a browser.
 	corsOrigins []string
 	// metricsAddr is the listener of /metrics; without one, a local server
@@ -225,6 +227,22 @@ var settings = []setting{
 		},
 	},
 	{
+		name: "WEBSOCKETS_PER_ACCOUNT", def: strconv.Itoa(graph.DefaultSocketLimits().PerActor),
+		help: "WebSocket connections (for subscriptions) one account, an admin user or a customer, may hold open on a server; one more is closed with 4429.",
+		parse: func(c *config, v string) (err error) {
+			c.sockets.PerActor, err = parseCount(v, 1)
+			return err
+		},
+	},
+	{
+		name: "SUBSCRIPTIONS_PER_WEBSOCKET", def: strconv.Itoa(graph.DefaultSocketLimits().PerConnection),
+		help: "Subscriptions one WebSocket connection may run at once; one more is refused with `RATE_LIMITED`.",
+		parse: func(c *config, v string) (err error) {
+			c.sockets.PerConnection, err = parseCount(v, 1)
+			return err
+		},
+	},
+	{
 		name: "CORS_ORIGINS", shownDefault: "`*` locally, none in production",
 		help: "Browser origins allowed to call `/graphql`, comma-separated (`https://shop.example,https://admin.example`), or `*`. Tokens travel in the `Authorization` header, never cookies, so no credentials are allowed.",
 		parse: func(c *config, v string) error {
@@ -335,7 +353,7 @@ var settings = []setting{
 	},
 	{
 		name: "GOMEMLIMIT", def: "44MiB",
-		help: "The collector's soft memory limit, in bytes or with a unit (`B`, `KiB`, `MiB`, `GiB`, `TiB`), or `off`: past it, the collector runs more often to stay under.",
+		help: "The collector's soft memory limit, in bytes or with a unit (`B`, `KiB`, `MiB`, `GiB`, `TiB`), or `off`: past it, the collector runs more often to stay under. Each open WebSocket (subscriptions) raises it by 40 KiB, the memory the connection holds.",
 		parse: func(c *config, v string) (err error) {
 			c.memoryLimit, err = parseMemoryLimit(v)
 			return err
@@ -377,6 +395,24 @@ func (s setting) value(getenv func(string) string) string {
 func (c config) tuneGC() {
 	debug.SetGCPercent(c.gcPercent)
 	debug.SetMemoryLimit(c.memoryLimit)
+}
+
+// socketMemory is what the collector's soft limit makes room for per open
+// WebSocket: a connection with a subscription holds about 60 KiB that it
+// cannot free (four goroutines' stacks, the connection's buffers, the
+// operation), and a thousand of them are more than GOMEMLIMIT's default
+// allows the whole heap. Without the room the collector would run without
+// pause, its assists delaying every event; 40 KiB each keeps a thousand
+// subscribers' server under 100 MB resident (BENCHMARKS.md).
+const socketMemory = 40 << 10
+
+// roomForSockets raises the soft memory limit by socketMemory for each of
+// open WebSockets, when a limit is set (the server's default).
+func (c config) roomForSockets(open int) {
+	if c.memoryLimit <= 0 || c.memoryLimit == math.MaxInt64 {
+		return
+	}
+	debug.SetMemoryLimit(c.memoryLimit + int64(open)*socketMemory)
 }
 
 // logSettings logs the value of every setting, or its default, with its

@@ -50,6 +50,8 @@ func TestSettingsDefaults(t *testing.T) {
 		{"SHUTDOWN_DELAY", c.drainDelay, time.Duration(0)},
 		{"SHUTDOWN_GRACE", c.shutdownGrace, 20 * time.Second},
 		{"DB_MAX_CONNS", c.maxConns, 20},
+		{"WEBSOCKETS_PER_ACCOUNT", c.sockets.PerActor, 20},
+		{"SUBSCRIPTIONS_PER_WEBSOCKET", c.sockets.PerConnection, 10},
 		{"CORS_ORIGINS", strings.Join(c.corsOrigins, ","), "*"},
 		{"WEBHOOK_ALLOW_PRIVATE", c.webhookAllowPrivate, true},
 		{"TRUSTED_PROXIES", len(c.trustedProxies), 0},

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"customerservice/db"
 	"customerservice/errcode"
@@ -122,3 +123,30 @@ func Require(ctx context.Context, t ActorType) (Actor, error) {
 }
 
 var names = map[ActorType]string{Customer: "customer", User: "admin user"}
+
+// Authenticate checks a credential sent outside an HTTP header (a
+// WebSocket's connection_init carries "Bearer <token>") as the middleware
+// and the first operation would, at once: the token's signature and
+// expiry, then that it still stands. It returns a context acting as its
+// actor, and when the token expires. Returns UNAUTHORIZED otherwise.
+func (s *Service) Authenticate(ctx context.Context, authorization string) (context.Context, Actor, time.Time, error) {
+	scheme, token, ok := strings.Cut(authorization, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return ctx, Actor{}, time.Time{}, errcode.New(errcode.Unauthorized, `send {"Authorization": "Bearer <token>"} in connection_init`)
+	}
+	actor, expires, err := s.Tokens.verify(strings.TrimSpace(token))
+	if err != nil {
+		return ctx, Actor{}, time.Time{}, err
+	}
+	if err := s.checkActor(ctx, actor); err != nil {
+		return ctx, Actor{}, time.Time{}, err
+	}
+	cred := &credential{actor: actor}
+	cred.once.Do(func() {}) // checked above
+	return context.WithValue(ctx, credentialKey{}, cred), actor, expires, nil
+}
+
+// StillStands checks again that a token Authenticate accepted still
+// stands (see checkActor): a connection that outlives a password reset or
+// a deleted account must not go on. Returns UNAUTHORIZED when it does not.
+func (s *Service) StillStands(ctx context.Context, a Actor) error { return s.checkActor(ctx, a) }

@@ -103,6 +103,12 @@ var errBadToken = errcode.New(errcode.Unauthorized, "Invalid or expired token")
 // still stands (no password reset since, its actor still the identity's)
 // is for Service.Middleware to check against the database.
 func (t *Tokens) Verify(token string) (Actor, error) {
+	a, _, err := t.verify(token)
+	return a, err
+}
+
+// verify is Verify that also returns when the token expires.
+func (t *Tokens) verify(token string) (Actor, time.Time, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
@@ -113,12 +119,12 @@ func (t *Tokens) Verify(token string) (Actor, error) {
 		jwt.WithTimeFunc(t.now),
 	)
 	if err != nil {
-		return Actor{}, errBadToken
+		return Actor{}, time.Time{}, errBadToken
 	}
 	if c.ActorType != Customer && c.ActorType != User || c.IdentityID == "" {
-		return Actor{}, errBadToken
+		return Actor{}, time.Time{}, errBadToken
 	}
-	return Actor{Type: c.ActorType, ID: c.ActorID, IdentityID: c.IdentityID, Generation: c.Generation}, nil
+	return Actor{Type: c.ActorType, ID: c.ActorID, IdentityID: c.IdentityID, Generation: c.Generation}, c.ExpiresAt.Time, nil
 }
 
 // LoadOrCreateSecret returns the secret kept in path, creating a random one

@@ -105,9 +105,12 @@ type EventFilter struct {
 }
 
 // EventCursor is where a page of events starts: before (newest first) the
-// event with sequence number Before, or at the newest when 0.
+// event with sequence number Before, or at the newest when both are 0; or,
+// going the other way (oldest first), after the event with sequence number
+// After, which is how a subscription replays what it missed.
 type EventCursor struct {
 	Before int64
+	After  int64
 }
 
 // NewEventPageLimit checks how many events a page asks for: 1 to
@@ -138,8 +141,9 @@ func (e *Event) Next() string {
 	return base64.RawURLEncoding.EncodeToString([]byte("before:" + strconv.FormatInt(e.Seq, 10)))
 }
 
-// ListEvents returns up to limit events the filter selects, newest first,
-// from the cursor on.
+// ListEvents returns up to limit events the filter selects from the
+// cursor on: newest first, or oldest first when the cursor is After an
+// event.
 func ListEvents(ctx context.Context, q sqlx.QueryerContext, f EventFilter, from EventCursor, limit int) ([]*Event, error) {
 	var c conds
 	if len(f.Types) > 0 {
@@ -155,7 +159,12 @@ func ListEvents(ctx context.Context, q sqlx.QueryerContext, f EventFilter, from 
 	if from.Before > 0 {
 		c.add("e.seq < ?", from.Before)
 	}
-	query := `SELECT ` + eventColumns + ` FROM event e ` + c.where() + ` ORDER BY e.seq DESC LIMIT ?`
+	order := "DESC"
+	if from.After > 0 {
+		c.add("e.seq > ?", from.After)
+		order = "ASC"
+	}
+	query := `SELECT ` + eventColumns + ` FROM event e ` + c.where() + ` ORDER BY e.seq ` + order + ` LIMIT ?`
 	events, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, limit), eventTargets)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
@@ -201,6 +210,29 @@ func EventsBySeq(ctx context.Context, q sqlx.QueryerContext, seqs []int64) ([]*E
 		return nil, fmt.Errorf("events by seq: %w", err)
 	}
 	return events, nil
+}
+
+// EventsAfter returns up to limit events written after the one with
+// sequence number after (0 for the first), oldest first: what a listener
+// that lost its connection reads to catch up.
+func EventsAfter(ctx context.Context, q sqlx.QueryerContext, after int64, limit int) ([]*Event, error) {
+	const query = `SELECT ` + eventColumns + ` FROM event e WHERE e.seq > $1 ORDER BY e.seq LIMIT $2`
+	events, err := selectRows(ctx, q, query, []any{after, limit}, eventTargets)
+	if err != nil {
+		return nil, fmt.Errorf("events after: %w", err)
+	}
+	return events, nil
+}
+
+// LastEventSeq returns the sequence number of the newest event written, 0
+// when there is none: where a listener that starts now begins.
+func LastEventSeq(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
+	const query = `SELECT coalesce(max(seq), 0) FROM event`
+	var n int64
+	if err := sqlx.GetContext(ctx, q, &n, query); err != nil {
+		return 0, fmt.Errorf("last event seq: %w", err)
+	}
+	return n, nil
 }
 
 // DisableEvents makes the transaction tx runs in write no events: for

@@ -22,6 +22,7 @@ import (
 	"customerservice/auth"
 	"customerservice/db"
 	"customerservice/errcode"
+	"customerservice/live"
 	"customerservice/observe"
 	"customerservice/ordering"
 	"customerservice/webhooks"
@@ -46,10 +47,20 @@ type Options struct {
 	// runs, by id (see ParseManifest); without it, clients may persist
 	// queries automatically (Apollo's protocol).
 	TrustedDocuments map[string]string
+	// Hub delivers the event log to subscriptions, which the endpoint
+	// serves over WebSocket; without it, it serves none.
+	Hub *live.Hub
+	// Sockets bound the WebSocket connections; DefaultSocketLimits when
+	// zero.
+	Sockets SocketLimits
+	// OnSockets, when not nil, is told how many WebSocket connections are
+	// open whenever that changes (the server makes room for their memory).
+	OnSockets func(open int)
 }
 
-// NewHandler returns the GraphQL endpoint (POST and GET) serving the
-// schema from pool, acting as the actor of each request's bearer token.
+// NewHandler returns the GraphQL endpoint (POST and GET, and WebSocket for
+// subscriptions) serving the schema from pool, acting as the actor of each
+// request's bearer token, or of a WebSocket's connection_init.
 func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -63,9 +74,14 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	if opts.Limits == (Limits{}) {
 		opts.Limits = DefaultLimits()
 	}
+	if opts.Sockets == (SocketLimits{}) {
+		opts.Sockets = DefaultSocketLimits()
+	}
+	present := presentError(opts.Logger)
 	schema := NewExecutableSchema(Config{
-		Schema:     servedSchema(),
-		Resolvers:  &Resolver{DB: pool, Auth: opts.Auth, Ordering: &ordering.Service{DB: pool}, Webhooks: opts.Webhooks},
+		Schema: servedSchema(),
+		Resolvers: &Resolver{DB: pool, Auth: opts.Auth, Ordering: &ordering.Service{DB: pool}, Webhooks: opts.Webhooks,
+			Hub: opts.Hub, present: present},
 		Directives: DirectiveRoot{Auth: authDirective},
 		Complexity: listComplexity(),
 	})
@@ -74,6 +90,9 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	// link or an image tag could otherwise trigger.
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
+	sockets := newSockets(opts.Sockets, opts.Auth, opts.Hub, opts.Logger)
+	sockets.onOpen = opts.OnSockets
+	srv.AddTransport(wsTransport{sockets.transport()})
 	validated := newBoundedCache(documentCacheBudget, func(query string, _ *ast.QueryDocument) int { return 32*len(query) + 1024 })
 	srv.SetQueryCache(validated)
 	srv.SetParserTokenLimit(opts.Limits.Tokens)
@@ -88,7 +107,8 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	srv.Use(newPersisted(opts.TrustedDocuments))
 	srv.Use(&documentBudget{limits: opts.Limits, validated: validated, production: opts.Production})
 	srv.Use(&queryLimits{limits: opts.Limits})
-	srv.SetErrorPresenter(presentError(opts.Logger))
+	srv.Use(transportRule{})
+	srv.SetErrorPresenter(present)
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		opCtx := graphql.GetOperationContext(ctx)
@@ -96,16 +116,24 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 			r.SetOperation(operationName(opCtx))
 		}
 		ctx, span := operationSpan(ctx, opCtx)
-		respond := next(WithLoaders(ctx, NewLoaders(db.Conn(ctx, pool), opts.LoaderWait, columnsOf(opCtx.Operation), opts.Logger)))
+		subscription := opCtx.Operation != nil && opCtx.Operation.Operation == ast.Subscription
+		if !subscription {
+			// A subscription's events have no relations to load, and it
+			// lives long: loaders would only hold memory.
+			ctx = WithLoaders(ctx, NewLoaders(db.Conn(ctx, pool), opts.LoaderWait, columnsOf(opCtx.Operation), opts.Logger))
+		}
+		respond := next(ctx)
 		// The operation runs when its answer is asked for, after this
 		// returns; its span ends with the answer (one, for a query or a
-		// mutation).
+		// mutation, the last, nil, for a subscription).
 		return func(ctx context.Context) *graphql.Response {
 			resp := respond(ctx)
 			if resp != nil && len(resp.Errors) > 0 {
 				span.SetAttributes(attribute.Int("graphql.errors", len(resp.Errors)))
 			}
-			span.End()
+			if resp == nil || !subscription {
+				span.End()
+			}
 			return resp
 		}
 	})
@@ -135,7 +163,22 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 		}
 		return resp
 	})
-	return opts.Auth.Middleware(srv)
+	httpRequests := opts.Auth.Middleware(srv)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isUpgrade(r) {
+			// A WebSocket's token comes in connection_init, not in a
+			// header.
+			sockets.serve(srv, w, r)
+			return
+		}
+		if r.Header.Get("Upgrade") != "" {
+			// Another protocol (h2c, which curl --http2 asks for): the
+			// server may ignore it (RFC 9110, 7.8) and answer in HTTP/1.1,
+			// where gqlgen would refuse the request.
+			r.Header.Del("Upgrade")
+		}
+		httpRequests.ServeHTTP(w, r)
+	})
 }
 
 // operationSpan starts the span of a GraphQL operation, a child of the

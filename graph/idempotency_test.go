@@ -123,7 +123,10 @@ func TestIdempotencyKeyIsFreedWhenTheServerFails(t *testing.T) {
 	tx = lock(`LOCK TABLE customer_group IN ACCESS EXCLUSIVE MODE`)
 	b, _ := send(shopper, "placed", order)
 	tx.Rollback()
-	if !strings.Contains(b, `"TIMEOUT"`) || strings.Contains(b, `"data"`) || !strings.Contains(b, "nothing it did was kept") {
+	// The answer says nothing was kept; on a loaded machine the deadline's
+	// own TIMEOUT may come first, while the handler rolls back behind it.
+	if !strings.Contains(b, `"TIMEOUT"`) || strings.Contains(b, `"data"`) ||
+		!strings.Contains(b, "nothing it did was kept") && !strings.Contains(b, "ran past its deadline") {
 		t.Fatalf("first order: %s", b)
 	}
 	countOrders := func() int {

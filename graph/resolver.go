@@ -9,10 +9,12 @@ package graph
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/jmoiron/sqlx"
 
 	"customerservice/auth"
 	"customerservice/db"
+	"customerservice/live"
 	"customerservice/ordering"
 	"customerservice/webhooks"
 )
@@ -23,6 +25,11 @@ type Resolver struct {
 	Auth     *auth.Service
 	Ordering *ordering.Service
 	Webhooks *webhooks.Service
+	// Hub serves the subscriptions; none are served when nil.
+	Hub *live.Hub
+	// present is the error presenter, for the errors that end a
+	// subscription, which gqlgen sends as they are.
+	present graphql.ErrorPresenterFunc
 }
 
 // conn is what a resolver's statements run on: the pool, or the request's

@@ -325,6 +325,16 @@ func (r *queryResolver) Me(ctx context.Context) (*db.Customer, error) {
 	return prefetchedOne(ctx, prefetchCustomers)(db.CustomerByID(ctx, r.conn(ctx), id))
 }
 
+// CustomerEvents is the resolver for the customer_events field.
+func (r *subscriptionResolver) CustomerEvents(ctx context.Context, customerID *string, types []string, after *string) (<-chan *db.Event, error) {
+	return r.customerEventsLive(ctx, customerID, types, after)
+}
+
+// MyEvents is the resolver for the my_events field.
+func (r *subscriptionResolver) MyEvents(ctx context.Context, types []string, after *string) (<-chan *db.Event, error) {
+	return r.myEvents(ctx, types, after)
+}
+
 // Deliveries is the resolver for the deliveries field.
 func (r *webhookResolver) Deliveries(ctx context.Context, obj *db.Webhook, limit *int) ([]*db.WebhookDelivery, error) {
 	return r.webhookDeliveries(ctx, obj, limit)
@@ -369,6 +379,9 @@ func (r *Resolver) OrderList() OrderListResolver { return &orderListResolver{r} 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 // Webhook returns WebhookResolver implementation.
 func (r *Resolver) Webhook() WebhookResolver { return &webhookResolver{r} }
 
@@ -385,6 +398,7 @@ type (
 	orderResolver             struct{ *Resolver }
 	orderListResolver         struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
+	subscriptionResolver      struct{ *Resolver }
 	webhookResolver           struct{ *Resolver }
 	webhookListResolver       struct{ *Resolver }
 )

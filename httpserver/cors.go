@@ -2,7 +2,11 @@ package httpserver
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
+
+	"customerservice/errcode"
 )
 
 // allowedHeaders are the request headers a browser may send: this API's,
@@ -14,13 +18,28 @@ const allowedHeaders = "Authorization, Content-Type, Accept, Idempotency-Key, X-
 // cors lets browser storefronts on the allowed origins call the endpoint.
 // Tokens travel in the Authorization header, never in cookies, so no
 // credentials are allowed and "*" is safe where the operator wants it.
+//
+// Browsers do not apply CORS to WebSockets: a page on any origin may open
+// one, and the server must look at its Origin itself. An upgrade is let
+// through from the allowed origins ("*" for any, the local default), from
+// the server's own, and from clients that are not browsers (no Origin);
+// others are refused with 403.
 func (s *Server) cors(next http.Handler) http.Handler {
-	if len(s.cfg.CORSOrigins) == 0 {
-		return next
-	}
 	any := slices.Contains(s.cfg.CORSOrigins, "*")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
+		if isWebSocket(r) {
+			if origin != "" && !any && !slices.Contains(s.cfg.CORSOrigins, origin) && !sameOrigin(origin, r.Host) {
+				writeError(w, r, http.StatusForbidden, errcode.NotAllowed, "WebSockets from this origin are not allowed (CORS_ORIGINS)")
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		if len(s.cfg.CORSOrigins) == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if origin != "" && (any || slices.Contains(s.cfg.CORSOrigins, origin)) {
 			h := w.Header()
 			h.Add("Vary", "Origin")
@@ -36,4 +55,11 @@ func (s *Server) cors(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// sameOrigin reports whether origin is the server's own: a page it served
+// (the Playground) connecting back to it.
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
 }

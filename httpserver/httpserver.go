@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -300,8 +301,22 @@ const answerGrace = 100 * time.Millisecond
 // by then even when a statement does not return (a frozen database, which
 // answers neither the statement nor its cancellation): TIMEOUT, while the
 // handler finishes in the background, its answer dropped.
+//
+// A WebSocket upgrade is let through as it is: the connection lives as long
+// as its subscriptions, and streams; its operations are bounded by the
+// GraphQL handler's own limits (a write timeout, pings).
 func (s *Server) deadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebSocket(r) {
+			// The HTTP server's read and write timeouts would cut the
+			// socket; its keep-alive pings take their place.
+			rc := http.NewResponseController(w)
+			if err := errors.Join(rc.SetReadDeadline(time.Time{}), rc.SetWriteDeadline(time.Time{})); err != nil {
+				s.cfg.Logger.WarnContext(r.Context(), "websocket: clear the connection's deadlines", "error", err)
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 		defer cancel()
 		rec := &recorder{header: http.Header{}, status: http.StatusOK}
@@ -324,6 +339,12 @@ func (s *Server) deadline(next http.Handler) http.Handler {
 			writeError(w, r, http.StatusServiceUnavailable, errcode.Timeout, "The request ran past its deadline and was stopped")
 		}
 	})
+}
+
+// isWebSocket reports whether r asks to upgrade to a WebSocket: a GET with
+// Upgrade: websocket.
+func isWebSocket(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
 // recoverPanics answers INTERNAL for a panic outside the resolvers (which

@@ -115,6 +115,17 @@ type PlaceOrderInput struct {
 type Query struct {
 }
 
+// Added: the event log live, over a WebSocket at /graphql (the
+// graphql-transport-ws protocol, as the graphql-ws client speaks it), with the
+// token in connection_init's payload: {"Authorization": "Bearer <token>"}.
+// Each event comes once, in the order of its commit (for one customer, the
+// order of its changes). after: an event id replays the events after it
+// (at most 1,000) before the live ones, without a gap or a duplicate.
+// A subscription that falls 1,024 events behind is dropped (RATE_LIMITED);
+// a connection holds at most 10 subscriptions, and a token 20 connections.
+type Subscription struct {
+}
+
 type UpdateCustomerInput struct {
 	Email       graphql.Omittable[*string]       `json:"email,omitempty"`
 	FirstName   graphql.Omittable[*string]       `json:"first_name,omitempty"`

@@ -16,7 +16,13 @@ globalThis.MonacoEnvironment = {
 };
 
 const config = JSON.parse(document.getElementById('config').textContent);
-const fetcher = createGraphiQLFetcher({ url: new URL(config.endpoint, location.href).href });
+const url = new URL(config.endpoint, location.href);
+// Subscriptions go over a WebSocket to the same endpoint (ws: or wss:, as
+// the page came); the Headers pane's Authorization travels in its
+// connection_init.
+const subscriptionUrl = new URL(url);
+subscriptionUrl.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+const fetcher = createGraphiQLFetcher({ url: url.href, subscriptionUrl: subscriptionUrl.href });
 
 createRoot(document.getElementById('graphiql')).render(
   <GraphiQL
