@@ -70,27 +70,44 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*databa
 		url = cluster.URL("customerservice")
 		d.close = stopCluster
 	}
-	pool, err := db.Open(ctx, url)
+	// Migrations and the event listener need a session of their own; a
+	// transaction pooler does not keep one (DATABASE_DIRECT_URL).
+	direct := url
+	if cfg.databaseDirectURL != "" {
+		direct = cfg.databaseDirectURL
+	}
+	if err := migrateAt(ctx, direct); err != nil {
+		d.close()
+		return nil, err
+	}
+	pool, err := db.OpenWith(ctx, url, db.Options{TransactionPooler: cfg.transactionPooler})
 	if err != nil {
 		d.close()
 		return nil, err
 	}
 	db.SetPoolSize(pool, cfg.maxConns)
-	if err := db.Migrate(ctx, pool.DB); err != nil {
-		pool.Close()
-		d.close()
-		return nil, err
-	}
 	probe, err := db.OpenProbe(url)
 	if err != nil {
 		pool.Close()
 		d.close()
 		return nil, err
 	}
-	d.pool, d.probe, d.url = pool, probe, url
+	d.pool, d.probe, d.url = pool, probe, direct
 	closeCluster := d.close
 	d.close = func() { probe.Close(); pool.Close(); closeCluster() }
 	return d, nil
+}
+
+// migrateAt applies the migrations over a connection of their own to the
+// database at url.
+func migrateAt(ctx context.Context, url string) error {
+	conn, err := db.Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	db.SetPoolSize(conn, 1)
+	return db.Migrate(ctx, conn.DB)
 }
 
 // openWithAuth opens the database and the account flows on it, for the

@@ -33,14 +33,18 @@ import (
 // config is the service's settings, as loadConfig reads them from the
 // environment.
 type config struct {
-	databaseURL   string
-	dataDir       string
-	addr          string
-	demoCustomers int
-	tokenSecret   string
-	tokenTTL      time.Duration
-	smtp          notify.SMTPSender
-	production    bool
+	databaseURL string
+	// databaseDirectURL reaches PostgreSQL without a transaction pooler;
+	// transactionPooler is set when databaseURL goes through one.
+	databaseDirectURL string
+	transactionPooler bool
+	dataDir           string
+	addr              string
+	demoCustomers     int
+	tokenSecret       string
+	tokenTTL          time.Duration
+	smtp              notify.SMTPSender
+	production        bool
 	// requestTimeout bounds a request; shutdownGrace bounds the wait for
 	// requests in flight at shutdown.
 	requestTimeout time.Duration
@@ -104,6 +108,32 @@ var settings = []setting{
 			return checkDatabaseURL(v)
 		},
 		mask: maskDatabaseURL,
+	},
+	{
+		name: "DATABASE_DIRECT_URL",
+		help: "A connection string that reaches PostgreSQL itself (or a pooler in session mode), for what a transaction pooler cannot carry: the migrations, which hold a session's advisory lock, and the event listener's `LISTEN`. Unset: `DATABASE_URL`.",
+		parse: func(c *config, v string) error {
+			c.databaseDirectURL = v
+			return checkDatabaseURL(v)
+		},
+		mask: maskDatabaseURL,
+	},
+	{
+		name: "DATABASE_POOLER", def: "none",
+		help: "`transaction` when `DATABASE_URL` goes through a connection pooler in transaction mode (PgBouncer's `pool_mode = transaction`): statements are then not kept prepared, and each is sent in one round trip. Needs `DATABASE_DIRECT_URL`. `none`: the server talks to PostgreSQL, or to a pooler in session mode.",
+		parse: func(c *config, v string) error {
+			switch v {
+			case "none":
+			case "transaction":
+				if c.databaseURL == "" || c.databaseDirectURL == "" {
+					return errors.New("transaction needs DATABASE_URL (the pooler) and DATABASE_DIRECT_URL (PostgreSQL, for migrations and LISTEN)")
+				}
+				c.transactionPooler = true
+			default:
+				return fmt.Errorf("%q is neither none nor transaction", v)
+			}
+			return nil
+		},
 	},
 	{
 		name: "DATA_DIR", def: ".data",

@@ -37,6 +37,8 @@ func TestSettingsDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"DATABASE_URL", c.databaseURL, ""},
+		{"DATABASE_DIRECT_URL", c.databaseDirectURL, ""},
+		{"DATABASE_POOLER", c.transactionPooler, false},
 		{"DATA_DIR", c.dataDir, ".data"},
 		{"ADDR", c.addr, "localhost:8080"},
 		{"DEMO_CUSTOMERS", c.demoCustomers, 300},
@@ -98,6 +100,8 @@ func TestSettingsBoundaries(t *testing.T) {
 	}{
 		{"DATABASE_URL", []string{"postgres://app:pw@db.internal:5432/shop?sslmode=require", "host=localhost dbname=shop"},
 			[]string{"postgres://app:hunter2@db:bad/shop", "mysql://db/shop", "host=localhost sslmode=sometimes"}},
+		{"DATABASE_DIRECT_URL", []string{"postgres://app:pw@db.internal:5432/shop"}, []string{"postgres://app:hunter2@db:bad/shop"}},
+		{"DATABASE_POOLER", []string{"none"}, []string{"transaction", "session", "pgbouncer"}},
 		{"ADDR", []string{"localhost:8080", ":8080", "127.0.0.1:0", "[::1]:8080"}, []string{"8080", "localhost", "localhost:"}},
 		{"DEMO_CUSTOMERS", []string{"0", "1", "300"}, []string{"-1", "many", "1e3"}},
 		{"TOKEN_SECRET", []string{secret32}, []string{secret32[1:]}},
@@ -132,6 +136,24 @@ func TestSettingsBoundaries(t *testing.T) {
 			case strings.Contains(err.Error(), "hunter2"):
 				t.Errorf("%s=%q: the message %q shows the password", c.name, v, err)
 			}
+		}
+	}
+}
+
+// A transaction pooler needs both connections: the pooler's, and one
+// to PostgreSQL for the migrations and LISTEN.
+func TestSettingsTransactionPooler(t *testing.T) {
+	c, err := loadConfig(env("DATABASE_URL", "postgres://app@pgbouncer:6432/shop", "DATABASE_DIRECT_URL", "postgres://app@db:5432/shop",
+		"DATABASE_POOLER", "transaction"))
+	if err != nil || !c.transactionPooler {
+		t.Errorf("transaction with both URLs: %v, pooler %v", err, c.transactionPooler)
+	}
+	for _, e := range []func(string) string{
+		env("DATABASE_URL", "postgres://app@pgbouncer:6432/shop", "DATABASE_POOLER", "transaction"),
+		env("DATABASE_DIRECT_URL", "postgres://app@db:5432/shop", "DATABASE_POOLER", "transaction"),
+	} {
+		if _, err := loadConfig(e); err == nil || !strings.HasPrefix(err.Error(), "DATABASE_POOLER: ") {
+			t.Errorf("transaction without one of the URLs: %v", err)
 		}
 	}
 }

@@ -39,7 +39,28 @@ var migrations embed.FS
 // key=value connection string) and checks that it answers. Every statement
 // sent through the returned pool is counted in the context's Counter, if any.
 func Open(ctx context.Context, url string) (*sqlx.DB, error) {
-	connector, err := newConnector(url)
+	return OpenWith(ctx, url, Options{})
+}
+
+// Options say how to talk to the database.
+type Options struct {
+	// TransactionPooler is set when url reaches PostgreSQL through a pooler
+	// in transaction mode (PgBouncer's pool_mode = transaction), which may
+	// give each transaction, and each statement outside one, another
+	// server connection. Statements are then not kept prepared (a named
+	// statement lives on one server connection), and a statement with
+	// parameters is sent in one round trip (lib/pq's binary_parameters),
+	// since its parse and its execution must reach the same server
+	// connection.
+	TransactionPooler bool
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, url string, opts Options) (*sqlx.DB, error) {
+	if opts.TransactionPooler {
+		url = withParameter(url, "binary_parameters", "yes")
+	}
+	connector, err := newConnector(url, !opts.TransactionPooler)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +80,7 @@ func Open(ctx context.Context, url string) (*sqlx.DB, error) {
 // health checks: apart from the requests' pool, it tells whether the
 // database answers even when every request connection is at work.
 func OpenProbe(url string) (*sql.DB, error) {
-	connector, err := newConnector(url)
+	connector, err := newConnector(url, false)
 	if err != nil {
 		return nil, err
 	}
@@ -69,13 +90,15 @@ func OpenProbe(url string) (*sql.DB, error) {
 	return probe, nil
 }
 
-func newConnector(url string) (driver.Connector, error) {
+// newConnector returns the driver's connector for url; prepare keeps the
+// statements with parameters prepared on each connection.
+func newConnector(url string, prepare bool) (driver.Connector, error) {
 	connector, err := pq.NewConnector(withConnectTimeout(url))
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
 	connector.Dialer(&socketDialer{})
-	return countingConnector{connector}, nil
+	return countingConnector{Connector: connector, prepare: prepare}, nil
 }
 
 // DefaultMaxConns is the pool size Open sets.
@@ -96,7 +119,13 @@ const connectTimeout = "5"
 // withConnectTimeout adds connect_timeout to a connection string that has
 // none.
 func withConnectTimeout(url string) string {
-	if strings.Contains(url, "connect_timeout") {
+	return withParameter(url, "connect_timeout", connectTimeout)
+}
+
+// withParameter adds the parameter name=value to a connection string (a
+// URL or key=value pairs) that does not set name.
+func withParameter(url, name, value string) string {
+	if strings.Contains(url, name+"=") {
 		return url
 	}
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
@@ -104,9 +133,9 @@ func withConnectTimeout(url string) string {
 		if strings.Contains(url, "?") {
 			sep = "&"
 		}
-		return url + sep + "connect_timeout=" + connectTimeout
+		return url + sep + name + "=" + value
 	}
-	return url + " connect_timeout=" + connectTimeout
+	return url + " " + name + "=" + value
 }
 
 // Migrate applies every migration not yet applied. It takes PostgreSQL's

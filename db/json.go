@@ -48,5 +48,9 @@ func (o JSONObject) Value() (driver.Value, error) {
 	if o == nil {
 		return nil, nil
 	}
-	return json.Marshal(o)
+	// Text, not []byte: behind a transaction pooler parameters go in
+	// binary_parameters mode, where []byte is sent as binary, which jsonb
+	// reads with a version byte first.
+	b, err := json.Marshal(o)
+	return string(b), err
 }

@@ -72,7 +72,8 @@ func (a *OrderAddress) Value() (driver.Value, error) {
 	if a == nil {
 		return nil, nil
 	}
-	return json.Marshal(a)
+	b, err := json.Marshal(a) // text, as JSONObject.Value says why
+	return string(b), err
 }
 
 // LineItem is a row of order_line_item.

@@ -42,7 +42,11 @@ func count(ctx context.Context) {
 // countingConnector wraps lib/pq's connector so that every statement
 // executed through database/sql is counted in its context's Counter. Counting
 // at the driver sees every statement, whichever helper sent it.
-type countingConnector struct{ driver.Connector }
+type countingConnector struct {
+	driver.Connector
+	// prepare keeps statements with parameters prepared per connection.
+	prepare bool
+}
 
 func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	var sock net.Conn // set by socketDialer
@@ -55,7 +59,7 @@ func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Close()
 		return nil, fmt.Errorf("db: driver connection %T lacks the context interfaces", conn)
 	}
-	return &countingConn{pqConn: pc, stmts: make(map[string]driver.Stmt), sock: sock}, nil
+	return &countingConn{pqConn: pc, stmts: make(map[string]driver.Stmt), sock: sock, prepare: c.prepare}, nil
 }
 
 // pqConn is the set of optional driver interfaces lib/pq's connection
@@ -84,6 +88,8 @@ type countingConn struct {
 	// broken is set when it has.
 	sock   net.Conn
 	broken atomic.Bool
+	// prepare is false behind a transaction pooler (Options).
+	prepare bool
 }
 
 // maxPrepared bounds the statements a connection keeps: the service's
@@ -99,7 +105,7 @@ func (c *countingConn) QueryContext(ctx context.Context, query string, args []dr
 }
 
 func (c *countingConn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if len(args) == 0 {
+	if len(args) == 0 || !c.prepare {
 		return c.pqConn.QueryContext(ctx, query, args)
 	}
 	stmt, err := c.prepared(ctx, query)
@@ -125,7 +131,7 @@ func (c *countingConn) ExecContext(ctx context.Context, query string, args []dri
 	ctx, endSpan := statementSpan(ctx, query)
 	defer func() { endSpan(err) }()
 	defer c.watch(ctx)()
-	if len(args) == 0 {
+	if len(args) == 0 || !c.prepare {
 		return c.pqConn.ExecContext(ctx, query, args)
 	}
 	stmt, err := c.prepared(ctx, query)
