@@ -219,14 +219,25 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	sockets.PerConnection = cmp.Or(cfg.sockets.PerConnection, sockets.PerConnection)
 	hub := live.NewHub(live.Options{DB: d.pool, DSN: d.url, Logger: logger, Registry: registry})
 	jobs.Go(func() { hub.Run(background) })
+	var replicas *db.Replicas
+	if len(cfg.replicaURLs) > 0 {
+		if replicas, err = db.OpenReplicas(d.pool, cfg.replicaURLs, cfg.maxConns, logger); err != nil {
+			stopBackground()
+			jobs.Wait()
+			d.close()
+			return nil, err
+		}
+		jobs.Go(func() { replicas.Run(background, replicaPoll) })
+	}
 
 	web := httpserver.New(httpserver.Config{
 		DB:    d.pool,
 		Probe: d.probe,
 		GraphQL: graph.NewHandler(d.pool, graph.Options{
 			Auth: svc, Webhooks: hooks, Logger: logger, Production: cfg.production, TrustedDocuments: cfg.trustedDocuments, Hub: hub,
-			Sockets: sockets, OnSockets: cfg.roomForSockets,
+			Sockets: sockets, OnSockets: cfg.roomForSockets, Replicas: replicas,
 		}),
+		Replicas:       replicas,
 		Logger:         logger,
 		Registry:       registry,
 		PublicMetrics:  !cfg.production && cfg.metricsAddr == "",
@@ -246,9 +257,16 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		if err := stopTracing(flushCtx); err != nil {
 			logger.Warn("flush traces", "error", err)
 		}
+		if replicas != nil {
+			replicas.Close()
+		}
 		d.close()
 	}}, nil
 }
+
+// replicaPoll is how often each replica's replay position is read: a read
+// presenting a token newer than that goes to the primary meanwhile.
+const replicaPoll = 50 * time.Millisecond
 
 // purgeIdempotencyKeys deletes expired idempotency keys every hour.
 func purgeIdempotencyKeys(ctx context.Context, pool *sqlx.DB, logger *slog.Logger) {

@@ -38,13 +38,15 @@ type config struct {
 	// transactionPooler is set when databaseURL goes through one.
 	databaseDirectURL string
 	transactionPooler bool
-	dataDir           string
-	addr              string
-	demoCustomers     int
-	tokenSecret       string
-	tokenTTL          time.Duration
-	smtp              notify.SMTPSender
-	production        bool
+	// replicaURLs are streaming replicas that serve reads.
+	replicaURLs   []string
+	dataDir       string
+	addr          string
+	demoCustomers int
+	tokenSecret   string
+	tokenTTL      time.Duration
+	smtp          notify.SMTPSender
+	production    bool
 	// requestTimeout bounds a request; shutdownGrace bounds the wait for
 	// requests in flight at shutdown.
 	requestTimeout time.Duration
@@ -115,6 +117,24 @@ var settings = []setting{
 		parse: func(c *config, v string) error {
 			c.databaseDirectURL = v
 			return checkDatabaseURL(v)
+		},
+		mask: maskDatabaseURL,
+	},
+	{
+		name: "DATABASE_REPLICA_URLS",
+		help: "Comma-separated connection strings of PostgreSQL streaming replicas (hot standbys of `DATABASE_URL`). Queries go to one that has replayed the writes their client has seen (the `X-Consistency-Token` an answer to a write carries, sent back), else to the primary; mutations always go to the primary. A replica that does not answer is left out, its reads served by the primary. Unset: every statement goes to the primary.",
+		parse: func(c *config, v string) error {
+			c.replicaURLs = nil
+			for _, u := range strings.Split(v, ",") {
+				if u = strings.TrimSpace(u); u == "" {
+					continue
+				}
+				if err := checkDatabaseURL(u); err != nil {
+					return err
+				}
+				c.replicaURLs = append(c.replicaURLs, u)
+			}
+			return nil
 		},
 		mask: maskDatabaseURL,
 	},

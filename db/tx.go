@@ -81,10 +81,14 @@ func sharedFrom(ctx context.Context) *Shared {
 }
 
 // Conn returns what the statements of ctx's request run on: its shared
-// transaction, or else the pool.
+// transaction, or else the replica its reads were routed to (WithReader),
+// or else the pool.
 func Conn(ctx context.Context, pool *sqlx.DB) sqlx.ExtContext {
 	if s := sharedFrom(ctx); s != nil {
 		return s.Tx
+	}
+	if r, ok := ctx.Value(readerKey{}).(sqlx.ExtContext); ok {
+		return r
 	}
 	return pool
 }

@@ -56,6 +56,10 @@ type Options struct {
 	// OnSockets, when not nil, is told how many WebSocket connections are
 	// open whenever that changes (the server makes room for their memory).
 	OnSockets func(open int)
+	// Replicas, when not nil, serve queries that need not see a write
+	// newer than the replica has replayed (the request's consistency
+	// token, db.Consistency); the others, and every mutation, run on pool.
+	Replicas *db.Replicas
 }
 
 // NewHandler returns the GraphQL endpoint (POST and GET, and WebSocket for
@@ -117,6 +121,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 		}
 		ctx, span := operationSpan(ctx, opCtx)
 		subscription := opCtx.Operation != nil && opCtx.Operation.Operation == ast.Subscription
+		ctx = routeReads(ctx, opCtx.Operation, opts.Replicas)
 		if !subscription {
 			// A subscription's events have no relations to load, and it
 			// lives long: loaders would only hold memory.
@@ -228,4 +233,26 @@ func recoverPanic(logger *slog.Logger) graphql.RecoverFunc {
 		logger.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 		return errors.New("internal system error")
 	}
+}
+
+// routeReads sends a query's statements to a replica that has replayed the
+// writes its client has seen, when there is one, and marks a mutation as
+// a write, whose answer then carries the token of its writes.
+func routeReads(ctx context.Context, op *ast.OperationDefinition, replicas *db.Replicas) context.Context {
+	if op == nil {
+		return ctx
+	}
+	switch op.Operation {
+	case ast.Mutation:
+		db.MarkWrite(ctx)
+	case ast.Query:
+		var min db.LSN
+		if c := db.ConsistencyFrom(ctx); c != nil {
+			min = c.Min
+		}
+		if reader := replicas.Reader(min); reader != nil {
+			return db.WithReader(ctx, reader)
+		}
+	}
+	return ctx
 }

@@ -12,7 +12,7 @@ import (
 // allowedHeaders are the request headers a browser may send: this API's,
 // and those mainstream clients add (Apollo Client's name and version, W3C
 // trace context).
-const allowedHeaders = "Authorization, Content-Type, Accept, Idempotency-Key, X-Request-Id, " +
+const allowedHeaders = "Authorization, Content-Type, Accept, Idempotency-Key, X-Request-Id, X-Consistency-Token, " +
 	"Apollographql-Client-Name, Apollographql-Client-Version, Traceparent, Tracestate"
 
 // cors lets browser storefronts on the allowed origins call the endpoint.
@@ -44,7 +44,7 @@ func (s *Server) cors(next http.Handler) http.Handler {
 			h := w.Header()
 			h.Add("Vary", "Origin")
 			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Expose-Headers", "X-Request-Id, Idempotent-Replayed")
+			h.Set("Access-Control-Expose-Headers", "X-Request-Id, Idempotent-Replayed, X-Consistency-Token")
 			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 				h.Set("Access-Control-Allow-Methods", "GET, POST")
 				h.Set("Access-Control-Allow-Headers", allowedHeaders)

@@ -29,6 +29,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/sync/singleflight"
 
+	"customerservice/db"
 	"customerservice/errcode"
 	"customerservice/observe"
 	"customerservice/playground"
@@ -43,6 +44,10 @@ const (
 // Config assembles the HTTP surface.
 type Config struct {
 	DB *sqlx.DB
+	// Replicas, when set, serve reads; a request's X-Consistency-Token
+	// says which writes its reads must see, and an answer to a write
+	// carries the token of its writes.
+	Replicas *db.Replicas
 	// Probe is what /readyz pings: a pool of one connection of its own
 	// (db.OpenProbe), so that a pool busy with requests does not make a
 	// loaded server look broken. DB is pinged when nil.
@@ -116,7 +121,7 @@ func New(cfg Config) *Server {
 		}
 	}
 	graphql := observe.Middleware(cfg.Logger, metrics, cfg.Tracing)(
-		s.recoverPanics(s.cors(s.guard(s.deadline(s.idempotent(s.clientAddr(cfg.GraphQL)))))))
+		s.recoverPanics(s.cors(s.guard(s.deadline(s.consistent(s.idempotent(s.clientAddr(cfg.GraphQL))))))))
 	mux.Handle("/graphql", graphql)
 	if !cfg.Production && cfg.SchemaSDL != nil {
 		mux.HandleFunc("GET /graphql/schema.graphql", func(w http.ResponseWriter, r *http.Request) {

@@ -365,13 +365,13 @@ func TestCORS(t *testing.T) {
 	h := got.header
 	if got.status != 204 || h.Get("Access-Control-Allow-Origin") != "https://shop.example" ||
 		h.Get("Access-Control-Allow-Methods") != "GET, POST" ||
-		h.Get("Access-Control-Allow-Headers") != "Authorization, Content-Type, Accept, Idempotency-Key, X-Request-Id, Apollographql-Client-Name, Apollographql-Client-Version, Traceparent, Tracestate" ||
+		h.Get("Access-Control-Allow-Headers") != "Authorization, Content-Type, Accept, Idempotency-Key, X-Request-Id, X-Consistency-Token, Apollographql-Client-Name, Apollographql-Client-Version, Traceparent, Tracestate" ||
 		h.Get("Access-Control-Max-Age") != "600" || h.Get("Vary") != "Origin" || h.Get("Access-Control-Allow-Credentials") != "" {
 		t.Errorf("preflight from a listed origin: %d %v", got.status, h)
 	}
 	got = serve(t, listed, withOrigin("https://shop.example"))
 	if got.status != 200 || got.header.Get("Access-Control-Allow-Origin") != "https://shop.example" ||
-		got.header.Get("Access-Control-Expose-Headers") != "X-Request-Id, Idempotent-Replayed" {
+		got.header.Get("Access-Control-Expose-Headers") != "X-Request-Id, Idempotent-Replayed, X-Consistency-Token" {
 		t.Errorf("a request from a listed origin: %d %v", got.status, got.header)
 	}
 	for _, r := range []*http.Request{preflight("https://evil.example"), withOrigin("https://evil.example")} {

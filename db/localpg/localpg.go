@@ -53,6 +53,10 @@ type Options struct {
 	BinDir string
 	// Logf, when set, reports what the launcher does.
 	Logf func(format string, args ...any)
+	// StandbyOf, when set, makes a new cluster a streaming replica of that
+	// running one (a hot standby, read-only), copied from it with
+	// pg_basebackup instead of initialized.
+	StandbyOf *Cluster
 }
 
 // Cluster is a running PostgreSQL server started by Start.
@@ -102,12 +106,24 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		}
 	}
 	c := &Cluster{logPath: filepath.Join(dir, "postgres.log"), exited: make(chan struct{})}
+	if opts.StandbyOf != nil {
+		// The copy has the primary's roles, and so its password.
+		if err := os.WriteFile(filepath.Join(dir, "postgres.password"), []byte(opts.StandbyOf.password+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
 	if c.password, err = readOrCreatePassword(filepath.Join(dir, "postgres.password")); err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(pgdata, "PG_VERSION")); errors.Is(err, fs.ErrNotExist) {
-		logf("initializing a PostgreSQL cluster in %s", pgdata)
-		if err := initCluster(ctx, bin, pgdata, c.password, runAs); err != nil {
+		if opts.StandbyOf != nil {
+			logf("copying the cluster on port %d to %s, as its standby", opts.StandbyOf.port, pgdata)
+			err = copyCluster(ctx, bin, pgdata, opts.StandbyOf, runAs)
+		} else {
+			logf("initializing a PostgreSQL cluster in %s", pgdata)
+			err = initCluster(ctx, bin, pgdata, c.password, runAs)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -335,6 +351,35 @@ func initCluster(ctx context.Context, bin binaries, pgdata, password string, run
 	cmd.Dir = pgdata
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("initdb failed: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// copyCluster copies the running primary into pgdata with pg_basebackup,
+// streaming the WAL written meanwhile, and configures the copy to follow
+// it (-R: standby.signal and primary_conninfo).
+func copyCluster(ctx context.Context, bin binaries, pgdata string, primary *Cluster, runAs *osUser) error {
+	if err := os.MkdirAll(pgdata, 0o700); err != nil {
+		return err
+	}
+	if runAs != nil {
+		if err := os.Chown(pgdata, int(runAs.uid), int(runAs.gid)); err != nil {
+			return fmt.Errorf("give %s to user %s: %w", pgdata, runAs.name, err)
+		}
+	}
+	conninfo := fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s", primary.port, superuser, primary.password)
+	// Beside initdb, where the server's version keeps it (PATH may hold a
+	// link to initdb only).
+	initdb, err := filepath.EvalSymlinks(bin.initdb)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(filepath.Dir(initdb), "pg_basebackup"),
+		"-D", pgdata, "-d", conninfo, "-X", "stream", "-R", "--checkpoint=fast")
+	cmd.SysProcAttr = sysProcAttr(runAs)
+	cmd.Dir = pgdata
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_basebackup failed: %w\n%s", err, out)
 	}
 	return nil
 }
