@@ -92,7 +92,9 @@ func TestReadReplica(t *testing.T) {
 		return string(out), resp.Header.Get("X-Consistency-Token")
 	}
 	var created struct {
-		Data struct{ C struct{ ID string } `json:"create_customer"` }
+		Data struct {
+			C struct{ ID string } `json:"create_customer"`
+		}
 	}
 	body, token := send(`mutation { create_customer(input: {email: "read@example.com", first_name: "Zero"}) { id } }`, nil, "")
 	json.Unmarshal([]byte(body), &created)
@@ -104,7 +106,11 @@ func TestReadReplica(t *testing.T) {
 		t.Helper()
 		body, _ := send(`query ($id: ID!) { customer(id: $id) { first_name } }`, map[string]any{"id": id}, token)
 		var got struct {
-			Data struct{ Customer struct{ FirstName string `json:"first_name"` } }
+			Data struct {
+				Customer struct {
+					FirstName string `json:"first_name"`
+				}
+			}
 		}
 		if err := json.Unmarshal([]byte(body), &got); err != nil || strings.Contains(body, `"errors"`) {
 			t.Fatalf("customer: %s", body)

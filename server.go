@@ -5,6 +5,7 @@
 //	customerservice seed -customers N                load the reference benchmark dataset
 //	customerservice user create -email E -password-stdin  create an admin user
 //	customerservice bench [-scenario S] [-c N] [-duration D]  drive a running server and measure
+//	customerservice baseline                         serve the headline query without GraphQL, to measure against
 //	customerservice help                             list the commands and every setting
 //
 // With no DATABASE_URL it runs its own PostgreSQL cluster in DATA_DIR. The
@@ -51,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	cfg.tuneGC()
 	switch cmd {
-	case "serve", "seed", "user":
+	case "serve", "seed", "user", "baseline":
 		// Not bench: it is a client, and the server it drives logs its own.
 		logSettings(logger, getenv, cfg)
 	}
@@ -64,8 +65,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = userCommand(ctx, cfg, args, stdin, logger)
 	case "bench":
 		err = benchCommand(ctx, cfg, args)
+	case "baseline":
+		err = baselineCommand(ctx, cfg, logger)
 	default:
-		err = fmt.Errorf("unknown command %q; use serve, seed, user, bench or help", cmd)
+		err = fmt.Errorf("unknown command %q; use serve, seed, user, bench, baseline or help", cmd)
 	}
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -89,7 +92,7 @@ func newLogger(w io.Writer, production bool) *slog.Logger {
 
 // printHelp writes the commands and the settings.
 func printHelp(w io.Writer) {
-	fmt.Fprint(w, `usage: customerservice [serve | seed -customers N | user create -email E -password-stdin | bench [-scenario S] [-c N] [-duration D]]
+	fmt.Fprint(w, `usage: customerservice [serve | seed -customers N | user create -email E -password-stdin | bench [-scenario S] [-c N] [-duration D] | baseline]
 
 Commands (each lists its flags with -h):
   serve         serve GraphQL at /graphql and the Playground at / (the default)
@@ -97,6 +100,8 @@ Commands (each lists its flags with -h):
                 the demo logins into an empty database
   user create   create an admin user, its password read from standard input
   bench         drive a running server with concurrent clients and measure
+  baseline      serve as serve does, but answer bench's headline query without
+                GraphQL (the same statements and JSON), to measure the server against
   help          this
 
 Settings, from the environment:

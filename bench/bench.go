@@ -57,8 +57,9 @@ func Scenarios() []string {
 	return []string{"headline-20", "headline-100", "customer", "search", "group-members", "me", "mixed"}
 }
 
-// headline is the list page of db/seed/DATASET.md.
-const headline = `query ($limit: Int!) { customers(limit: $limit) { count items { id email addresses { id } groups { id } orders { count } } } }`
+// Headline is the list page of db/seed/DATASET.md: the query the headline
+// scenarios send, and the one Baseline answers without GraphQL.
+const Headline = `query ($limit: Int!) { customers(limit: $limit) { count items { id email addresses { id } groups { id } orders { count } } } }`
 
 const customerQuery = `query ($id: ID!) { customer(id: $id) {
 	id email first_name last_name phone has_account created_at
@@ -178,7 +179,7 @@ func (d *driver) scenario(ctx context.Context) (func(*rand.Rand) request, error)
 		if d.cfg.Scenario == "headline-100" {
 			limit = 100
 		}
-		return func(*rand.Rand) request { return request{headline, map[string]any{"limit": limit}, admin} }, nil
+		return func(*rand.Rand) request { return request{Headline, map[string]any{"limit": limit}, admin} }, nil
 	case "customer":
 		ids, err := d.ids(ctx, `{ customers(limit: 100) { items { id } } }`, "customers")
 		if err != nil {
@@ -224,7 +225,7 @@ func (d *driver) scenario(ctx context.Context) (func(*rand.Rand) request, error)
 		return func(r *rand.Rand) request {
 			switch n := r.IntN(10); {
 			case n < 8:
-				return request{headline, map[string]any{"limit": 20}, admin}
+				return request{Headline, map[string]any{"limit": 20}, admin}
 			case n == 8:
 				return request{updateQuery, map[string]any{"id": ids[r.IntN(len(ids))], "name": fmt.Sprintf("Bench%d", r.IntN(1000))}, admin}
 			default:

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestHeadlineIsTheDatasetsQuery keeps the headline scenario the query the
+// TestHeadlineIsTheDatasetsQuery keeps the headline scenarios the query the
 // dataset's definition names, since BENCHMARKS.md compares figures by it.
 func TestHeadlineIsTheDatasetsQuery(t *testing.T) {
 	doc, err := os.ReadFile("../db/seed/DATASET.md")
@@ -18,7 +18,7 @@ func TestHeadlineIsTheDatasetsQuery(t *testing.T) {
 	if !ok || !closed {
 		t.Fatal("DATASET.md has no graphql block")
 	}
-	if got, want := strings.Join(strings.Fields(headline), " "), strings.Join(strings.Fields(query), " "); got != want {
-		t.Errorf("headline = %s\nDATASET.md's query = %s", got, want)
+	if got, want := strings.Join(strings.Fields(Headline), " "), strings.Join(strings.Fields(query), " "); got != want {
+		t.Errorf("Headline = %s\nDATASET.md's query = %s", got, want)
 	}
 }
