@@ -17,6 +17,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"customerservice/auth"
 	"customerservice/db"
@@ -45,6 +47,35 @@ type api struct {
 	adminID string
 	// reg holds the metrics the requests record.
 	reg *prometheus.Registry
+	// sent records the mutations the requests called.
+	sent *mutationsSent
+}
+
+// mutationsSent is the set of mutation fields a test's requests called,
+// whichever helper sent them.
+type mutationsSent struct {
+	mu    sync.Mutex
+	names map[string]bool
+}
+
+// record adds the mutation fields of query's operations.
+func (m *mutationsSent) record(query string) {
+	doc, err := parser.ParseQuery(&ast.Source{Input: query})
+	if err != nil {
+		return // a test of bad documents
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, op := range doc.Operations {
+		if op.Operation != ast.Mutation {
+			continue
+		}
+		for _, sel := range op.SelectionSet {
+			if f, ok := sel.(*ast.Field); ok {
+				m.names[f.Name] = true
+			}
+		}
+	}
 }
 
 func newAPI(tb testing.TB, options ...func(*graph.Options)) *api {
@@ -72,7 +103,7 @@ func newAPI(tb testing.TB, options ...func(*graph.Options)) *api {
 	}
 	reg := prometheus.NewRegistry()
 	web := httpserver.New(httpserver.Config{DB: pool, GraphQL: graph.NewHandler(pool, opts), Logger: logger, Registry: reg})
-	a := &api{tb: tb, pool: pool, auth: svc, h: web, reg: reg}
+	a := &api{tb: tb, pool: pool, auth: svc, h: web, reg: reg, sent: &mutationsSent{names: map[string]bool{}}}
 	user, err := svc.CreateUser(context.Background(), "admin@example.com", "admin password", nil, nil)
 	if err != nil {
 		tb.Fatalf("create admin user: %v", err)
@@ -156,6 +187,7 @@ func (a *api) post(query string, vars map[string]any, authorization string) resp
 	if err != nil {
 		a.tb.Fatal(err)
 	}
+	a.sent.record(query)
 	ctx, counter := db.WithCounter(context.Background())
 	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
