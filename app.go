@@ -132,7 +132,7 @@ func authService(cfg config, pool *sqlx.DB) (*auth.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &auth.Service{DB: pool, Hasher: hasher, Tokens: tokens}, nil
+	return &auth.Service{DB: pool, Hasher: hasher, Tokens: tokens, RefreshTTL: cfg.refreshTTL}, nil
 }
 
 // app is the running service without its listener: the database, the

@@ -39,6 +39,7 @@ type config struct {
 	demoCustomers int
 	tokenSecret   string
 	tokenTTL      time.Duration
+	refreshTTL    time.Duration
 	smtp          notify.SMTPSender
 	production    bool
 	// requestTimeout bounds a request; shutdownGrace bounds the wait for
@@ -140,10 +141,18 @@ var settings = []setting{
 		mask: maskSecret,
 	},
 	{
-		name: "TOKEN_TTL", def: "24h",
-		help: "How long a token is valid (a Go duration).",
+		name: "ACCESS_TOKEN_TTL", def: "15m",
+		help: "How long an access token is valid (a Go duration); a client gets the next one with its session's refresh token (`refresh_token`). Before sessions this was `TOKEN_TTL`, of 24h.",
 		parse: func(c *config, v string) (err error) {
 			c.tokenTTL, err = parseDuration(v, time.Nanosecond)
+			return err
+		},
+	},
+	{
+		name: "REFRESH_TOKEN_TTL", def: "720h",
+		help: "How long a session's refresh token can be used (a Go duration); each refresh starts it again, so a session lapses after this long unused.",
+		parse: func(c *config, v string) (err error) {
+			c.refreshTTL, err = parseDuration(v, time.Nanosecond)
 			return err
 		},
 	},
