@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"sync"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"customerservice/auth"
+	"customerservice/gqlws"
 )
 
 // Sessions and verified email (issue 16), through the HTTP API.
@@ -673,5 +675,35 @@ func TestEmailChangeRace(t *testing.T) {
 		if mismatched != 0 {
 			t.Errorf("round %d: %d customers differ from their identity's email", round, mismatched)
 		}
+	}
+}
+
+// TestSubscriptionEndsAtLogout: a WebSocket opened with a session's token
+// closes when the session logs out, and the token opens no other.
+func TestSubscriptionEndsAtLogout(t *testing.T) {
+	t.Parallel()
+	l := newLive(t, nil)
+	token, _ := l.signUp("socket.logout@example.com", "socket password")
+	c := l.dial(t, token)
+	l.settle(t)
+	subscribe(t, c, "1", `subscription { my_events `+liveFields+` }`, nil)
+	l.subscribed(t, 1)
+	l.as(token).query(`mutation { logout }`, nil, &struct{}{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		m, err := c.Read(ctx)
+		if err != nil {
+			if code := gqlws.CloseStatus(err); code != 4403 {
+				t.Fatalf("closed with %d (%v), want 4403", code, err)
+			}
+			break
+		}
+		if m.Type != "next" {
+			t.Logf("before the close: %s %s", m.Type, m.Payload)
+		}
+	}
+	if code, _ := l.refused(t, map[string]any{"Authorization": "Bearer " + token}); code != 4403 {
+		t.Errorf("the logged-out token connects again: closed with %d, want 4403", code)
 	}
 }
