@@ -2358,9 +2358,8 @@ type Event {
   customer_group.deleted, customer_group.customer_added, customer_group.customer_removed,
   auth.identity_registered, auth.user_linked, auth.customer_unlinked,
   auth.password_reset_requested, auth.password_reset_completed, auth.session_started,
-  auth.session_revoked (data.reason: logout, logout_everywhere, password_changed,
-  password_reset, refresh_token_reused), auth.password_changed, auth.email_verified,
-  auth.email_change_requested, auth.email_changed, order.placed,
+  auth.session_revoked, auth.password_changed, auth.email_verification_requested,
+  auth.email_verified, auth.email_change_requested, auth.email_changed, order.placed,
   order.updated, order.transfer_requested, order.transfer_accepted,
   order.transfer_declined, order.transfer_replaced
   """
@@ -2377,7 +2376,7 @@ type Event {
   order_id: ID
   "for an update, the fields that changed: {field: {from, to}}"
   changes: JSON
-  "for a creation or a deletion, the row's fields; details of other events"
+  "for a creation or a deletion, the row's fields; details of other events (auth.session_revoked: reason, one of logout, logout_everywhere, password_changed, password_reset, refresh_token_reused)"
   data: JSON
 }
 
