@@ -249,13 +249,17 @@ func purgeIdempotencyKeys(ctx context.Context, pool *sqlx.DB, logger *slog.Logge
 	}
 }
 
-// purgeLoginThrottle deletes spent login throttling rows every hour.
+// purgeLoginThrottle deletes spent login throttling rows every hour, and
+// sessions and email tokens past their use.
 func purgeLoginThrottle(ctx context.Context, pool *sqlx.DB, svc *auth.Service, logger *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		if err := db.PurgeLoginThrottle(ctx, pool, svc.Policy()); err != nil && ctx.Err() == nil {
 			logger.Warn("purge login throttle", "error", err)
+		}
+		if _, err := db.PurgeSessions(ctx, pool, auth.SessionRetention); err != nil && ctx.Err() == nil {
+			logger.Warn("purge sessions", "error", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -13,6 +13,12 @@ import (
 // lapses.
 const DefaultRefreshTTL = 30 * 24 * time.Hour
 
+// SessionRetention is how long a revoked or lapsed session, a spent
+// refresh token and a used or expired email token are kept (for the reuse
+// check, and to tell a support desk what happened) before the hourly
+// purge.
+const SessionRetention = 30 * 24 * time.Hour
+
 func (s *Service) refreshTTL() time.Duration {
 	if s.RefreshTTL > 0 {
 		return s.RefreshTTL
@@ -181,6 +187,15 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (Tok
 		return Token{}, err
 	}
 	return db.InTx(ctx, s.DB, func(tx db.Tx) (Token, error) {
+		// The password checked must still be the identity's: of two
+		// changes at once, the second finds the first's and is refused.
+		locked, err := db.LockIdentity(ctx, tx, identity.ID)
+		if err != nil {
+			return Token{}, err
+		}
+		if locked.PasswordHash != identity.PasswordHash {
+			return Token{}, errcode.Invalid("current_password", "current_password is not the account's password")
+		}
 		if err := db.MarkPasswordChange(ctx, tx); err != nil {
 			return Token{}, err
 		}

@@ -153,11 +153,11 @@ func RevokeSessions(ctx context.Context, q sqlx.ExecerContext, identityID, keep,
 }
 
 // ActiveSessions returns an identity's sessions that stand (not revoked,
-// not lapsed), newest first, marking current the one with that id.
+// not lapsed), the 100 newest first, marking current the one with that id.
 func ActiveSessions(ctx context.Context, q sqlx.QueryerContext, identityID, current string) ([]*Session, error) {
 	const query = `SELECT ` + sessionColumns + `, s.id = $2 AS current FROM auth_session s
 		WHERE s.auth_identity_id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
-		ORDER BY s.created_at DESC, s.id DESC`
+		ORDER BY s.created_at DESC, s.id DESC LIMIT 100`
 	out := []*Session{}
 	if err := sqlx.SelectContext(ctx, q, &out, query, identityID, current); err != nil {
 		return nil, fmt.Errorf("sessions of %s: %w", identityID, err)
@@ -192,4 +192,27 @@ func DropResetTokens(ctx context.Context, q sqlx.ExecerContext, identityID strin
 		return fmt.Errorf("drop reset tokens: %w", err)
 	}
 	return nil
+}
+
+// PurgeSessions deletes what sessions and email tokens leave behind once
+// it is of no use: sessions revoked or lapsed more than keep ago (with
+// their refresh tokens), refresh tokens spent more than keep ago (a reuse
+// that late is refused as unknown instead of ending the session), and
+// email tokens used or expired more than keep ago. It returns how many
+// rows it deleted.
+func PurgeSessions(ctx context.Context, q sqlx.ExecerContext, keep time.Duration) (int64, error) {
+	var total int64
+	for _, query := range []string{
+		`DELETE FROM auth_session WHERE coalesce(revoked_at, expires_at) < now() - make_interval(secs => $1)`,
+		`DELETE FROM refresh_token WHERE used_at < now() - make_interval(secs => $1)`,
+		`DELETE FROM email_token WHERE coalesce(used_at, expires_at) < now() - make_interval(secs => $1)`,
+	} {
+		res, err := q.ExecContext(ctx, query, keep.Seconds())
+		if err != nil {
+			return total, fmt.Errorf("purge sessions: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
 }

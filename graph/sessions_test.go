@@ -707,3 +707,40 @@ func TestSubscriptionEndsAtLogout(t *testing.T) {
 		t.Errorf("the logged-out token connects again: closed with %d, want 4403", code)
 	}
 }
+
+// TestChangePasswordRace: two changes of one password at once, from one
+// session: one wins, the other is refused, and the winner's password is
+// the one that logs in.
+func TestChangePasswordRace(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.signUp("race.pw@example.com", "the old password")
+	s := a.as("").loginSession("CUSTOMER", "race.pw@example.com", "the old password")
+	results := released(2, func(i int) response {
+		return a.as(s.Token).do(changePasswordQ, map[string]any{"c": "the old password", "n": []string{"first new password", "second new password"}[i]})
+	})
+	won := -1
+	for i, r := range results {
+		switch {
+		case len(r.Errors) == 0:
+			if won >= 0 {
+				t.Fatal("both changes succeeded")
+			}
+			won = i
+		case r.Errors[0].Extensions["code"] == "INVALID_DATA":
+			// It checked the old password after the winner changed it.
+		case r.Errors[0].Extensions["code"] == "UNAUTHORIZED":
+			// Its token was checked after the winner's change ended it.
+		default:
+			t.Errorf("change %d: %+v", i, r.Errors)
+		}
+	}
+	if won < 0 {
+		t.Fatal("neither change succeeded")
+	}
+	a.login("CUSTOMER", "race.pw@example.com", []string{"first new password", "second new password"}[won])
+	lost := a.as("").do(loginSessionQ, map[string]any{"t": "CUSTOMER", "e": "race.pw@example.com", "p": []string{"first new password", "second new password"}[1-won]})
+	if len(lost.Errors) == 0 {
+		t.Error("the refused change's password logs in")
+	}
+}
