@@ -291,8 +291,8 @@ func (s *Service) RunResetRequests(ctx context.Context, interval time.Duration, 
 // ResetPassword spends a reset token and sets the identity's new password.
 // The new password ends what the old one let in: every token issued before
 // (the identity's token generation moves on), every session, every other
-// reset token and
-// queued request, and the login throttle's counts and known addresses.
+// reset token and queued request, and the login throttle's counts and
+// known addresses.
 // Returns INVALID_DATA for a bad password and UNAUTHORIZED for a token that
 // is unknown, used or expired.
 func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
