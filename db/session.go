@@ -14,14 +14,14 @@ import (
 // Session is a row of auth_session: one login, whose access tokens carry
 // its id and whose refresh tokens rotate within it. It holds no secret.
 type Session struct {
-	ID         string    `db:"id"`
-	IdentityID string    `db:"auth_identity_id"`
-	ActorType  string    `db:"actor_type"`
-	UserAgent  *string   `db:"user_agent"`
-	ClientAddr *string   `db:"client_address"`
-	CreatedAt  time.Time `db:"created_at"`
-	LastUsedAt time.Time `db:"last_used_at"`
-	ExpiresAt  time.Time `db:"expires_at"`
+	ID            string    `db:"id"`
+	IdentityID    string    `db:"auth_identity_id"`
+	ActorType     string    `db:"actor_type"`
+	UserAgent     *string   `db:"user_agent"`
+	ClientAddress *string   `db:"client_address"`
+	CreatedAt     time.Time `db:"created_at"`
+	LastUsedAt    time.Time `db:"last_used_at"`
+	ExpiresAt     time.Time `db:"expires_at"`
 	// Current is true for the session of the request that lists it.
 	Current bool `db:"current"`
 }

@@ -274,13 +274,14 @@ type ComplexityRoot struct {
 	}
 
 	Session struct {
-		ActorType  func(childComplexity int) int
-		CreatedAt  func(childComplexity int) int
-		Current    func(childComplexity int) int
-		ExpiresAt  func(childComplexity int) int
-		ID         func(childComplexity int) int
-		LastUsedAt func(childComplexity int) int
-		UserAgent  func(childComplexity int) int
+		ActorType     func(childComplexity int) int
+		ClientAddress func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Current       func(childComplexity int) int
+		ExpiresAt     func(childComplexity int) int
+		ID            func(childComplexity int) int
+		LastUsedAt    func(childComplexity int) int
+		UserAgent     func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -1699,6 +1700,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Session.ActorType(childComplexity), true
+	case "Session.client_address":
+		if e.ComplexityRoot.Session.ClientAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.ClientAddress(childComplexity), true
 	case "Session.created_at":
 		if e.ComplexityRoot.Session.CreatedAt == nil {
 			break
@@ -2310,6 +2317,8 @@ type Session {
   expires_at: Time!
   "the User-Agent of the login"
   user_agent: String
+  "the address the login came from (behind TRUSTED_PROXIES, the one they forwarded)"
+  client_address: String
   "true for the session of the token this request carries"
   current: Boolean!
 }
@@ -3098,6 +3107,8 @@ func (ec *executionContext) childFields_Session(ctx context.Context, field graph
 		return ec.fieldContext_Session_expires_at(ctx, field)
 	case "user_agent":
 		return ec.fieldContext_Session_user_agent(ctx, field)
+	case "client_address":
+		return ec.fieldContext_Session_client_address(ctx, field)
 	case "current":
 		return ec.fieldContext_Session_current(ctx, field)
 	}
@@ -10104,6 +10115,29 @@ func (ec *executionContext) fieldContext_Session_user_agent(_ context.Context, f
 	return graphql.NewScalarFieldContext("Session", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _Session_client_address(ctx context.Context, field graphql.CollectedField, obj *db.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_client_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Session_client_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
 func (ec *executionContext) _Session_current(ctx context.Context, field graphql.CollectedField, obj *db.Session) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15030,6 +15064,11 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "user_agent":
 			out.Values[i] = ec._Session_user_agent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "client_address":
+			out.Values[i] = ec._Session_client_address(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

@@ -18,7 +18,7 @@ const (
 	loginSessionQ = `mutation ($t: ActorType!, $e: String!, $p: String!) {
 		login(actor_type: $t, email: $e, password: $p) { token expires_at refresh_token refresh_token_expires_at session_id } }`
 	refreshQ         = `mutation ($r: String!) { refresh_token(refresh_token: $r) { token expires_at refresh_token refresh_token_expires_at session_id } }`
-	mySessionsQ      = `{ my_sessions { id actor_type created_at last_used_at expires_at user_agent current } }`
+	mySessionsQ      = `{ my_sessions { id actor_type created_at last_used_at expires_at user_agent client_address current } }`
 	changePasswordQ  = `mutation ($c: String!, $n: String!) { change_password(current_password: $c, new_password: $n) { token expires_at refresh_token session_id } }`
 	verifyEmailQ     = `mutation ($t: String!) { verify_email(token: $t) { email email_verified_at email_changed } }`
 	requestChangeQ   = `mutation ($e: String!) { request_email_change(new_email: $e) { new_email expires_at } }`
@@ -41,6 +41,7 @@ type sessionRow struct {
 	CreatedAt  time.Time `json:"created_at"`
 	LastUsedAt time.Time `json:"last_used_at"`
 	UserAgent  *string   `json:"user_agent"`
+	ClientAddr *string   `json:"client_address"`
 	Current    bool      `json:"current"`
 }
 
@@ -236,7 +237,7 @@ func TestLogoutAndMySessions(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	_, id := a.signUp("two.devices@example.com", "two devices password")
-	phone := a.as("")
+	phone := a.as("").from("203.0.113.7:5000", "")
 	phone.userAgent = "ShopApp/2.1 (iPhone)"
 	onPhone := phone.loginSession("CUSTOMER", "two.devices@example.com", "two devices password")
 	laptop := a.as("")
@@ -248,7 +249,7 @@ func TestLogoutAndMySessions(t *testing.T) {
 	list := a.as(onPhone.Token).mySessions()
 	if len(list) != 3 || list[0].ID != onLaptop.SessionID || list[1].ID != onPhone.SessionID || list[0].Current || !list[1].Current ||
 		str(list[0].UserAgent) != "Mozilla/5.0 (X11; Linux x86_64)" || str(list[1].UserAgent) != "ShopApp/2.1 (iPhone)" ||
-		list[0].ActorType != "CUSTOMER" || list[0].CreatedAt.IsZero() || list[0].LastUsedAt.Before(list[0].CreatedAt) {
+		list[0].ActorType != "CUSTOMER" || str(list[1].ClientAddr) != "203.0.113.7" || list[0].CreatedAt.IsZero() || list[0].LastUsedAt.Before(list[0].CreatedAt) {
 		t.Fatalf("my_sessions = %+v", list)
 	}
 	// No secret is reachable: the type has no such field.
