@@ -149,7 +149,7 @@ func authService(cfg config, pool *sqlx.DB) (*auth.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &auth.Service{DB: pool, Hasher: hasher, Tokens: tokens}, nil
+	return &auth.Service{DB: pool, Hasher: hasher, Tokens: tokens, RefreshTTL: cfg.refreshTTL}, nil
 }
 
 // app is the running service without its listener: the database, the
@@ -284,13 +284,17 @@ func purgeIdempotencyKeys(ctx context.Context, pool *sqlx.DB, logger *slog.Logge
 	}
 }
 
-// purgeLoginThrottle deletes spent login throttling rows every hour.
+// purgeLoginThrottle deletes spent login throttling rows every hour, and
+// sessions and email tokens past their use.
 func purgeLoginThrottle(ctx context.Context, pool *sqlx.DB, svc *auth.Service, logger *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		if err := db.PurgeLoginThrottle(ctx, pool, svc.Policy()); err != nil && ctx.Err() == nil {
 			logger.Warn("purge login throttle", "error", err)
+		}
+		if _, err := db.PurgeSessions(ctx, pool, auth.SessionRetention); err != nil && ctx.Err() == nil {
+			logger.Warn("purge sessions", "error", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -45,6 +45,7 @@ type config struct {
 	demoCustomers int
 	tokenSecret   string
 	tokenTTL      time.Duration
+	refreshTTL    time.Duration
 	smtp          notify.SMTPSender
 	production    bool
 	// requestTimeout bounds a request; shutdownGrace bounds the wait for
@@ -190,10 +191,18 @@ var settings = []setting{
 		mask: maskSecret,
 	},
 	{
-		name: "TOKEN_TTL", def: "24h",
-		help: "How long a token is valid (a Go duration).",
+		name: "ACCESS_TOKEN_TTL", def: "15m",
+		help: "How long an access token is valid (a Go duration); a client gets the next one with its session's refresh token (`refresh_token`). Before sessions this was `TOKEN_TTL`, of 24h.",
 		parse: func(c *config, v string) (err error) {
 			c.tokenTTL, err = parseDuration(v, time.Nanosecond)
+			return err
+		},
+	},
+	{
+		name: "REFRESH_TOKEN_TTL", def: "720h",
+		help: "How long a session's refresh token can be used (a Go duration); each refresh starts it again, so a session lapses after this long unused.",
+		parse: func(c *config, v string) (err error) {
+			c.refreshTTL, err = parseDuration(v, time.Nanosecond)
 			return err
 		},
 	},
@@ -422,6 +431,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if err := s.parse(&c, s.value(getenv)); err != nil {
 			bad = append(bad, s.name+": "+err.Error())
 		}
+	}
+	// A renamed setting is refused, not ignored: a deployment that still
+	// sets it would otherwise get another value than it asks for.
+	if getenv("TOKEN_TTL") != "" {
+		bad = append(bad, "TOKEN_TTL: renamed ACCESS_TOKEN_TTL (15m by default) when sessions came; set that, and REFRESH_TOKEN_TTL for how long a session lasts unused")
 	}
 	if bad != nil {
 		// One line, so that a log collector keeps the messages together.

@@ -44,7 +44,8 @@ func TestSettingsDefaults(t *testing.T) {
 		{"ADDR", c.addr, "localhost:8080"},
 		{"DEMO_CUSTOMERS", c.demoCustomers, 300},
 		{"TOKEN_SECRET", c.tokenSecret, ""},
-		{"TOKEN_TTL", c.tokenTTL, 24 * time.Hour},
+		{"ACCESS_TOKEN_TTL", c.tokenTTL, 15 * time.Minute},
+		{"REFRESH_TOKEN_TTL", c.refreshTTL, 720 * time.Hour},
 		{"SMTP_ADDR", c.smtp.Addr, ""},
 		{"SMTP_ALLOW_PLAINTEXT", c.smtp.AllowPlaintext, false},
 		{"SMTP_FROM", c.smtp.From, "no-reply@localhost"},
@@ -107,7 +108,7 @@ func TestSettingsBoundaries(t *testing.T) {
 		{"ADDR", []string{"localhost:8080", ":8080", "127.0.0.1:0", "[::1]:8080"}, []string{"8080", "localhost", "localhost:"}},
 		{"DEMO_CUSTOMERS", []string{"0", "1", "300"}, []string{"-1", "many", "1e3"}},
 		{"TOKEN_SECRET", []string{secret32}, []string{secret32[1:]}},
-		{"TOKEN_TTL", []string{"1ns", "24h"}, []string{"0s", "0", "-1h", "24", "a day"}},
+		{"ACCESS_TOKEN_TTL", []string{"1ns", "24h"}, []string{"0s", "0", "-1h", "24", "a day"}},
 		{"SMTP_ADDR", []string{"mail.example:587", "127.0.0.1:25"}, []string{"mail.example", ":587", "mail.example:"}},
 		{"SMTP_ALLOW_PLAINTEXT", []string{"true", "1", "false", "0"}, []string{"yes", "TRUE"}},
 		{"SMTP_FROM", []string{"no-reply@shop.example", "Shop <no-reply@shop.example>"}, []string{"no-reply", "Shop <>"}},
@@ -160,6 +161,13 @@ func TestSettingsTransactionPooler(t *testing.T) {
 	}
 }
 
+// TOKEN_TTL, renamed, stops the server rather than being ignored.
+func TestSettingsRenamedTokenTTL(t *testing.T) {
+	if _, err := loadConfig(env("TOKEN_TTL", "24h")); err == nil || !strings.Contains(err.Error(), "ACCESS_TOKEN_TTL") {
+		t.Errorf("TOKEN_TTL set: %v", err)
+	}
+}
+
 func TestSettingsGOMEMLIMITUnits(t *testing.T) {
 	for v, want := range map[string]int64{"0": 0, "1024": 1024, "1024B": 1024, "2KiB": 2 << 10, "44MiB": 44 << 20, "3GiB": 3 << 30, "1TiB": 1 << 40, "off": math.MaxInt64} {
 		if got, err := parseMemoryLimit(v); err != nil || got != want {
@@ -173,10 +181,10 @@ func TestSettingsGOMEMLIMITUnits(t *testing.T) {
 func TestBadSettingsStopTheStart(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"serve"},
-		env("DB_MAX_CONNS", "0", "TOKEN_TTL", "0s", "DATA_DIR", t.TempDir()), nil, &stdout, &stderr)
+		env("DB_MAX_CONNS", "0", "ACCESS_TOKEN_TTL", "0s", "DATA_DIR", t.TempDir()), nil, &stdout, &stderr)
 	log := stderr.String()
 	if code != 1 || !strings.Contains(log, `DB_MAX_CONNS: must be a whole number of 1 or more, got \"0\"`) ||
-		!strings.Contains(log, "TOKEN_TTL: must be longer than 0") || strings.Count(log, "\n") != 1 {
+		!strings.Contains(log, "ACCESS_TOKEN_TTL: must be longer than 0") || strings.Count(log, "\n") != 1 {
 		t.Errorf("exit %d, log:\n%s", code, log)
 	}
 

@@ -25,6 +25,15 @@ type credential struct {
 
 type credentialKey struct{}
 
+type userAgentKey struct{}
+
+// userAgentFrom returns the User-Agent the request sent, which a session
+// started by it keeps for my_sessions.
+func userAgentFrom(ctx context.Context) string {
+	ua, _ := ctx.Value(userAgentKey{}).(string)
+	return ua
+}
+
 // Middleware reads "Authorization: Bearer <token>" and puts the actor in
 // the request's context. A bad token does not fail the request here: only
 // operations that need an actor refuse it, so public ones still work. Nor
@@ -32,6 +41,9 @@ type credentialKey struct{}
 // checks, once for the request, that the token still stands.
 func (s *Service) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ua := r.Header.Get("User-Agent"); ua != "" {
+			r = r.WithContext(context.WithValue(r.Context(), userAgentKey{}, ua))
+		}
 		h := r.Header.Get("Authorization")
 		if h == "" {
 			next.ServeHTTP(w, r)
@@ -55,15 +67,16 @@ func errRevoked() error {
 }
 
 // checkActor confirms that a token still stands: its identity has not had
-// its password reset since (the generations match), and the token's actor
-// is still the identity's, so a deleted customer's token reaches nothing.
-// One lookup by primary key.
+// its password reset or changed since (the generations match), its session
+// is not revoked (logout) nor lapsed, and the token's actor is still the
+// identity's, so a deleted customer's token reaches nothing. One statement,
+// by primary keys.
 func (s *Service) checkActor(ctx context.Context, a Actor) error {
-	st, err := db.IdentityTokenState(ctx, s.conn(ctx), a.IdentityID)
+	st, err := db.IdentityTokenState(ctx, s.conn(ctx), a.IdentityID, a.SessionID)
 	if err != nil {
 		return err
 	}
-	if st == nil || st.Generation != a.Generation {
+	if st == nil || st.Generation != a.Generation || !st.SessionStands {
 		return errRevoked()
 	}
 	if a.ID == "" {

@@ -25,6 +25,9 @@ type Service struct {
 	Tokens *Tokens
 	// LoginPolicy bounds password checks; DefaultLoginPolicy when zero.
 	LoginPolicy db.LoginLimits
+	// RefreshTTL is how long a session's refresh token can be used;
+	// DefaultRefreshTTL when zero. Each refresh starts it again.
+	RefreshTTL time.Duration
 }
 
 // conn is what the flows' statements run on: the pool, or the shared
@@ -33,10 +36,17 @@ type Service struct {
 // or not at all. db.InTx takes the pool and finds the transaction itself.
 func (s *Service) conn(ctx context.Context) sqlx.ExtContext { return db.Conn(ctx, s.DB) }
 
-// Token is a signed token and its expiry.
+// Token is a signed access token and its expiry, with, when a session
+// starts (login, register), its first refresh token, or when one is
+// refreshed, the next one.
 type Token struct {
 	Token     string
 	ExpiresAt time.Time
+	// RefreshToken is empty where the session's refresh token stays the
+	// one the client has (create_customer_account, change_password).
+	RefreshToken     string
+	RefreshExpiresAt time.Time
+	SessionID        string
 }
 
 // ResetTokenTTL is how long a password reset token can be used.
@@ -46,11 +56,12 @@ var errInvalidLogin = errcode.New(errcode.Unauthorized, "Invalid email or passwo
 
 func (s *Service) issue(a Actor) (Token, error) {
 	tok, exp, err := s.Tokens.Issue(a)
-	return Token{Token: tok, ExpiresAt: exp}, err
+	return Token{Token: tok, ExpiresAt: exp, SessionID: a.SessionID}, err
 }
 
-// Register creates an emailpass identity and returns a token of actor type
-// t that is not linked to any account yet. Returns INVALID_DATA for a bad
+// Register creates an emailpass identity, mails a token that verifies its
+// email (see VerifyEmail), and starts a session whose token, of actor type
+// t, is not linked to any account yet. Returns INVALID_DATA for a bad
 // email or password and UNAUTHORIZED "Identity with email already exists"
 // when the email has an identity, whoever it belongs to.
 func (s *Service) Register(ctx context.Context, t ActorType, email, password string) (Token, error) {
@@ -65,15 +76,21 @@ func (s *Service) Register(ctx context.Context, t ActorType, email, password str
 	if err != nil {
 		return Token{}, err
 	}
-	identity, err := db.InTx(ctx, s.DB, func(tx db.Tx) (*db.Identity, error) { return db.CreateIdentity(ctx, tx, clean, hash) })
-	if err != nil {
-		return Token{}, err
-	}
-	return s.issue(Actor{Type: t, IdentityID: identity.ID, Generation: identity.TokenGeneration})
+	return db.InTx(ctx, s.DB, func(tx db.Tx) (Token, error) {
+		identity, err := db.CreateIdentity(ctx, tx, clean, hash)
+		if err != nil {
+			return Token{}, err
+		}
+		if err := s.mailEmailToken(ctx, tx, identity.ID, db.EmailVerify, clean); err != nil {
+			return Token{}, err
+		}
+		return s.startSession(ctx, tx, Actor{Type: t, IdentityID: identity.ID, Generation: identity.TokenGeneration})
+	})
 }
 
-// Login checks an email and password and returns a token for the
-// identity's account of type t, or an unlinked token when it has none.
+// Login checks an email and password, starts a session and returns its
+// tokens: an access token for the identity's account of type t (unlinked
+// when it has none) and a refresh token.
 // A wrong password and an unknown email fail alike, in about the same time:
 // UNAUTHORIZED "Invalid email or password". Every attempt is counted
 // before the password is checked (see db.CountLoginAttempt and README.md,
@@ -118,6 +135,14 @@ func (s *Service) Login(ctx context.Context, t ActorType, email, password string
 	if err := db.LoginSucceeded(ctx, s.conn(ctx), account, address); err != nil {
 		return Token{}, err
 	}
+	return db.InTx(ctx, s.DB, func(tx db.Tx) (Token, error) {
+		return s.startSession(ctx, tx, actorOf(identity, t))
+	})
+}
+
+// actorOf is the actor of type t of an identity as it is now: linked to
+// its customer or admin user when it has one.
+func actorOf(identity *db.Identity, t ActorType) Actor {
 	a := Actor{Type: t, IdentityID: identity.ID, Generation: identity.TokenGeneration}
 	switch {
 	case t == Customer && identity.CustomerID != nil:
@@ -125,7 +150,7 @@ func (s *Service) Login(ctx context.Context, t ActorType, email, password string
 	case t == User && identity.UserID != nil:
 		a.ID = *identity.UserID
 	}
-	return s.issue(a)
+	return a
 }
 
 // DefaultLoginPolicy is the login throttling the service runs with.
@@ -265,8 +290,9 @@ func (s *Service) RunResetRequests(ctx context.Context, interval time.Duration, 
 
 // ResetPassword spends a reset token and sets the identity's new password.
 // The new password ends what the old one let in: every token issued before
-// (the identity's token generation moves on), every other reset token and
-// queued request, and the login throttle's counts and known addresses.
+// (the identity's token generation moves on), every session, every other
+// reset token and queued request, and the login throttle's counts and
+// known addresses.
 // Returns INVALID_DATA for a bad password and UNAUTHORIZED for a token that
 // is unknown, used or expired.
 func (s *Service) ResetPassword(ctx context.Context, token, password string) error {
@@ -291,6 +317,9 @@ func (s *Service) ResetPassword(ctx context.Context, token, password string) err
 			return struct{}{}, err
 		}
 		if err := db.DropResetRequests(ctx, tx, identity.Email); err != nil {
+			return struct{}{}, err
+		}
+		if _, err := db.RevokeSessions(ctx, tx, identityID, "", db.RevokedPasswordReset); err != nil {
 			return struct{}{}, err
 		}
 		return struct{}{}, db.ForgetLoginThrottle(ctx, tx, accountKey(identity.Email))
@@ -341,7 +370,9 @@ func (s *Service) CreateCustomerAccount(ctx context.Context, fields db.CustomerF
 	if err != nil {
 		return nil, Token{}, err
 	}
-	tok, err := s.issue(Actor{Type: Customer, ID: customer.ID, IdentityID: identity.ID, Generation: identity.TokenGeneration})
+	// The caller's session goes on, now acting as the customer: its
+	// refresh token, which the client has, now refreshes to one.
+	tok, err := s.issue(Actor{Type: Customer, ID: customer.ID, IdentityID: identity.ID, Generation: identity.TokenGeneration, SessionID: a.SessionID})
 	return customer, tok, err
 }
 

@@ -34,6 +34,10 @@ type Actor struct {
 	// Generation is the identity's token generation when the token was
 	// issued; a password reset moves it on, ending the tokens before it.
 	Generation int
+	// SessionID is the session the token was issued in (its "sid"
+	// claim); revoking the session ends the token at once. Empty for a
+	// token issued before sessions.
+	SessionID string
 }
 
 const (
@@ -68,7 +72,12 @@ type claims struct {
 	// Generation is compared with the identity's, rather than the issue
 	// time with the reset's: iat has only second precision.
 	Generation int `json:"gen"`
+	// SessionID is checked against the session's row, like Generation.
+	SessionID string `json:"sid,omitempty"`
 }
+
+// TTL is how long the access tokens it issues are valid.
+func (t *Tokens) TTL() time.Duration { return t.ttl }
 
 // Issue returns a token for a, and when it expires.
 func (t *Tokens) Issue(a Actor) (string, time.Time, error) {
@@ -86,6 +95,7 @@ func (t *Tokens) Issue(a Actor) (string, time.Time, error) {
 		ActorID:    a.ID,
 		IdentityID: a.IdentityID,
 		Generation: a.Generation,
+		SessionID:  a.SessionID,
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
 	if err != nil {
@@ -124,7 +134,7 @@ func (t *Tokens) verify(token string) (Actor, time.Time, error) {
 	if c.ActorType != Customer && c.ActorType != User || c.IdentityID == "" {
 		return Actor{}, time.Time{}, errBadToken
 	}
-	return Actor{Type: c.ActorType, ID: c.ActorID, IdentityID: c.IdentityID, Generation: c.Generation}, c.ExpiresAt.Time, nil
+	return Actor{Type: c.ActorType, ID: c.ActorID, IdentityID: c.IdentityID, Generation: c.Generation, SessionID: c.SessionID}, c.ExpiresAt.Time, nil
 }
 
 // LoadOrCreateSecret returns the secret kept in path, creating a random one

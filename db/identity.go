@@ -24,9 +24,13 @@ type Identity struct {
 	// password reset moves it on, which ends the tokens issued before.
 	TokenGeneration int       `db:"token_generation"`
 	CreatedAt       time.Time `db:"created_at"`
+	// EmailVerifiedAt is when the email was last shown to reach the
+	// identity's owner (a verification token, or the token that confirmed
+	// an email change); nil while it is not.
+	EmailVerifiedAt *time.Time `db:"email_verified_at"`
 }
 
-const identityColumns = `i.id, i.email, i.password_hash, i.customer_id, i.user_id, i.token_generation, i.created_at`
+const identityColumns = `i.id, i.email, i.password_hash, i.customer_id, i.user_id, i.token_generation, i.created_at, i.email_verified_at`
 
 // identityExists is Medusa's answer to registering a taken email,
 // whichever actor the identity belongs to. A new value each time, so no
@@ -107,15 +111,23 @@ type TokenState struct {
 	Generation int     `db:"token_generation"`
 	CustomerID *string `db:"customer_id"`
 	UserID     *string `db:"user_id"`
+	// SessionStands is whether the session asked about is neither revoked
+	// nor lapsed; true when none was asked about (a token from before
+	// sessions).
+	SessionStands bool `db:"session_stands"`
 }
 
-// IdentityTokenState returns the token state of an identity, or nil when
-// there is none. It is read for every request that carries a token, by
-// primary key.
-func IdentityTokenState(ctx context.Context, q sqlx.QueryerContext, id string) (*TokenState, error) {
-	const query = `SELECT i.token_generation, i.customer_id, i.user_id FROM auth_identity i WHERE i.id = $1`
+// IdentityTokenState returns the token state of an identity and of its
+// session sessionID ("" for none), or nil when there is no such identity.
+// It is read for every request that carries a token, by primary keys, in
+// one statement.
+func IdentityTokenState(ctx context.Context, q sqlx.QueryerContext, id, sessionID string) (*TokenState, error) {
+	const query = `SELECT i.token_generation, i.customer_id, i.user_id,
+		$2 = '' OR EXISTS (SELECT FROM auth_session s WHERE s.id = $2 AND s.auth_identity_id = i.id
+			AND s.revoked_at IS NULL AND s.expires_at > now()) AS session_stands
+		FROM auth_identity i WHERE i.id = $1`
 	var out TokenState
-	if err := sqlx.GetContext(ctx, q, &out, query, id); err != nil {
+	if err := sqlx.GetContext(ctx, q, &out, query, id, sessionID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
 		}

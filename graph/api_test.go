@@ -43,6 +43,8 @@ type api struct {
 	// 192.0.2.1:1234 when empty); forwardedFor, when not empty, is sent as
 	// X-Forwarded-For.
 	remoteAddr, forwardedFor string
+	// userAgent, when not empty, is sent as User-Agent.
+	userAgent string
 	// adminID is the admin user the default token acts as.
 	adminID string
 	// reg holds the metrics the requests record.
@@ -193,6 +195,9 @@ func (a *api) post(query string, vars map[string]any, authorization string) resp
 	req.Header.Set("Content-Type", "application/json")
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
+	}
+	if a.userAgent != "" {
+		req.Header.Set("User-Agent", a.userAgent)
 	}
 	if a.remoteAddr != "" {
 		req.RemoteAddr = a.remoteAddr

@@ -169,8 +169,9 @@ func TestEveryMutationWritesItsEvent(t *testing.T) {
 	// The storefront: register, create the account, manage it, order,
 	// transfer, reset the password.
 	shopperToken, shopperID := a.signUp("shopper@example.com", "shopper password")
-	ev = step("register and create_customer_account", "auth.identity_registered", "customer.created", "customer.account_created")
-	if ev[0].ActorType != "GUEST" || ev[2].ActorType != "GUEST" || str(ev[2].CustomerID) != shopperID {
+	ev = step("register and create_customer_account", "auth.identity_registered", "auth.email_verification_requested",
+		"auth.session_started", "customer.created", "customer.account_created")
+	if ev[0].ActorType != "GUEST" || ev[4].ActorType != "GUEST" || str(ev[4].CustomerID) != shopperID {
 		t.Errorf("sign-up events: %+v", ev)
 	}
 	shopper := a.as(shopperToken)
@@ -218,9 +219,66 @@ func TestEveryMutationWritesItsEvent(t *testing.T) {
 	token := a.resetToken("shopper@example.com") // request_password_reset, and the mail
 	step("request_password_reset", "auth.password_reset_requested")
 	a.resetPassword(token, "a new password")
-	step("reset_password", "auth.password_reset_completed")
+	ev = step("reset_password", "auth.password_reset_completed", "auth.session_revoked")
+	if !strings.Contains(string(ev[1].Data["reason"]), "password_reset") || str(ev[1].CustomerID) != shopperID {
+		t.Errorf("reset_password's revocation: %+v", ev[1])
+	}
 	a.login("CUSTOMER", "shopper@example.com", "a new password")
-	step("login")
+	ev = step("login", "auth.session_started")
+	if str(ev[0].CustomerID) != shopperID || ev[0].ActorType != "GUEST" {
+		t.Errorf("login's event: %+v", ev[0])
+	}
+
+	// Sessions and verified email (issue 16).
+	s := a.as("").loginSession("CUSTOMER", "shopper@example.com", "a new password")
+	step("another login", "auth.session_started")
+	next := a.as("").refresh(s.RefreshToken)
+	step("refresh_token")
+	shopper = a.as(next.Token)
+	var changed struct {
+		C struct{ Token string } `json:"change_password"`
+	}
+	shopper.query(`mutation { change_password(current_password: "a new password", new_password: "another password") { token } }`, nil, &changed)
+	ev = step("change_password", "auth.password_changed", "auth.session_revoked")
+	if ev[0].ActorType != "CUSTOMER" || str(ev[0].ActorID) != shopperID || !strings.Contains(string(ev[1].Data["reason"]), "password_changed") {
+		t.Errorf("change_password's events: %+v", ev)
+	}
+	shopper = a.as(changed.C.Token)
+	a.ageEmailTokens() // past the mail throttle's minute
+	shopper.query(`mutation { request_email_verification }`, nil, &struct{}{})
+	step("request_email_verification", "auth.email_verification_requested")
+	shopper.verifyEmail(a.mailedToken("email_verification", "shopper@example.com"))
+	ev = step("verify_email", "auth.email_verified")
+	if str(ev[0].CustomerID) != shopperID || ev[0].ActorType != "CUSTOMER" {
+		t.Errorf("verify_email's event: %+v", ev[0])
+	}
+	a.ageEmailTokens()
+	shopper.query(`mutation { request_email_change(new_email: "Shopper.New@example.com") { new_email } }`, nil, &struct{}{})
+	ev = step("request_email_change", "auth.email_change_requested")
+	if !strings.Contains(string(ev[0].Data["new_email"]), "shopper.new@example.com") || str(ev[0].CustomerID) != shopperID {
+		t.Errorf("request_email_change's event: %+v", ev[0])
+	}
+	a.as("").verifyEmail(a.mailedToken("email_change", "shopper.new@example.com"))
+	ev = step("verify_email with a change token", "auth.email_changed", "customer.updated")
+	if from, to := change(t, ev[0], "email"); from != "shopper@example.com" || to != "shopper.new@example.com" {
+		t.Errorf("email_changed: %v -> %v", from, to)
+	}
+	if _, to := change(t, ev[1], "email"); to != "shopper.new@example.com" {
+		t.Errorf("the customer's email changed to %v", to)
+	}
+	shopper.query(`mutation { logout }`, nil, &struct{}{})
+	ev = step("logout", "auth.session_revoked")
+	if !strings.Contains(string(ev[0].Data["reason"]), `"logout"`) || ev[0].ActorType != "CUSTOMER" {
+		t.Errorf("logout's event: %+v", ev[0])
+	}
+	again := a.as("").loginSession("CUSTOMER", "shopper.new@example.com", "another password")
+	step("a login with the new email", "auth.session_started")
+	a.as(again.Token).query(`mutation { logout_everywhere }`, nil, &struct{}{})
+	ev = step("logout_everywhere", "auth.session_revoked")
+	if !strings.Contains(string(ev[0].Data["reason"]), "logout_everywhere") {
+		t.Errorf("logout_everywhere's event: %+v", ev[0])
+	}
+	secrets := []string{s.RefreshToken, next.RefreshToken, again.RefreshToken}
 	guesser := a.as("").from("198.51.100.77:1", "")
 	for range 12 {
 		guesser.do(`mutation { login(actor_type: CUSTOMER, email: "shopper@example.com", password: "a guess") { token } }`, nil)
@@ -251,11 +309,15 @@ func TestEveryMutationWritesItsEvent(t *testing.T) {
 		}
 	}
 
-	// No secret reaches the log: password hashes, reset and transfer
-	// tokens.
+	// No secret reaches the log: password hashes, reset, transfer,
+	// refresh and email tokens.
+	var mailed []string
+	a.pool.Select(&mailed, `SELECT token_hash FROM email_token UNION ALL SELECT token_hash FROM refresh_token
+		UNION ALL SELECT data->>'token' FROM notification WHERE data ? 'token'`)
+	secrets = append(secrets, mailed...)
 	var log string
 	a.pool.Get(&log, `SELECT coalesce(string_agg(coalesce(changes::text, '') || coalesce(data::text, ''), ' '), '') FROM event`)
-	for _, secret := range []string{"argon2id", "token_hash", "password_hash", a.token[:20]} {
+	for _, secret := range append(secrets, "argon2id", "token_hash", "password_hash", a.token[:20]) {
 		if strings.Contains(log, secret) {
 			t.Errorf("the event log holds %q", secret)
 		}
@@ -328,7 +390,7 @@ func TestSeededDataWritesNoEvents(t *testing.T) {
 	t.Parallel()
 	a := seeded(t, 5, time.Now())
 	var n int
-	a.pool.Get(&n, `SELECT count(*) FROM event WHERE type <> 'auth.identity_registered' AND type <> 'auth.user_linked'`)
+	a.pool.Get(&n, `SELECT count(*) FROM event WHERE type NOT IN ('auth.identity_registered', 'auth.user_linked', 'auth.session_started')`)
 	if n != 0 {
 		t.Errorf("%d events for a seeded dataset", n)
 	}

@@ -39,6 +39,7 @@ type ResolverRoot interface {
 	Order() OrderResolver
 	OrderList() OrderListResolver
 	Query() QueryResolver
+	Session() SessionResolver
 	Subscription() SubscriptionResolver
 	Webhook() WebhookResolver
 	WebhookList() WebhookListResolver
@@ -72,8 +73,11 @@ type ComplexityRoot struct {
 	}
 
 	AuthToken struct {
-		ExpiresAt func(childComplexity int) int
-		Token     func(childComplexity int) int
+		ExpiresAt             func(childComplexity int) int
+		RefreshToken          func(childComplexity int) int
+		RefreshTokenExpiresAt func(childComplexity int) int
+		SessionID             func(childComplexity int) int
+		Token                 func(childComplexity int) int
 	}
 
 	Customer struct {
@@ -84,6 +88,8 @@ type ComplexityRoot struct {
 		CreatedBy         func(childComplexity int) int
 		DeletedAt         func(childComplexity int) int
 		Email             func(childComplexity int) int
+		EmailVerified     func(childComplexity int) int
+		EmailVerifiedAt   func(childComplexity int) int
 		FirstName         func(childComplexity int) int
 		Groups            func(childComplexity int) int
 		HasAccount        func(childComplexity int) int
@@ -132,6 +138,17 @@ type ComplexityRoot struct {
 		Object  func(childComplexity int) int
 	}
 
+	EmailChangeRequest struct {
+		ExpiresAt func(childComplexity int) int
+		NewEmail  func(childComplexity int) int
+	}
+
+	EmailVerification struct {
+		Email           func(childComplexity int) int
+		EmailChanged    func(childComplexity int) int
+		EmailVerifiedAt func(childComplexity int) int
+	}
+
 	Event struct {
 		ActorID    func(childComplexity int) int
 		ActorType  func(childComplexity int) int
@@ -163,6 +180,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AcceptOrderTransfer      func(childComplexity int, orderID string, token string) int
 		AddCustomersToGroup      func(childComplexity int, groupID string, customerIds []string) int
+		ChangePassword           func(childComplexity int, currentPassword string, newPassword string) int
 		CreateCustomer           func(childComplexity int, input model.CreateCustomerInput) int
 		CreateCustomerAccount    func(childComplexity int, input model.CustomerAccountInput) int
 		CreateCustomerAddress    func(childComplexity int, customerID string, input model.AddressInput) int
@@ -176,10 +194,15 @@ type ComplexityRoot struct {
 		DeleteMyAddress          func(childComplexity int, id string) int
 		DeleteWebhook            func(childComplexity int, id string) int
 		Login                    func(childComplexity int, actorType model.ActorType, email string, password string) int
+		Logout                   func(childComplexity int) int
+		LogoutEverywhere         func(childComplexity int) int
 		PlaceOrder               func(childComplexity int, input model.PlaceOrderInput) int
 		Redeliver                func(childComplexity int, deliveryID string) int
+		RefreshToken             func(childComplexity int, refreshToken string) int
 		Register                 func(childComplexity int, actorType model.ActorType, email string, password string) int
 		RemoveCustomersFromGroup func(childComplexity int, groupID string, customerIds []string) int
+		RequestEmailChange       func(childComplexity int, newEmail string) int
+		RequestEmailVerification func(childComplexity int) int
 		RequestOrderTransfer     func(childComplexity int, orderID string) int
 		RequestPasswordReset     func(childComplexity int, actorType model.ActorType, email string) int
 		ResetPassword            func(childComplexity int, token string, password string) int
@@ -190,6 +213,7 @@ type ComplexityRoot struct {
 		UpdateMe                 func(childComplexity int, input model.UpdateMeInput) int
 		UpdateMyAddress          func(childComplexity int, id string, input model.AddressInput) int
 		UpdateWebhook            func(childComplexity int, id string, input model.UpdateWebhookInput) int
+		VerifyEmail              func(childComplexity int, token string) int
 	}
 
 	Order struct {
@@ -242,10 +266,22 @@ type ComplexityRoot struct {
 		CustomerGroups func(childComplexity int, filter *db.CustomerGroupFilter, limit *int, offset *int, order *string) int
 		Customers      func(childComplexity int, filter *db.CustomerFilter, limit *int, offset *int, order *string, withDeleted *bool) int
 		Me             func(childComplexity int) int
+		MySessions     func(childComplexity int) int
 		Order          func(childComplexity int, id string) int
 		Orders         func(childComplexity int, filter *db.OrderFilter, limit *int, offset *int, order *string) int
 		Webhook        func(childComplexity int, id string) int
 		Webhooks       func(childComplexity int, limit *int, offset *int) int
+	}
+
+	Session struct {
+		ActorType     func(childComplexity int) int
+		ClientAddress func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Current       func(childComplexity int) int
+		ExpiresAt     func(childComplexity int) int
+		ID            func(childComplexity int) int
+		LastUsedAt    func(childComplexity int) int
+		UserAgent     func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -311,6 +347,8 @@ type CustomerResolver interface {
 	Addresses(ctx context.Context, obj *db.Customer) ([]*db.Address, error)
 	BillingAddress(ctx context.Context, obj *db.Customer) (*db.Address, error)
 	ShippingAddresses(ctx context.Context, obj *db.Customer) ([]*db.Address, error)
+	EmailVerified(ctx context.Context, obj *db.Customer) (bool, error)
+	EmailVerifiedAt(ctx context.Context, obj *db.Customer) (*time.Time, error)
 }
 type CustomerGroupResolver interface {
 	Customers(ctx context.Context, obj *db.CustomerGroup, limit *int, offset *int, order *string) (*model.CustomerList, error)
@@ -328,6 +366,13 @@ type MutationResolver interface {
 	Login(ctx context.Context, actorType model.ActorType, email string, password string) (*model.AuthToken, error)
 	RequestPasswordReset(ctx context.Context, actorType model.ActorType, email string) (bool, error)
 	ResetPassword(ctx context.Context, token string, password string) (bool, error)
+	RefreshToken(ctx context.Context, refreshToken string) (*model.AuthToken, error)
+	Logout(ctx context.Context) (bool, error)
+	LogoutEverywhere(ctx context.Context) (int, error)
+	ChangePassword(ctx context.Context, currentPassword string, newPassword string) (*model.AuthToken, error)
+	VerifyEmail(ctx context.Context, token string) (*model.EmailVerification, error)
+	RequestEmailVerification(ctx context.Context) (bool, error)
+	RequestEmailChange(ctx context.Context, newEmail string) (*model.EmailChangeRequest, error)
 	CreateCustomerAccount(ctx context.Context, input model.CustomerAccountInput) (*model.CustomerAccount, error)
 	UpdateMe(ctx context.Context, input model.UpdateMeInput) (*db.Customer, error)
 	CreateMyAddress(ctx context.Context, input model.AddressInput) (*db.Address, error)
@@ -373,6 +418,10 @@ type QueryResolver interface {
 	Webhook(ctx context.Context, id string) (*db.Webhook, error)
 	Order(ctx context.Context, id string) (*db.Order, error)
 	Me(ctx context.Context) (*db.Customer, error)
+	MySessions(ctx context.Context) ([]*db.Session, error)
+}
+type SessionResolver interface {
+	ActorType(ctx context.Context, obj *db.Session) (model.ActorType, error)
 }
 type SubscriptionResolver interface {
 	CustomerEvents(ctx context.Context, customerID *string, types []string, after *string) (<-chan *db.Event, error)
@@ -525,6 +574,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthToken.ExpiresAt(childComplexity), true
+	case "AuthToken.refresh_token":
+		if e.ComplexityRoot.AuthToken.RefreshToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthToken.RefreshToken(childComplexity), true
+	case "AuthToken.refresh_token_expires_at":
+		if e.ComplexityRoot.AuthToken.RefreshTokenExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthToken.RefreshTokenExpiresAt(childComplexity), true
+	case "AuthToken.session_id":
+		if e.ComplexityRoot.AuthToken.SessionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthToken.SessionID(childComplexity), true
 	case "AuthToken.token":
 		if e.ComplexityRoot.AuthToken.Token == nil {
 			break
@@ -574,6 +641,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.Email(childComplexity), true
+	case "Customer.email_verified":
+		if e.ComplexityRoot.Customer.EmailVerified == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.EmailVerified(childComplexity), true
+	case "Customer.email_verified_at":
+		if e.ComplexityRoot.Customer.EmailVerifiedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.EmailVerifiedAt(childComplexity), true
 	case "Customer.first_name":
 		if e.ComplexityRoot.Customer.FirstName == nil {
 			break
@@ -781,6 +860,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DeleteResult.Object(childComplexity), true
 
+	case "EmailChangeRequest.expires_at":
+		if e.ComplexityRoot.EmailChangeRequest.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailChangeRequest.ExpiresAt(childComplexity), true
+	case "EmailChangeRequest.new_email":
+		if e.ComplexityRoot.EmailChangeRequest.NewEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailChangeRequest.NewEmail(childComplexity), true
+
+	case "EmailVerification.email":
+		if e.ComplexityRoot.EmailVerification.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailVerification.Email(childComplexity), true
+	case "EmailVerification.email_changed":
+		if e.ComplexityRoot.EmailVerification.EmailChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailVerification.EmailChanged(childComplexity), true
+	case "EmailVerification.email_verified_at":
+		if e.ComplexityRoot.EmailVerification.EmailVerifiedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailVerification.EmailVerifiedAt(childComplexity), true
+
 	case "Event.actor_id":
 		if e.ComplexityRoot.Event.ActorID == nil {
 			break
@@ -920,6 +1031,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddCustomersToGroup(childComplexity, args["group_id"].(string), args["customer_ids"].([]string)), true
+	case "Mutation.change_password":
+		if e.ComplexityRoot.Mutation.ChangePassword == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_change_password_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["current_password"].(string), args["new_password"].(string)), true
 	case "Mutation.create_customer":
 		if e.ComplexityRoot.Mutation.CreateCustomer == nil {
 			break
@@ -1063,6 +1185,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Login(childComplexity, args["actor_type"].(model.ActorType), args["email"].(string), args["password"].(string)), true
+	case "Mutation.logout":
+		if e.ComplexityRoot.Mutation.Logout == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.Logout(childComplexity), true
+	case "Mutation.logout_everywhere":
+		if e.ComplexityRoot.Mutation.LogoutEverywhere == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.LogoutEverywhere(childComplexity), true
 	case "Mutation.place_order":
 		if e.ComplexityRoot.Mutation.PlaceOrder == nil {
 			break
@@ -1085,6 +1219,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Redeliver(childComplexity, args["delivery_id"].(string)), true
+	case "Mutation.refresh_token":
+		if e.ComplexityRoot.Mutation.RefreshToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_refresh_token_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RefreshToken(childComplexity, args["refresh_token"].(string)), true
 	case "Mutation.register":
 		if e.ComplexityRoot.Mutation.Register == nil {
 			break
@@ -1107,6 +1252,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveCustomersFromGroup(childComplexity, args["group_id"].(string), args["customer_ids"].([]string)), true
+	case "Mutation.request_email_change":
+		if e.ComplexityRoot.Mutation.RequestEmailChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_request_email_change_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestEmailChange(childComplexity, args["new_email"].(string)), true
+	case "Mutation.request_email_verification":
+		if e.ComplexityRoot.Mutation.RequestEmailVerification == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.RequestEmailVerification(childComplexity), true
 	case "Mutation.request_order_transfer":
 		if e.ComplexityRoot.Mutation.RequestOrderTransfer == nil {
 			break
@@ -1217,6 +1379,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateWebhook(childComplexity, args["id"].(string), args["input"].(model.UpdateWebhookInput)), true
+	case "Mutation.verify_email":
+		if e.ComplexityRoot.Mutation.VerifyEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verify_email_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyEmail(childComplexity, args["token"].(string)), true
 
 	case "Order.billing_address":
 		if e.ComplexityRoot.Order.BillingAddress == nil {
@@ -1470,6 +1643,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.my_sessions":
+		if e.ComplexityRoot.Query.MySessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MySessions(childComplexity), true
 	case "Query.order":
 		if e.ComplexityRoot.Query.Order == nil {
 			break
@@ -1514,6 +1693,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Webhooks(childComplexity, args["limit"].(*int), args["offset"].(*int)), true
+
+	case "Session.actor_type":
+		if e.ComplexityRoot.Session.ActorType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.ActorType(childComplexity), true
+	case "Session.client_address":
+		if e.ComplexityRoot.Session.ClientAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.ClientAddress(childComplexity), true
+	case "Session.created_at":
+		if e.ComplexityRoot.Session.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.CreatedAt(childComplexity), true
+	case "Session.current":
+		if e.ComplexityRoot.Session.Current == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.Current(childComplexity), true
+	case "Session.expires_at":
+		if e.ComplexityRoot.Session.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.ExpiresAt(childComplexity), true
+	case "Session.id":
+		if e.ComplexityRoot.Session.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.ID(childComplexity), true
+	case "Session.last_used_at":
+		if e.ComplexityRoot.Session.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.LastUsedAt(childComplexity), true
+	case "Session.user_agent":
+		if e.ComplexityRoot.Session.UserAgent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.UserAgent(childComplexity), true
 
 	case "Subscription.customer_events":
 		if e.ComplexityRoot.Subscription.CustomerEvents == nil {
@@ -1948,6 +2176,10 @@ type Customer {
   billing_address: Address
   "the address book, the default shipping address first"
   shipping_addresses: [Address!]!
+  "Added: true when the customer's login email is verified (verify_email); false for guests"
+  email_verified: Boolean!
+  "Added: when the login email was verified"
+  email_verified_at: Time
 }
 
 type CustomerGroup {
@@ -2059,7 +2291,51 @@ type DeleteResult {
 }
 
 type AuthToken {
+  "the access token, sent as Authorization: Bearer <token>; valid for ACCESS_TOKEN_TTL (15 minutes by default)"
   token: String!
+  expires_at: Time!
+  "Added: the session's refresh token, for refresh_token, single use; null where the one the client has stays valid (create_customer_account, change_password)"
+  refresh_token: String
+  "Added: when refresh_token lapses unless used"
+  refresh_token_expires_at: Time
+  "Added: the session the tokens belong to (see my_sessions)"
+  session_id: ID
+}
+
+# Sessions and verified email (issue 16). Added.
+
+"Added: a login (register or login) and the tokens refreshed from it; no secret is shown"
+type Session {
+  "sess_ and a ULID"
+  id: ID!
+  "what the session acts as"
+  actor_type: ActorType!
+  created_at: Time!
+  "the login or the last refresh_token"
+  last_used_at: Time!
+  "when the session lapses unless refreshed before"
+  expires_at: Time!
+  "the User-Agent of the login"
+  user_agent: String
+  "the address the login came from (behind TRUSTED_PROXIES, the one they forwarded)"
+  client_address: String
+  "true for the session of the token this request carries"
+  current: Boolean!
+}
+
+"Added: what verify_email did"
+type EmailVerification {
+  "the address the token was mailed to, now the account's, verified"
+  email: String!
+  email_verified_at: Time!
+  "true when the token confirmed a change of email (request_email_change)"
+  email_changed: Boolean!
+}
+
+"Added: a change of email waiting for the token mailed to the new address"
+type EmailChangeRequest {
+  new_email: String!
+  "when the token lapses"
   expires_at: Time!
 }
 
@@ -2090,7 +2366,9 @@ type Event {
   customer_address.deleted, customer_group.created, customer_group.updated,
   customer_group.deleted, customer_group.customer_added, customer_group.customer_removed,
   auth.identity_registered, auth.user_linked, auth.customer_unlinked,
-  auth.password_reset_requested, auth.password_reset_completed, order.placed,
+  auth.password_reset_requested, auth.password_reset_completed, auth.session_started,
+  auth.session_revoked, auth.password_changed, auth.email_verification_requested,
+  auth.email_verified, auth.email_change_requested, auth.email_changed, order.placed,
   order.updated, order.transfer_requested, order.transfer_accepted,
   order.transfer_declined, order.transfer_replaced
   """
@@ -2107,7 +2385,7 @@ type Event {
   order_id: ID
   "for an update, the fields that changed: {field: {from, to}}"
   changes: JSON
-  "for a creation or a deletion, the row's fields; details of other events"
+  "for a creation or a deletion, the row's fields; details of other events (auth.session_revoked: reason, one of logout, logout_everywhere, password_changed, password_reset, refresh_token_reused)"
   data: JSON
 }
 
@@ -2380,6 +2658,10 @@ type Query {
 
   # Storefront (CUSTOMER actor)
   me: Customer! @auth(actor: CUSTOMER)
+
+  # Sessions (issue 16). Added.
+  "The standing sessions of the token's identity (any signed-in token: customer or admin user), newest first."
+  my_sessions: [Session!]!
 }
 
 type Mutation {
@@ -2388,7 +2670,24 @@ type Mutation {
   register(actor_type: ActorType!, email: String!, password: String!): AuthToken!
   login(actor_type: ActorType!, email: String!, password: String!): AuthToken!
   request_password_reset(actor_type: ActorType!, email: String!): Boolean!
+  "Revokes every session of the identity."
   reset_password(token: String!, password: String!): Boolean!
+
+  # Sessions and verified email (issue 16). Added.
+  "Public: spends the refresh token (single use) and returns a new access token and the next refresh token. A refresh token used twice ends its session."
+  refresh_token(refresh_token: String!): AuthToken!
+  "Any signed-in token: ends its session; its access tokens are refused at once."
+  logout: Boolean!
+  "Any signed-in token: ends every session of its identity, this one included; returns how many."
+  logout_everywhere: Int!
+  "Any signed-in token: ends the other sessions; the answer's token replaces this session's access token (its refresh token stays)."
+  change_password(current_password: String!, new_password: String!): AuthToken!
+  "Public: spends an email token: one mailed at registration verifies the email; one from request_email_change changes the email to the address it was mailed to."
+  verify_email(token: String!): EmailVerification!
+  "Any signed-in token: mails a new verification token; false when the email is verified already."
+  request_email_verification: Boolean!
+  "Mails a token to new_email; the email changes only when verify_email spends it. The old address is told."
+  request_email_change(new_email: String!): EmailChangeRequest! @auth(actor: CUSTOMER)
 
   # Storefront
   "Needs a CUSTOMER token from register or login whose identity is not yet linked to a customer; creates a has_account=true customer."
@@ -2504,6 +2803,12 @@ func (ec *executionContext) childFields_AuthToken(ctx context.Context, field gra
 		return ec.fieldContext_AuthToken_token(ctx, field)
 	case "expires_at":
 		return ec.fieldContext_AuthToken_expires_at(ctx, field)
+	case "refresh_token":
+		return ec.fieldContext_AuthToken_refresh_token(ctx, field)
+	case "refresh_token_expires_at":
+		return ec.fieldContext_AuthToken_refresh_token_expires_at(ctx, field)
+	case "session_id":
+		return ec.fieldContext_AuthToken_session_id(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuthToken", field.Name)
 }
@@ -2546,6 +2851,10 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_billing_address(ctx, field)
 	case "shipping_addresses":
 		return ec.fieldContext_Customer_shipping_addresses(ctx, field)
+	case "email_verified":
+		return ec.fieldContext_Customer_email_verified(ctx, field)
+	case "email_verified_at":
+		return ec.fieldContext_Customer_email_verified_at(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
 }
@@ -2618,6 +2927,28 @@ func (ec *executionContext) childFields_DeleteResult(ctx context.Context, field 
 		return ec.fieldContext_DeleteResult_deleted(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeleteResult", field.Name)
+}
+
+func (ec *executionContext) childFields_EmailChangeRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "new_email":
+		return ec.fieldContext_EmailChangeRequest_new_email(ctx, field)
+	case "expires_at":
+		return ec.fieldContext_EmailChangeRequest_expires_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EmailChangeRequest", field.Name)
+}
+
+func (ec *executionContext) childFields_EmailVerification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "email":
+		return ec.fieldContext_EmailVerification_email(ctx, field)
+	case "email_verified_at":
+		return ec.fieldContext_EmailVerification_email_verified_at(ctx, field)
+	case "email_changed":
+		return ec.fieldContext_EmailVerification_email_changed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EmailVerification", field.Name)
 }
 
 func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2760,6 +3091,28 @@ func (ec *executionContext) childFields_OrderTransferRequest(ctx context.Context
 		return ec.fieldContext_OrderTransferRequest_expires_at(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderTransferRequest", field.Name)
+}
+
+func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Session_id(ctx, field)
+	case "actor_type":
+		return ec.fieldContext_Session_actor_type(ctx, field)
+	case "created_at":
+		return ec.fieldContext_Session_created_at(ctx, field)
+	case "last_used_at":
+		return ec.fieldContext_Session_last_used_at(ctx, field)
+	case "expires_at":
+		return ec.fieldContext_Session_expires_at(ctx, field)
+	case "user_agent":
+		return ec.fieldContext_Session_user_agent(ctx, field)
+	case "client_address":
+		return ec.fieldContext_Session_client_address(ctx, field)
+	case "current":
+		return ec.fieldContext_Session_current(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
 }
 
 func (ec *executionContext) childFields_Webhook(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3096,6 +3449,28 @@ func (ec *executionContext) field_Mutation_add_customers_to_group_args(ctx conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_change_password_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "current_password",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["current_password"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "new_password",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["new_password"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_create_customer_account_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3338,6 +3713,20 @@ func (ec *executionContext) field_Mutation_redeliver_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_refresh_token_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "refresh_token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["refresh_token"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_register_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3387,6 +3776,20 @@ func (ec *executionContext) field_Mutation_remove_customers_from_group_args(ctx 
 		return nil, err
 	}
 	args["customer_ids"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_request_email_change_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "new_email",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["new_email"] = arg0
 	return args, nil
 }
 
@@ -3583,6 +3986,20 @@ func (ec *executionContext) field_Mutation_update_webhook_args(ctx context.Conte
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_verify_email_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
 	return args, nil
 }
 
@@ -4448,6 +4865,75 @@ func (ec *executionContext) fieldContext_AuthToken_expires_at(_ context.Context,
 	return graphql.NewScalarFieldContext("AuthToken", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _AuthToken_refresh_token(ctx context.Context, field graphql.CollectedField, obj *model.AuthToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthToken_refresh_token(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefreshToken, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuthToken_refresh_token(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthToken", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AuthToken_refresh_token_expires_at(ctx context.Context, field graphql.CollectedField, obj *model.AuthToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthToken_refresh_token_expires_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefreshTokenExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuthToken_refresh_token_expires_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthToken", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _AuthToken_session_id(ctx context.Context, field graphql.CollectedField, obj *model.AuthToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthToken_session_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SessionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuthToken_session_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthToken", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
 func (ec *executionContext) _Customer_id(ctx context.Context, field graphql.CollectedField, obj *db.Customer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4956,6 +5442,52 @@ func (ec *executionContext) fieldContext_Customer_shipping_addresses(_ context.C
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Customer_email_verified(ctx context.Context, field graphql.CollectedField, obj *db.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_email_verified(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Customer().EmailVerified(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_email_verified(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Customer", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Customer_email_verified_at(ctx context.Context, field graphql.CollectedField, obj *db.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_email_verified_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Customer().EmailVerifiedAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_email_verified_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Customer", field, true, true, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _CustomerAccount_customer(ctx context.Context, field graphql.CollectedField, obj *model.CustomerAccount) (ret graphql.Marshaler) {
@@ -5491,6 +6023,121 @@ func (ec *executionContext) _DeleteResult_deleted(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_DeleteResult_deleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeleteResult", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _EmailChangeRequest_new_email(ctx context.Context, field graphql.CollectedField, obj *model.EmailChangeRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailChangeRequest_new_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewEmail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailChangeRequest_new_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailChangeRequest", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EmailChangeRequest_expires_at(ctx context.Context, field graphql.CollectedField, obj *model.EmailChangeRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailChangeRequest_expires_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailChangeRequest_expires_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailChangeRequest", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _EmailVerification_email(ctx context.Context, field graphql.CollectedField, obj *model.EmailVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailVerification_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailVerification_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailVerification", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _EmailVerification_email_verified_at(ctx context.Context, field graphql.CollectedField, obj *model.EmailVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailVerification_email_verified_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EmailVerifiedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailVerification_email_verified_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailVerification", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _EmailVerification_email_changed(ctx context.Context, field graphql.CollectedField, obj *model.EmailVerification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailVerification_email_changed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EmailChanged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailVerification_email_changed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailVerification", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Event_id(ctx context.Context, field graphql.CollectedField, obj *db.Event) (ret graphql.Marshaler) {
@@ -6109,6 +6756,269 @@ func (ec *executionContext) fieldContext_Mutation_reset_password(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_reset_password_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_refresh_token(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_refresh_token(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RefreshToken(ctx, fc.Args["refresh_token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthToken) graphql.Marshaler {
+			return ec.marshalNAuthToken2ᚖcustomerserviceᚋgraphᚋmodelᚐAuthToken(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_refresh_token(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthToken(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_refresh_token_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_logout(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_logout(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().Logout(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_logout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Mutation", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Mutation_logout_everywhere(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_logout_everywhere(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().LogoutEverywhere(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_logout_everywhere(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Mutation", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Mutation_change_password(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_change_password(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ChangePassword(ctx, fc.Args["current_password"].(string), fc.Args["new_password"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthToken) graphql.Marshaler {
+			return ec.marshalNAuthToken2ᚖcustomerserviceᚋgraphᚋmodelᚐAuthToken(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_change_password(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthToken(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_change_password_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verify_email(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verify_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyEmail(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EmailVerification) graphql.Marshaler {
+			return ec.marshalNEmailVerification2ᚖcustomerserviceᚋgraphᚋmodelᚐEmailVerification(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verify_email(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EmailVerification(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verify_email_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_request_email_verification(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_request_email_verification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().RequestEmailVerification(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_request_email_verification(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Mutation", field, true, true, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Mutation_request_email_change(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_request_email_change(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestEmailChange(ctx, fc.Args["new_email"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *model.EmailChangeRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.EmailChangeRequest
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EmailChangeRequest) graphql.Marshaler {
+			return ec.marshalNEmailChangeRequest2ᚖcustomerserviceᚋgraphᚋmodelᚐEmailChangeRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_request_email_change(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EmailChangeRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_request_email_change_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8959,6 +9869,38 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_my_sessions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_my_sessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().MySessions(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*db.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚕᚖcustomerserviceᚋdbᚐSessionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_my_sessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9033,6 +9975,190 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Session_id(ctx context.Context, field graphql.CollectedField, obj *db.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _Session_actor_type(ctx context.Context, field graphql.CollectedField, obj *db.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_actor_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Session().ActorType(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ActorType) graphql.Marshaler {
+			return ec.marshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_actor_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, true, true, errors.New("field of type ActorType does not have child fields"))
+}
+
+func (ec *executionContext) _Session_created_at(ctx context.Context, field graphql.CollectedField, obj *db.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_created_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_created_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Session_last_used_at(ctx context.Context, field graphql.CollectedField, obj *db.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_last_used_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastUsedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_last_used_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Session_expires_at(ctx context.Context, field graphql.CollectedField, obj *db.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_expires_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_expires_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _Session_user_agent(ctx context.Context, field graphql.CollectedField, obj *db.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_user_agent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserAgent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Session_user_agent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Session_client_address(ctx context.Context, field graphql.CollectedField, obj *db.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_client_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Session_client_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _Session_current(ctx context.Context, field graphql.CollectedField, obj *db.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_current(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Current, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_current(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Subscription_customer_events(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -12105,6 +13231,21 @@ func (ec *executionContext) _AuthToken(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "refresh_token":
+			out.Values[i] = ec._AuthToken_refresh_token(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "refresh_token_expires_at":
+			out.Values[i] = ec._AuthToken_refresh_token_expires_at(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "session_id":
+			out.Values[i] = ec._AuthToken_session_id(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12226,6 +13367,16 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 		case "shipping_addresses":
 			out.Values[i] = ec._Customer_shipping_addresses(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "email_verified":
+			out.Values[i] = ec._Customer_email_verified(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "email_verified_at":
+			out.Values[i] = ec._Customer_email_verified_at(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -12646,6 +13797,97 @@ func (ec *executionContext) _DeleteResult(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var emailChangeRequestImplementors = []string{"EmailChangeRequest"}
+
+func (ec *executionContext) _EmailChangeRequest(ctx context.Context, sel ast.SelectionSet, obj *model.EmailChangeRequest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, emailChangeRequestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EmailChangeRequest")
+		case "new_email":
+			out.Values[i] = ec._EmailChangeRequest_new_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expires_at":
+			out.Values[i] = ec._EmailChangeRequest_expires_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var emailVerificationImplementors = []string{"EmailVerification"}
+
+func (ec *executionContext) _EmailVerification(ctx context.Context, sel ast.SelectionSet, obj *model.EmailVerification) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, emailVerificationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EmailVerification")
+		case "email":
+			out.Values[i] = ec._EmailVerification_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "email_verified_at":
+			out.Values[i] = ec._EmailVerification_email_verified_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "email_changed":
+			out.Values[i] = ec._EmailVerification_email_changed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var eventImplementors = []string{"Event"}
 
 func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, obj *db.Event) graphql.Marshaler {
@@ -12884,6 +14126,55 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "reset_password":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_reset_password(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refresh_token":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_refresh_token(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "logout":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_logout(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "logout_everywhere":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_logout_everywhere(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "change_password":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_change_password(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verify_email":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verify_email(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "request_email_verification":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_request_email_verification(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "request_email_change":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_request_email_change(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -13677,6 +14968,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "my_sessions":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_my_sessions(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -13690,6 +15003,79 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var sessionImplementors = []string{"Session"}
+
+func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, obj *db.Session) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sessionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Session")
+		case "id":
+			out.Values[i] = ec._Session_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actor_type":
+			out.Values[i] = ec._Session_actor_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "created_at":
+			out.Values[i] = ec._Session_created_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "last_used_at":
+			out.Values[i] = ec._Session_last_used_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expires_at":
+			out.Values[i] = ec._Session_expires_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "user_agent":
+			out.Values[i] = ec._Session_user_agent(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "client_address":
+			out.Values[i] = ec._Session_client_address(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "current":
+			out.Values[i] = ec._Session_current(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -14658,6 +16044,26 @@ func (ec *executionContext) marshalNDeleteResult2ᚖcustomerserviceᚋgraphᚋmo
 	return ec._DeleteResult(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNEmailChangeRequest2ᚖcustomerserviceᚋgraphᚋmodelᚐEmailChangeRequest(ctx context.Context, sel ast.SelectionSet, v *model.EmailChangeRequest) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EmailChangeRequest(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEmailVerification2ᚖcustomerserviceᚋgraphᚋmodelᚐEmailVerification(ctx context.Context, sel ast.SelectionSet, v *model.EmailVerification) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._EmailVerification(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNEvent2ᚕᚖcustomerserviceᚋdbᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Event) graphql.Marshaler {
 	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -14927,6 +16333,32 @@ func (ec *executionContext) marshalNOrderTransferRequest2ᚖcustomerserviceᚋgr
 func (ec *executionContext) unmarshalNPlaceOrderInput2customerserviceᚋgraphᚋmodelᚐPlaceOrderInput(ctx context.Context, v any) (model.PlaceOrderInput, error) {
 	res, err := ec.unmarshalInputPlaceOrderInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSession2ᚕᚖcustomerserviceᚋdbᚐSessionᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Session) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSession2ᚖcustomerserviceᚋdbᚐSession(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSession2ᚖcustomerserviceᚋdbᚐSession(ctx context.Context, sel ast.SelectionSet, v *db.Session) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Session(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {

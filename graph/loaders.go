@@ -31,6 +31,9 @@ type Loaders struct {
 	MemberCountByGroup   loader[string, int]
 	TimelineByCustomer   loader[timelineKey, []*db.Event]
 	DeliveriesByWebhook  loader[deliveriesKey, []*db.WebhookDelivery]
+	// EmailVerifiedByCustomer is when each customer's login email was
+	// verified (nil: not, or no login).
+	EmailVerifiedByCustomer loader[string, *time.Time]
 
 	// cols are the columns the operation's rows need, for the loaders and
 	// for the lists that prime them.
@@ -130,10 +133,11 @@ func NewLoaders(q sqlx.QueryerContext, wait time.Duration, cols columns, logger 
 		MembersByGroup: newLoader("members_by_group", logger, wait, paged(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string, p db.Page) ([][]*db.Customer, error) {
 			return db.CustomersByGroupIDs(ctx, q, ids, p, cols.customer)
 		})),
-		MemberCountByGroup:  newLoader("member_count_by_group", logger, wait, bind(q, db.CountCustomersByGroupIDs)),
-		TimelineByCustomer:  newLoader("timeline_by_customer", logger, wait, batch(timelines(q))),
-		DeliveriesByWebhook: newLoader("deliveries_by_webhook", logger, wait, batch(deliveriesByWebhook(q))),
-		cols:                cols,
+		MemberCountByGroup:      newLoader("member_count_by_group", logger, wait, bind(q, db.CountCustomersByGroupIDs)),
+		TimelineByCustomer:      newLoader("timeline_by_customer", logger, wait, batch(timelines(q))),
+		DeliveriesByWebhook:     newLoader("deliveries_by_webhook", logger, wait, batch(deliveriesByWebhook(q))),
+		EmailVerifiedByCustomer: newLoader("email_verified_by_customer", logger, wait, bind(q, db.EmailVerifiedAtOfCustomers)),
+		cols:                    cols,
 	}
 }
 

@@ -105,7 +105,7 @@ func prefetchCustomerFields(ctx context.Context, customers []*db.Customer, field
 		l.CustomerByID.Prime(ctx, c.ID, c)
 	}
 	var tasks []func()
-	addresses := false
+	addresses, verified := false, false
 	// An address's customer is the customer its address book was loaded
 	// for, primed above: what a query selects on it is prefetched for these
 	// customers, once this level's batches have filled the caches.
@@ -131,6 +131,11 @@ func prefetchCustomerFields(ctx context.Context, customers []*db.Customer, field
 				if sub := children(ctx, af, "Customer"); needsCustomerPrefetch(sub) {
 					addressCustomers = append(addressCustomers, sub)
 				}
+			}
+		case "email_verified", "email_verified_at":
+			if !verified { // one batch serves the two fields
+				verified = true
+				tasks = append(tasks, func() { l.EmailVerifiedByCustomer.prefetch(ctx, ids) })
 			}
 		case "timeline":
 			if !isAdmin(ctx) {
@@ -260,7 +265,8 @@ func prefetchOrderFields(ctx context.Context, orders []*db.Order, fields []graph
 func needsCustomerPrefetch(fields []graphql.CollectedField) bool {
 	for _, f := range fields {
 		switch f.Name {
-		case "groups", "addresses", "billing_address", "shipping_addresses", "orders", "timeline":
+		case "groups", "addresses", "billing_address", "shipping_addresses", "orders", "timeline",
+			"email_verified", "email_verified_at":
 			return true
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"customerservice/db"
 	"customerservice/graph/model"
+	"time"
 )
 
 // Customer is the resolver for the customer field.
@@ -46,6 +47,17 @@ func (r *customerResolver) BillingAddress(ctx context.Context, obj *db.Customer)
 func (r *customerResolver) ShippingAddresses(ctx context.Context, obj *db.Customer) ([]*db.Address, error) {
 	book, err := load(ctx, loadersFrom(ctx).AddressesByCustomer, obj.ID)
 	return shippingAddresses(book), err
+}
+
+// EmailVerified is the resolver for the email_verified field.
+func (r *customerResolver) EmailVerified(ctx context.Context, obj *db.Customer) (bool, error) {
+	at, err := r.emailVerifiedAt(ctx, obj)
+	return at != nil, err
+}
+
+// EmailVerifiedAt is the resolver for the email_verified_at field.
+func (r *customerResolver) EmailVerifiedAt(ctx context.Context, obj *db.Customer) (*time.Time, error) {
+	return r.emailVerifiedAt(ctx, obj)
 }
 
 // Customers is the resolver for the customers field.
@@ -97,6 +109,49 @@ func (r *mutationResolver) RequestPasswordReset(ctx context.Context, actorType m
 // ResetPassword is the resolver for the reset_password field.
 func (r *mutationResolver) ResetPassword(ctx context.Context, token string, password string) (bool, error) {
 	return true, r.Auth.ResetPassword(ctx, token, password)
+}
+
+// RefreshToken is the resolver for the refresh_token field.
+func (r *mutationResolver) RefreshToken(ctx context.Context, refreshToken string) (*model.AuthToken, error) {
+	return token(r.Auth.Refresh(ctx, refreshToken))
+}
+
+// Logout is the resolver for the logout field.
+func (r *mutationResolver) Logout(ctx context.Context) (bool, error) {
+	return true, r.Auth.Logout(ctx)
+}
+
+// LogoutEverywhere is the resolver for the logout_everywhere field.
+func (r *mutationResolver) LogoutEverywhere(ctx context.Context) (int, error) {
+	return r.Auth.LogoutEverywhere(ctx)
+}
+
+// ChangePassword is the resolver for the change_password field.
+func (r *mutationResolver) ChangePassword(ctx context.Context, currentPassword string, newPassword string) (*model.AuthToken, error) {
+	return token(r.Auth.ChangePassword(ctx, currentPassword, newPassword))
+}
+
+// VerifyEmail is the resolver for the verify_email field.
+func (r *mutationResolver) VerifyEmail(ctx context.Context, token string) (*model.EmailVerification, error) {
+	v, err := r.Auth.VerifyEmail(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return &model.EmailVerification{Email: db.DisplayEmail(v.Email), EmailVerifiedAt: v.EmailVerifiedAt, EmailChanged: v.Changed}, nil
+}
+
+// RequestEmailVerification is the resolver for the request_email_verification field.
+func (r *mutationResolver) RequestEmailVerification(ctx context.Context) (bool, error) {
+	return r.Auth.RequestEmailVerification(ctx)
+}
+
+// RequestEmailChange is the resolver for the request_email_change field.
+func (r *mutationResolver) RequestEmailChange(ctx context.Context, newEmail string) (*model.EmailChangeRequest, error) {
+	req, err := r.Auth.RequestEmailChange(ctx, newEmail)
+	if err != nil {
+		return nil, err
+	}
+	return &model.EmailChangeRequest{NewEmail: db.DisplayEmail(req.NewEmail), ExpiresAt: req.ExpiresAt}, nil
 }
 
 // CreateCustomerAccount is the resolver for the create_customer_account field.
@@ -325,6 +380,16 @@ func (r *queryResolver) Me(ctx context.Context) (*db.Customer, error) {
 	return prefetchedOne(ctx, prefetchCustomers)(db.CustomerByID(ctx, r.conn(ctx), id))
 }
 
+// MySessions is the resolver for the my_sessions field.
+func (r *queryResolver) MySessions(ctx context.Context) ([]*db.Session, error) {
+	return r.Auth.Sessions(ctx)
+}
+
+// ActorType is the resolver for the actor_type field.
+func (r *sessionResolver) ActorType(ctx context.Context, obj *db.Session) (model.ActorType, error) {
+	return sessionActorType(obj), nil
+}
+
 // CustomerEvents is the resolver for the customer_events field.
 func (r *subscriptionResolver) CustomerEvents(ctx context.Context, customerID *string, types []string, after *string) (<-chan *db.Event, error) {
 	return r.customerEventsLive(ctx, customerID, types, after)
@@ -379,6 +444,9 @@ func (r *Resolver) OrderList() OrderListResolver { return &orderListResolver{r} 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Session returns SessionResolver implementation.
+func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
+
 // Subscription returns SubscriptionResolver implementation.
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
@@ -398,6 +466,7 @@ type (
 	orderResolver             struct{ *Resolver }
 	orderListResolver         struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
+	sessionResolver           struct{ *Resolver }
 	subscriptionResolver      struct{ *Resolver }
 	webhookResolver           struct{ *Resolver }
 	webhookListResolver       struct{ *Resolver }

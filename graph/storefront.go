@@ -18,7 +18,14 @@ func token(t auth.Token, err error) (*model.AuthToken, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &model.AuthToken{Token: t.Token, ExpiresAt: t.ExpiresAt}, nil
+	out := &model.AuthToken{Token: t.Token, ExpiresAt: t.ExpiresAt}
+	if t.RefreshToken != "" {
+		out.RefreshToken, out.RefreshTokenExpiresAt = &t.RefreshToken, &t.RefreshExpiresAt
+	}
+	if t.SessionID != "" {
+		out.SessionID = &t.SessionID
+	}
+	return out, nil
 }
 
 // orderFor returns an order to an admin user, or to the customer it
@@ -60,7 +67,8 @@ func (r *Resolver) createCustomerAccount(ctx context.Context, in model.CustomerA
 			prefetchCustomerFields(ctx, []*db.Customer{c}, sub)
 		}
 	}
-	return &model.CustomerAccount{Customer: c, Token: &model.AuthToken{Token: t.Token, ExpiresAt: t.ExpiresAt}}, nil
+	tok, _ := token(t, nil)
+	return &model.CustomerAccount{Customer: c, Token: tok}, nil
 }
 
 func (r *Resolver) updateMe(ctx context.Context, in model.UpdateMeInput) (*db.Customer, error) {

@@ -332,10 +332,12 @@ func (s *socket) release() {
 }
 
 // revocations are the events after which a token may no longer stand: a
-// password reset ends its identity's tokens, and a customer unlinked or
-// deleted ends its own.
+// password reset or change ends its identity's tokens, a revoked session
+// (logout) its own, and a customer unlinked or deleted its own.
 var revocations = map[string]bool{
 	"auth.password_reset_completed": true,
+	"auth.password_changed":         true,
+	"auth.session_revoked":          true,
 	"auth.customer_unlinked":        true,
 	"customer.deleted":              true,
 }

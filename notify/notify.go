@@ -164,6 +164,18 @@ func render(n *db.Notification) Message {
 		m.Body = fmt.Sprintf("A customer account asked to take over order #%v, placed with this email. "+
 			"To accept, use this token within 24 hours: %v\nTo refuse, decline it with the same token, or ignore this message.",
 			n.Data["display_id"], n.Data["token"])
+	case "email_verification":
+		m.Subject = "Confirm your email"
+		m.Body = fmt.Sprintf("Confirm that %s is your email: use this token within 24 hours (verify_email): %v\n"+
+			"If you did not sign up, ignore this message.", n.Recipient, n.Data["token"])
+	case "email_change":
+		m.Subject = "Confirm your new email"
+		m.Body = fmt.Sprintf("An account asked to change its email to %s. To confirm, use this token within the hour "+
+			"(verify_email): %v\nIf it was not you, ignore this message: nothing changes.", n.Recipient, n.Data["token"])
+	case "email_changed":
+		m.Subject = "Your email was changed"
+		m.Body = fmt.Sprintf("The email of your account was changed from %s to %v at %v. "+
+			"If you did not do this, contact us at once.", n.Recipient, n.Data["new_email"], n.Data["changed_at"])
 	default:
 		m.Subject = n.Template
 		m.Body = fmt.Sprint(n.Data)

@@ -240,7 +240,7 @@ func (s *Service) checkURL(ctx context.Context, field, raw string) (string, erro
 	return u.String(), nil
 }
 
-// eventTypes are the types the event log writes (migration 0013), which
+// eventTypes are the types the event log writes (migrations 0013, 0015), which
 // endpoints may ask for.
 var eventTypes = []string{
 	"customer.created", "customer.updated", "customer.deleted", "customer.account_created",
@@ -249,6 +249,9 @@ var eventTypes = []string{
 	"customer_group.customer_added", "customer_group.customer_removed",
 	"auth.identity_registered", "auth.user_linked", "auth.customer_unlinked",
 	"auth.password_reset_requested", "auth.password_reset_completed",
+	// Sessions and verified email (migration 0015).
+	"auth.session_started", "auth.session_revoked", "auth.password_changed",
+	"auth.email_verification_requested", "auth.email_verified", "auth.email_change_requested", "auth.email_changed",
 	"order.placed", "order.updated", "order.transfer_requested", "order.transfer_accepted",
 	"order.transfer_declined", "order.transfer_replaced",
 }

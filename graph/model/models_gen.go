@@ -31,8 +31,15 @@ type AddressInput struct {
 }
 
 type AuthToken struct {
+	// the access token, sent as Authorization: Bearer <token>; valid for ACCESS_TOKEN_TTL (15 minutes by default)
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Added: the session's refresh token, for refresh_token, single use; null where the one the client has stays valid (create_customer_account, change_password)
+	RefreshToken *string `json:"refresh_token,omitempty"`
+	// Added: when refresh_token lapses unless used
+	RefreshTokenExpiresAt *time.Time `json:"refresh_token_expires_at,omitempty"`
+	// Added: the session the tokens belong to (see my_sessions)
+	SessionID *string `json:"session_id,omitempty"`
 }
 
 type CreateCustomerInput struct {
@@ -78,6 +85,22 @@ type DeleteResult struct {
 	// customer, customer_address, customer_group
 	Object  string `json:"object"`
 	Deleted bool   `json:"deleted"`
+}
+
+// Added: a change of email waiting for the token mailed to the new address
+type EmailChangeRequest struct {
+	NewEmail string `json:"new_email"`
+	// when the token lapses
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Added: what verify_email did
+type EmailVerification struct {
+	// the address the token was mailed to, now the account's, verified
+	Email           string    `json:"email"`
+	EmailVerifiedAt time.Time `json:"email_verified_at"`
+	// true when the token confirmed a change of email (request_email_change)
+	EmailChanged bool `json:"email_changed"`
 }
 
 // Added: a page of events, newest first
