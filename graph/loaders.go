@@ -31,6 +31,7 @@ type Loaders struct {
 	MemberCountByGroup   loader[string, int]
 	TimelineByCustomer   loader[timelineKey, []*db.Event]
 	DeliveriesByWebhook  loader[deliveriesKey, []*db.WebhookDelivery]
+	StatsByCustomer      loader[string, *db.CustomerStats]
 
 	// cols are the columns the operation's rows need, for the loaders and
 	// for the lists that prime them.
@@ -133,6 +134,7 @@ func NewLoaders(q sqlx.QueryerContext, wait time.Duration, cols columns, logger 
 		MemberCountByGroup:  newLoader("member_count_by_group", logger, wait, bind(q, db.CountCustomersByGroupIDs)),
 		TimelineByCustomer:  newLoader("timeline_by_customer", logger, wait, batch(timelines(q))),
 		DeliveriesByWebhook: newLoader("deliveries_by_webhook", logger, wait, batch(deliveriesByWebhook(q))),
+		StatsByCustomer:     newLoader("stats_by_customer", logger, wait, bind(q, db.StatsByCustomerIDs)),
 		cols:                cols,
 	}
 }

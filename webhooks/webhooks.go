@@ -250,7 +250,7 @@ var eventTypes = []string{
 	"auth.identity_registered", "auth.user_linked", "auth.customer_unlinked",
 	"auth.password_reset_requested", "auth.password_reset_completed",
 	"order.placed", "order.updated", "order.transfer_requested", "order.transfer_accepted",
-	"order.transfer_declined", "order.transfer_replaced",
+	"order.transfer_declined", "order.transfer_replaced", "order.transfer_cancelled",
 }
 
 // maxEventTypes bounds an endpoint's list, as the table does.
