@@ -52,7 +52,10 @@ CREATE INDEX customer_group_updated_at_idx ON customer_group (updated_at, id) WH
 -- that the transfer flows' own locks of customers could deadlock with.
 CREATE TABLE customer_stats (
     customer_id    text PRIMARY KEY REFERENCES customer (id) ON DELETE CASCADE,
-    order_count    integer NOT NULL DEFAULT 0 CHECK (order_count >= 0),
+    -- No CHECK (order_count >= 0): PostgreSQL checks the row an upsert
+    -- proposes before ON CONFLICT finds the existing one, and a transfer
+    -- proposes -1 for the customer that loses the order.
+    order_count    integer NOT NULL DEFAULT 0,
     first_order_at timestamptz,
     last_order_at  timestamptz
 );
@@ -65,8 +68,9 @@ CREATE INDEX customer_stats_last_order_at_idx ON customer_stats (last_order_at D
 CREATE TABLE customer_spend (
     customer_id   text NOT NULL REFERENCES customer (id) ON DELETE CASCADE,
     currency_code text NOT NULL CHECK (currency_code ~ '^[a-z]{3}$'),
-    amount_spent  bigint NOT NULL CHECK (amount_spent >= 0),
-    order_count   integer NOT NULL CHECK (order_count >= 0),
+    -- No CHECKs, as in customer_stats.
+    amount_spent  bigint NOT NULL,
+    order_count   integer NOT NULL,
     PRIMARY KEY (customer_id, currency_code)
 );
 -- filter: {amount_spent: {currency_code: "usd", gte: 10000}}.
@@ -132,12 +136,12 @@ $$;
 
 CREATE FUNCTION customer_stats_orders_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    ids text[]; cur text[]; signs integer[]; totals bigint[]; placed timestamptz[];
+    v_ids text[]; v_currencies text[]; v_signs integer[]; v_totals bigint[]; v_placed timestamptz[];
 BEGIN
     SELECT coalesce(array_agg(customer_id), '{}'), array_agg(currency_code), array_agg(1), array_agg(total), array_agg(created_at)
-    INTO ids, cur, signs, totals, placed
+    INTO v_ids, v_currencies, v_signs, v_totals, v_placed
     FROM new_rows WHERE status <> 'CANCELED';
-    PERFORM customer_stats_apply(ids, cur, signs, totals, placed);
+    PERFORM customer_stats_apply(v_ids, v_currencies, v_signs, v_totals, v_placed);
     RETURN NULL;
 END
 $$;
@@ -145,7 +149,7 @@ $$;
 -- An update counts only when it changes what the statistics read.
 CREATE FUNCTION customer_stats_orders_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    ids text[]; cur text[]; signs integer[]; totals bigint[]; placed timestamptz[];
+    v_ids text[]; v_currencies text[]; v_signs integer[]; v_totals bigint[]; v_placed timestamptz[];
 BEGIN
     WITH changed AS (
         SELECT o.customer_id AS old_customer, o.currency_code AS old_currency, o.total AS old_total,
@@ -161,20 +165,20 @@ BEGIN
         SELECT new_customer, new_currency, 1, new_total, new_at FROM changed WHERE new_counts
     )
     SELECT coalesce(array_agg(id), '{}'), array_agg(cur), array_agg(sign), array_agg(total), array_agg(at)
-    INTO ids, cur, signs, totals, placed FROM d;
-    PERFORM customer_stats_apply(ids, cur, signs, totals, placed);
+    INTO v_ids, v_currencies, v_signs, v_totals, v_placed FROM d;
+    PERFORM customer_stats_apply(v_ids, v_currencies, v_signs, v_totals, v_placed);
     RETURN NULL;
 END
 $$;
 
 CREATE FUNCTION customer_stats_orders_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    ids text[]; cur text[]; signs integer[]; totals bigint[]; placed timestamptz[];
+    v_ids text[]; v_currencies text[]; v_signs integer[]; v_totals bigint[]; v_placed timestamptz[];
 BEGIN
     SELECT coalesce(array_agg(customer_id), '{}'), array_agg(currency_code), array_agg(-1), array_agg(total), array_agg(created_at)
-    INTO ids, cur, signs, totals, placed
+    INTO v_ids, v_currencies, v_signs, v_totals, v_placed
     FROM old_rows WHERE status <> 'CANCELED';
-    PERFORM customer_stats_apply(ids, cur, signs, totals, placed);
+    PERFORM customer_stats_apply(v_ids, v_currencies, v_signs, v_totals, v_placed);
     RETURN NULL;
 END
 $$;
