@@ -225,7 +225,9 @@ func (d *driver) scenario(ctx context.Context) (func(*rand.Rand) request, error)
 	case "stats-sort":
 		return func(*rand.Rand) request { return request{statsSortQuery, map[string]any{"limit": 20}, admin} }, nil
 	case "stats-filter":
-		return func(r *rand.Rand) request { return request{statsFilterQuery, map[string]any{"n": 3 + r.IntN(2)}, admin} }, nil
+		return func(r *rand.Rand) request {
+			return request{statsFilterQuery, map[string]any{"n": 3 + r.IntN(2)}, admin}
+		}, nil
 	case "place-order":
 		if customer == "" {
 			return nil, errors.New("the place-order scenario needs a customer token")

@@ -65,9 +65,9 @@ type running[K comparable] struct {
 func newLoader[K comparable, V any](name string, logger *slog.Logger, wait time.Duration, batch dataloader.BatchFunc[K, V]) loader[K, V] {
 	cache := dataloader.NewCache[K, V]()
 	return loader[K, V]{
-		Loader: dataloader.NewBatchedLoader(batch, dataloader.WithWait[K, V](wait), dataloader.WithCache[K, V](cache)),
-		batch:  batch,
-		cache:  cache,
+		Loader:  dataloader.NewBatchedLoader(batch, dataloader.WithWait[K, V](wait), dataloader.WithCache[K, V](cache)),
+		batch:   batch,
+		cache:   cache,
 		name:    name,
 		logger:  logger,
 		running: &running[K]{keys: make(map[K]chan struct{})},
