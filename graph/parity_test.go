@@ -268,6 +268,13 @@ func TestCustomerFiltersOfMedusa(t *testing.T) {
 	ids, n = a.customerIDs(map[string]any{"any_of": []any{map[string]any{"has_account": true}, map[string]any{}}}, "", false)
 	sameIDs(t, "any_of with an empty filter holds for all", ids, n, ann.ID, bob.ID, cat.ID, selfID)
 
+	// Values are parameters, never SQL: text that would end a string or a
+	// condition matches nothing.
+	for _, v := range []string{"Ann') OR TRUE --", "x' OR '1'='1", `\'; DROP TABLE customer; --`} {
+		ids, n = a.customerIDs(map[string]any{"any_of": []any{map[string]any{"first_name": []string{v}}, map[string]any{"q": v, "created_by": []string{v}}}}, "", false)
+		sameIDs(t, "injection "+v, ids, n)
+	}
+
 	// Bounds and bad input: every refusal is INVALID_DATA naming the field.
 	deep := map[string]any{"q": "x"}
 	for range 4 {
