@@ -450,3 +450,46 @@ func TestMyAddresses(t *testing.T) {
 		wantError(t, me.fail(bad, nil), "INVALID_DATA", "invalid_data", "")
 	}
 }
+
+// TestCancelRacesAccept: a cancellation and an accept of the same request,
+// released together, never both win: the order moves exactly when the
+// accept succeeded.
+func TestCancelRacesAccept(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	tok, id := a.signUp("racer@example.com", "racer password")
+	racer := a.as(tok)
+	const rounds = 8
+	for round := range rounds {
+		o := a.as("").placeOrder(orderInput(fmt.Sprintf("guest%d@example.com", round), 100))
+		canceller := racer // the requester cancels in even rounds, an admin in odd ones
+		if round%2 == 1 {
+			canceller = a
+		}
+		racer.query(requestQ, map[string]any{"id": o.ID}, &struct{}{})
+		token := a.transferToken(o.ID)
+		results := concurrently(2, func(i int) response {
+			if i == 0 {
+				return canceller.do(cancelQ, map[string]any{"id": o.ID})
+			}
+			return racer.do(acceptQ, map[string]any{"id": o.ID, "t": token})
+		})
+		cancelled, accepted := len(results[0].Errors) == 0, len(results[1].Errors) == 0
+		if cancelled == accepted {
+			t.Fatalf("round %d: cancel %+v, accept %+v: want exactly one to win", round, results[0].Errors, results[1].Errors)
+		}
+		var owner string
+		a.pool.Get(&owner, `SELECT customer_id FROM orders WHERE id = $1`, o.ID)
+		if (owner == id) != accepted {
+			t.Errorf("round %d: accepted %v, the order belongs to %s", round, accepted, owner)
+		}
+		if !accepted {
+			wantError(t, results[1].Errors[0], "NOT_ALLOWED", "not_allowed", "Invalid token.")
+		} else {
+			wantError(t, results[0].Errors[0], "NOT_FOUND", "not_found", "")
+		}
+	}
+	if drift := a.statsDrift(); len(drift) != 0 {
+		t.Errorf("stats differ from the orders for %v", drift)
+	}
+}
