@@ -79,12 +79,11 @@ func (s *Service) requestTransfer(ctx context.Context, customerID, orderID, admi
 		// Both are locked before the counts are read, so that concurrent
 		// requests by the asker, or for the order, are counted one after
 		// the other.
-		if adminID == "" {
-			err = db.LockRequester(ctx, tx, customerID)
-		} else {
-			err = db.LockRegisteredCustomer(ctx, tx, customerID)
+		lock := db.LockRequester
+		if adminID != "" {
+			lock = db.LockRegisteredCustomer // the customer the admin names must be able to accept
 		}
-		if err != nil {
+		if err := lock(ctx, tx, customerID); err != nil {
 			return nil, err
 		}
 		o, err := db.TransferableOrder(ctx, tx, orderID)
