@@ -54,7 +54,7 @@ type Result struct {
 
 // Scenarios lists the scenario names.
 func Scenarios() []string {
-	return []string{"headline-20", "headline-100", "customer", "search", "group-members", "me", "mixed"}
+	return []string{"headline-20", "headline-100", "customer", "search", "group-members", "me", "mixed", "stats-sort", "stats-filter", "place-order"}
 }
 
 // Headline is the list page of db/seed/DATASET.md: the query the headline
@@ -76,6 +76,15 @@ const meQuery = `{ me { id email first_name addresses { id city } billing_addres
 const updateQuery = `mutation ($id: ID!, $name: String!) { update_customer(id: $id, input: {first_name: $name}) { id updated_at } }`
 
 const placeOrderQuery = `mutation ($n: Int!) { place_order(input: {currency_code: "usd", items: [{title: "Bench item", quantity: 1, unit_price: $n}]}) { id total } }`
+
+// statsSortQuery is issue 18's list by statistics: the customers with the
+// most orders first, with their statistics.
+const statsSortQuery = `query ($limit: Int!) { customers(limit: $limit, order: "-order_count") { count items { id email
+	stats { order_count amount_spent(currency_code: "usd") last_order_at } } } }`
+
+// statsFilterQuery filters by statistics and sorts by the last order.
+const statsFilterQuery = `query ($n: Int!) { customers(limit: 20, order: "-last_order_at", filter: {order_count: {gte: $n}}) { count items { id email
+	stats { order_count last_order_at } } } }`
 
 // request is one GraphQL request of a scenario.
 type request struct {
@@ -214,6 +223,19 @@ func (d *driver) scenario(ctx context.Context) (func(*rand.Rand) request, error)
 			return nil, errors.New("the me scenario needs a customer token")
 		}
 		return func(*rand.Rand) request { return request{meQuery, nil, customer} }, nil
+	case "stats-sort":
+		return func(*rand.Rand) request { return request{statsSortQuery, map[string]any{"limit": 20}, admin} }, nil
+	case "stats-filter":
+		return func(r *rand.Rand) request {
+			return request{statsFilterQuery, map[string]any{"n": 3 + r.IntN(2)}, admin}
+		}, nil
+	case "place-order":
+		if customer == "" {
+			return nil, errors.New("the place-order scenario needs a customer token")
+		}
+		return func(r *rand.Rand) request {
+			return request{placeOrderQuery, map[string]any{"n": 100 + r.IntN(10_000)}, customer}
+		}, nil
 	case "mixed":
 		if customer == "" {
 			return nil, errors.New("the mixed scenario needs a customer token")

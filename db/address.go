@@ -226,3 +226,95 @@ func clearDefaults(ctx context.Context, tx Tx, customerID, except string, f Addr
 	}
 	return nil
 }
+
+// AddressFilter selects addresses of one address book (Medusa's store
+// address list filters). Empty fields do not filter. None needs an index of
+// its own: the list reads one customer's living addresses, which
+// customer_address_customer_idx finds in the list's order, and the filters
+// only pick among those rows.
+type AddressFilter struct {
+	// Q is searched for, case-insensitively, in the name, company, names,
+	// address lines, city, province, postal code and phone.
+	Q           *string
+	City        []string
+	CountryCode []string
+	PostalCode  []string
+}
+
+var addressSort = sortColumns{
+	"created_at": "created_at",
+	"updated_at": "updated_at",
+}
+
+// NewAddressPage validates list arguments for a list of addresses.
+// Returns INVALID_DATA for a bound or order it does not accept.
+func NewAddressPage(limit, offset int, order string) (Page, error) {
+	return newPage(limit, offset, order, addressSort)
+}
+
+// Validate reports a filter the list cannot run with: INVALID_DATA.
+func (f AddressFilter) Validate() error {
+	_, err := f.conds("")
+	return err
+}
+
+const addressSearchText = `(coalesce(a.address_name, '') || ' ' || coalesce(a.company, '') || ' ' ||
+	coalesce(a.first_name, '') || ' ' || coalesce(a.last_name, '') || ' ' || coalesce(a.address_1, '') || ' ' ||
+	coalesce(a.address_2, '') || ' ' || coalesce(a.city, '') || ' ' || coalesce(a.province, '') || ' ' ||
+	coalesce(a.postal_code, '') || ' ' || coalesce(a.phone, ''))`
+
+func (f AddressFilter) conds(customerID string) (conds, error) {
+	var c conds
+	c.add("a.customer_id = ?", customerID)
+	c.add("a.deleted_at IS NULL")
+	if f.Q != nil {
+		q, err := searchFragment("filter.q", *f.Q)
+		if err != nil {
+			return c, err
+		}
+		if q != "" {
+			c.add(addressSearchText+" ILIKE ?", likePattern(q))
+		}
+	}
+	if f.City != nil {
+		c.add("lower(a.city) = ANY(?)", pq.Array(lowerNames(f.City)))
+	}
+	if f.CountryCode != nil {
+		// Stored lower case.
+		c.add("a.country_code = ANY(?)", pq.Array(lowerNames(f.CountryCode)))
+	}
+	if f.PostalCode != nil {
+		c.add("lower(a.postal_code) = ANY(?)", pq.Array(lowerNames(f.PostalCode)))
+	}
+	return c, nil
+}
+
+// ListAddresses returns one page of the living addresses of a customer that
+// f selects, with the columns cols. Returns INVALID_DATA for a bad filter.
+func ListAddresses(ctx context.Context, q sqlx.QueryerContext, customerID string, f AddressFilter, p Page, cols Columns[Address]) ([]*Address, error) {
+	c, err := f.conds(customerID)
+	if err != nil {
+		return nil, err
+	}
+	query := fmt.Sprintf(`SELECT %s FROM customer_address a %s ORDER BY %s LIMIT ? OFFSET ?`,
+		addressTable.list(cols), c.where(), p.Sort.orderBy("a"))
+	out, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, p.Limit, p.Offset), addressTable.targets(cols))
+	if err != nil {
+		return nil, fmt.Errorf("list addresses: %w", err)
+	}
+	return out, nil
+}
+
+// CountAddresses returns how many living addresses of a customer f
+// selects. Returns INVALID_DATA for a bad filter.
+func CountAddresses(ctx context.Context, q sqlx.QueryerContext, customerID string, f AddressFilter) (int, error) {
+	c, err := f.conds(customerID)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := sqlx.GetContext(ctx, q, &n, sqlx.Rebind(sqlx.DOLLAR, `SELECT count(*) FROM customer_address a `+c.where()), c.args...); err != nil {
+		return 0, fmt.Errorf("count addresses: %w", err)
+	}
+	return n, nil
+}

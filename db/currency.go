@@ -1,6 +1,10 @@
 package db
 
-import "strings"
+import (
+	"strings"
+
+	"customerservice/errcode"
+)
 
 // currencies holds the ISO 4217 codes of currencies, lower case: the active
 // list without precious metals, bond units and the test and no-currency
@@ -19,3 +23,13 @@ ved ves vnd vuv wst xaf xcd xcg xof xpf yer zar zmw zwg zwl`
 	}
 	return m
 }()
+
+// CleanCurrencyCode returns an ISO 4217 code as it is stored: trimmed and
+// lower case. Returns INVALID_DATA naming field for another.
+func CleanCurrencyCode(field, code string) (string, error) {
+	c := strings.ToLower(strings.TrimSpace(code))
+	if !currencies[c] {
+		return "", errcode.Invalid(field, "%q is not an ISO 4217 currency code, such as \"usd\" or \"eur\"", code)
+	}
+	return c, nil
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -58,7 +59,8 @@ func CustomerColumns(fields []string) Columns[Customer] { return customerTable.p
 const customerSearchText = `(c.email || ' ' || coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '') || ' ' ||
 	coalesce(c.phone, '') || ' ' || coalesce(c.company_name, ''))`
 
-// CustomerFilter selects customers. Empty fields do not filter.
+// CustomerFilter selects customers. Empty fields do not filter; the
+// fields that are set must all hold.
 type CustomerFilter struct {
 	// Q is searched for, case-insensitively, in email, names, phone and
 	// company name.
@@ -70,17 +72,52 @@ type CustomerFilter struct {
 	CompanyName *string
 	CreatedAt   *TimeRange
 	UpdatedAt   *TimeRange
+	// FirstName and LastName match any of their names, in any case.
+	FirstName []string
+	LastName  []string
+	// CreatedBy matches customers created by any of these admin users.
+	CreatedBy []string
+	// DeletedAt bounds the deletion time; it needs WithDeleted.
+	DeletedAt *TimeRange
+	// AnyOf holds when one of its filters does (Medusa's $or), each
+	// checked as a whole filter; bounded by MaxAnyOf and MaxAnyOfDepth.
+	AnyOf []*CustomerFilter
+	// Statistics (customer_stats, customer_spend).
+	OrderCount  *IntRange
+	LastOrderAt *TimeRange
+	AmountSpent *AmountRange
 	// WithDeleted includes soft-deleted customers.
 	WithDeleted bool
 }
 
+// AmountRange bounds what a customer spent in one currency, in minor
+// units; a customer who never spent in it spent 0.
+type AmountRange struct {
+	CurrencyCode string
+	Gt           *int64
+	Gte          *int64
+	Lt           *int64
+	Lte          *int64
+}
+
+// Bounds of any_of: filters in one any_of, nested any_of levels, and filter
+// objects in a whole filter. Each branch is a condition of the statement;
+// these keep it small however the filter is written.
+const (
+	MaxAnyOf         = 10
+	MaxAnyOfDepth    = 3
+	MaxFilterObjects = 30
+)
+
 var customerSort = sortColumns{
-	"created_at":   "created_at",
-	"updated_at":   "updated_at",
-	"email":        "email",
-	"first_name":   "first_name",
-	"last_name":    "last_name",
-	"company_name": "company_name",
+	"created_at":    "created_at",
+	"updated_at":    "updated_at",
+	"email":         "email",
+	"first_name":    "first_name",
+	"last_name":     "last_name",
+	"company_name":  "company_name",
+	"order_count":   "s.order_count",
+	"last_order_at": "s.last_order_at",
 }
 
 // NewCustomerPage validates list arguments for a list of customers.
@@ -91,19 +128,37 @@ func NewCustomerPage(limit, offset int, order string) (Page, error) {
 
 // Validate reports a filter the list cannot run with: INVALID_DATA.
 func (f CustomerFilter) Validate() error {
-	_, err := f.conds()
+	_, _, err := f.conds()
 	return err
 }
 
-func (f CustomerFilter) conds() (conds, error) {
+// conds returns the filter's conditions and whether they read the
+// customer's statistics (customer_stats s, joined).
+func (f CustomerFilter) conds() (conds, bool, error) {
 	var c conds
 	if !f.WithDeleted {
 		c.add("c.deleted_at IS NULL")
+		if f.DeletedAt != nil {
+			return c, false, errcode.Invalid("filter.deleted_at", "filter.deleted_at needs with_deleted: true, or it selects no customer")
+		}
+	}
+	objects := 0
+	stats, err := f.add(&c, "filter", 1, &objects)
+	return c, stats, err
+}
+
+// add adds the conditions of f, whose fields are named under prefix and
+// which sits at depth in any_of, to c. objects counts the filter objects
+// so far. It returns whether they read customer_stats.
+func (f *CustomerFilter) add(c *conds, prefix string, depth int, objects *int) (stats bool, err error) {
+	*objects++
+	if *objects > MaxFilterObjects {
+		return false, errcode.Invalid(prefix, "a filter holds at most %d filter objects, any_of included", MaxFilterObjects)
 	}
 	if f.Q != nil {
-		q, err := searchFragment("filter.q", *f.Q)
+		q, err := searchFragment(prefix+".q", *f.Q)
 		if err != nil {
-			return c, err
+			return false, err
 		}
 		if q != "" {
 			c.add(customerSearchText+" ILIKE ?", likePattern(q))
@@ -131,20 +186,111 @@ func (f CustomerFilter) conds() (conds, error) {
 		// Names are stored composed (cleanText).
 		c.add("lower(c.company_name) = lower(?)", norm.NFC.String(*f.CompanyName))
 	}
+	if f.FirstName != nil {
+		c.add("lower(c.first_name) = ANY(?)", pq.Array(lowerNames(f.FirstName)))
+	}
+	if f.LastName != nil {
+		c.add("lower(c.last_name) = ANY(?)", pq.Array(lowerNames(f.LastName)))
+	}
+	if f.CreatedBy != nil {
+		c.add("c.created_by = ANY(?)", pq.Array(f.CreatedBy))
+	}
 	c.timeRange("c.created_at", f.CreatedAt)
 	c.timeRange("c.updated_at", f.UpdatedAt)
-	return c, nil
+	c.timeRange("c.deleted_at", f.DeletedAt)
+	if f.OrderCount != nil {
+		stats = true
+		c.intRange("s.order_count", f.OrderCount)
+	}
+	if f.LastOrderAt != nil {
+		stats = true
+		c.timeRange("s.last_order_at", f.LastOrderAt)
+	}
+	if f.AmountSpent != nil {
+		if err := addAmountSpent(c, prefix+".amount_spent", f.AmountSpent); err != nil {
+			return false, err
+		}
+	}
+	if f.AnyOf != nil {
+		field := prefix + ".any_of"
+		if depth > MaxAnyOfDepth {
+			return false, errcode.Invalid(field, "any_of nests at most %d levels deep", MaxAnyOfDepth)
+		}
+		if len(f.AnyOf) == 0 || len(f.AnyOf) > MaxAnyOf {
+			return false, errcode.Invalid(field, "any_of takes 1 to %d filters, got %d", MaxAnyOf, len(f.AnyOf))
+		}
+		var branches []string
+		var args []any
+		for i, sub := range f.AnyOf {
+			if sub == nil {
+				return false, errcode.Invalid(field, "any_of takes filters, not null")
+			}
+			var b conds
+			s, err := sub.add(&b, fmt.Sprintf("%s[%d]", field, i), depth+1, objects)
+			if err != nil {
+				return false, err
+			}
+			stats = stats || s
+			branches = append(branches, b.and())
+			args = append(args, b.args...)
+		}
+		c.add("("+strings.Join(branches, " OR ")+")", args...)
+	}
+	return stats, nil
+}
+
+// addAmountSpent adds the condition of an amount spent in one currency. A
+// range without 0 is looked up in customer_spend_amount_idx (customers who
+// spent that much); one with 0 also holds for customers who never spent in
+// the currency, and reads each candidate's spend by primary key.
+func addAmountSpent(c *conds, field string, r *AmountRange) error {
+	cur := strings.ToLower(strings.TrimSpace(r.CurrencyCode))
+	if !currencies[cur] {
+		return errcode.Invalid(field+".currency_code", "%q is not an ISO 4217 currency code, such as \"usd\" or \"eur\"", r.CurrencyCode)
+	}
+	bounds := &IntRange{Gt: r.Gt, Gte: r.Gte, Lt: r.Lt, Lte: r.Lte}
+	var b conds
+	b.intRange("sp.amount_spent", bounds)
+	if len(b.parts) == 0 {
+		return errcode.Invalid(field, "amount_spent needs a bound: gt, gte, lt or lte")
+	}
+	zero := (r.Gt == nil || *r.Gt < 0) && (r.Gte == nil || *r.Gte <= 0) &&
+		(r.Lt == nil || *r.Lt > 0) && (r.Lte == nil || *r.Lte >= 0)
+	if !zero {
+		c.add(`c.id IN (SELECT sp.customer_id FROM customer_spend sp WHERE sp.currency_code = ? AND `+
+			strings.Join(b.parts, " AND ")+`)`, append([]any{cur}, b.args...)...)
+		return nil
+	}
+	var z conds
+	z.intRange("coalesce((SELECT sp.amount_spent FROM customer_spend sp WHERE sp.customer_id = c.id AND sp.currency_code = ?), 0)", bounds)
+	for i, part := range z.parts {
+		c.add(part, cur, z.args[i])
+	}
+	return nil
+}
+
+func lowerNames(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		// Names are stored trimmed and composed (cleanText).
+		out[i] = strings.ToLower(norm.NFC.String(strings.TrimSpace(n)))
+	}
+	return out
 }
 
 // ListCustomers returns one page of the customers f selects, with the
 // columns cols. Returns INVALID_DATA for a bad filter.
 func ListCustomers(ctx context.Context, q sqlx.QueryerContext, f CustomerFilter, p Page, cols Columns[Customer]) ([]*Customer, error) {
-	c, err := f.conds()
+	c, stats, err := f.conds()
 	if err != nil {
 		return nil, err
 	}
-	query := fmt.Sprintf(`SELECT %s FROM customer c %s ORDER BY %s LIMIT ? OFFSET ?`,
-		customerTable.list(cols), c.where(), p.Sort.orderBy("c"))
+	join := p.Sort.join()
+	if stats {
+		join = statsJoin
+	}
+	query := fmt.Sprintf(`SELECT %s FROM customer c%s %s ORDER BY %s LIMIT ? OFFSET ?`,
+		customerTable.list(cols), join, c.where(), p.Sort.orderBy("c"))
 	out, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, p.Limit, p.Offset), customerTable.targets(cols))
 	if err != nil {
 		return nil, fmt.Errorf("list customers: %w", err)
@@ -155,7 +301,7 @@ func ListCustomers(ctx context.Context, q sqlx.QueryerContext, f CustomerFilter,
 // CountCustomers returns how many customers f selects.
 // Returns INVALID_DATA for a bad filter.
 func CountCustomers(ctx context.Context, q sqlx.QueryerContext, f CustomerFilter) (int, error) {
-	c, err := f.conds()
+	c, stats, err := f.conds()
 	if err != nil {
 		return 0, err
 	}
@@ -168,6 +314,9 @@ func CountCustomers(ctx context.Context, q sqlx.QueryerContext, f CustomerFilter
 		return n, nil
 	}
 	query := `SELECT count(*) FROM customer c ` + c.where()
+	if stats {
+		query = `SELECT count(*) FROM customer c` + statsJoin + ` ` + c.where()
+	}
 	var n int
 	if err := sqlx.GetContext(ctx, q, &n, sqlx.Rebind(sqlx.DOLLAR, query), c.args...); err != nil {
 		return 0, fmt.Errorf("count customers: %w", err)
@@ -216,11 +365,11 @@ func CustomersByGroupIDs(ctx context.Context, q sqlx.QueryerContext, groupIDs []
 	query := fmt.Sprintf(`SELECT k.key, %s
 		FROM (SELECT DISTINCT unnest($1::text[])) AS k(key)
 		CROSS JOIN LATERAL (
-			SELECT %s FROM customer c
+			SELECT %s FROM customer c%s
 			WHERE c.deleted_at IS NULL AND EXISTS (
 				SELECT 1 FROM customer_group_customer m WHERE m.customer_group_id = k.key AND m.customer_id = c.id)
 			ORDER BY %s LIMIT $2 OFFSET $3
-		) c`, customerTable.list(cols), customerTable.list(cols), p.Sort.orderBy("c"))
+		) c`, customerTable.list(cols), customerTable.list(cols), p.Sort.join(), p.Sort.orderBy("c"))
 	targets := customerTable.targets(cols)
 	rows, err := selectRows(ctx, q, query, []any{pq.Array(groupIDs), p.Limit, p.Offset}, func(r *groupMember) []any {
 		return append([]any{&r.Key}, targets(&r.Customer)...)

@@ -48,6 +48,12 @@ type CustomerGroupFilter struct {
 	Q    *string
 	ID   []string
 	Name []string
+	// CustomerID selects groups with any of these customers as members.
+	CustomerID []string
+	// CreatedBy selects groups created by any of these admin users.
+	CreatedBy []string
+	CreatedAt *TimeRange
+	UpdatedAt *TimeRange
 }
 
 var groupSort = sortColumns{
@@ -91,6 +97,15 @@ func (f CustomerGroupFilter) conds() (conds, error) {
 		}
 		c.add("lower(g.name) = ANY(?)", pq.Array(names))
 	}
+	if f.CustomerID != nil {
+		// customer_group_customer_customer_idx finds a customer's groups.
+		c.add("g.id IN (SELECT m.customer_group_id FROM customer_group_customer m WHERE m.customer_id = ANY(?))", pq.Array(f.CustomerID))
+	}
+	if f.CreatedBy != nil {
+		c.add("g.created_by = ANY(?)", pq.Array(f.CreatedBy))
+	}
+	c.timeRange("g.created_at", f.CreatedAt)
+	c.timeRange("g.updated_at", f.UpdatedAt)
 	return c, nil
 }
 

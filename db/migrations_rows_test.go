@@ -142,6 +142,32 @@ var migrationSteps = map[uint]migrationStep{
 			wantCount(tb, q, "transfers after 0011 down", `SELECT count(*) FROM order_transfer`, 2)
 		},
 	},
+	// 0018 counts the orders that are there already (livingA's orderA, 10
+	// usd), gives every customer its statistics row, and the triggers keep
+	// counting; transfers gain their options and a cancelled status.
+	18: {
+		up: func(tb testing.TB, q *sqlx.DB) {
+			wantCount(tb, q, "customers with statistics after 0018", `SELECT count(*) FROM customer_stats`, 5)
+			wantCount(tb, q, "livingA's orders after 0018", `SELECT order_count FROM customer_stats WHERE customer_id = $1`, 1, livingA)
+			wantCount(tb, q, "livingA's usd after 0018", `SELECT amount_spent FROM customer_spend WHERE customer_id = $1 AND currency_code = 'usd'`, 10, livingA)
+			wantCount(tb, q, "livingB's orders after 0018", `SELECT order_count FROM customer_stats WHERE customer_id = $1`, 0, livingB)
+			exec(tb, q, `INSERT INTO orders (id, customer_id, email, currency_code, subtotal, total) VALUES ('order_0000000000000000000000000B', $1, 'b@example.com', 'usd', 5, 5)`, livingB)
+			exec(tb, q, `UPDATE orders SET customer_id = $2 WHERE id = $1`, orderA, livingB)
+			wantCount(tb, q, "livingB's orders, one placed and one moved", `SELECT order_count FROM customer_stats WHERE customer_id = $1`, 2, livingB)
+			wantCount(tb, q, "livingB's usd", `SELECT amount_spent FROM customer_spend WHERE customer_id = $1 AND currency_code = 'usd'`, 15, livingB)
+			wantCount(tb, q, "livingA's orders, one moved away", `SELECT order_count FROM customer_stats WHERE customer_id = $1`, 0, livingA)
+			wantCount(tb, q, "livingA's last order, none left", `SELECT count(*) FROM customer_stats WHERE customer_id = $1 AND last_order_at IS NULL`, 1, livingA)
+			exec(tb, q, `INSERT INTO customer (id, email) VALUES ('cus_0000000000000000000000000G', 'g@example.com')`)
+			wantCount(tb, q, "a new customer's statistics row", `SELECT count(*) FROM customer_stats WHERE customer_id = 'cus_0000000000000000000000000G'`, 1)
+			exec(tb, q, `UPDATE customer SET deleted_at = now() WHERE id = 'cus_0000000000000000000000000G'`)
+			exec(tb, q, `UPDATE order_transfer SET status = 'cancelled' WHERE id = 'ordtr_0000000000000000000000000A'`)
+		},
+		down: func(tb testing.TB, q *sqlx.DB) {
+			wantCount(tb, q, "customer_stats after 0018 down", `SELECT count(*) FROM pg_tables WHERE tablename IN ('customer_stats', 'customer_spend')`, 0)
+			wantCount(tb, q, "the cancelled transfer after 0018 down", `SELECT count(*) FROM order_transfer WHERE id = 'ordtr_0000000000000000000000000A' AND status = 'declined'`, 1)
+			exec(tb, q, `INSERT INTO orders (id, customer_id, email, currency_code, subtotal, total) VALUES ('order_0000000000000000000000000C', $1, 'c@example.com', 'usd', 5, 5)`, livingC) // no trigger left to fail
+		},
+	},
 	// 0012 drops claims without an answer and keeps the answers.
 	12: {
 		up: func(tb testing.TB, q *sqlx.DB) {

@@ -49,7 +49,7 @@ func TransferRequestWaits(ctx context.Context, q sqlx.QueryerContext, orderID, c
 		coalesce(extract(epoch FROM (SELECT max(t.created_at) FROM order_transfer t WHERE t.order_id = $1)
 			+ make_interval(secs => $3) - statement_timestamp()), 0) AS order_wait,
 		coalesce(extract(epoch FROM (SELECT t.created_at FROM order_transfer t
-			WHERE t.customer_id = $2 AND t.created_at > statement_timestamp() - interval '1 hour'
+			WHERE t.customer_id = $2 AND t.requested_by IS NULL AND t.created_at > statement_timestamp() - interval '1 hour'
 			ORDER BY t.created_at DESC OFFSET $4 - 1 LIMIT 1) + interval '1 hour' - statement_timestamp()), 0) AS requester_wait`
 	var row struct {
 		OrderWait     float64 `db:"order_wait"`
@@ -87,18 +87,85 @@ func TransferableOrder(ctx context.Context, tx Tx, orderID string) (*Order, erro
 	return &row.Order, nil
 }
 
-// CreateTransfer records a customer's request to take over an order, with
-// the hash of the token sent for it, replacing the order's pending request.
-// Run it after TransferableOrder.
-func CreateTransfer(ctx context.Context, tx Tx, o *Order, customerID, tokenHash string, expires time.Time) error {
+// MaxTransferDescription bounds a transfer's description, in characters.
+const MaxTransferDescription = 1000
+
+// TransferOptions are what a transfer request may carry besides its order
+// and customer.
+type TransferOptions struct {
+	// Description is shown to whoever reads the token's mail (Medusa's
+	// description); nil for none.
+	Description *string
+	// UpdateOrderEmail makes the order's email the new owner's on accept.
+	UpdateOrderEmail bool
+	// RequestedBy is the admin user who asked on the customer's behalf;
+	// empty when the customer asked.
+	RequestedBy string
+}
+
+// CleanTransferDescription returns a description as it is stored: trimmed,
+// composed, nil when blank. Returns INVALID_DATA naming field when it is
+// too long or holds control or invisible format characters.
+func CleanTransferDescription(field string, s *string) (*string, error) {
+	return cleanText(field, s, MaxTransferDescription)
+}
+
+// CreateTransfer records a request to take over an order for customerID,
+// with the hash of the token sent for it, replacing the order's pending
+// request. Run it after TransferableOrder; opt.Description must be clean
+// (CleanTransferDescription).
+func CreateTransfer(ctx context.Context, tx Tx, o *Order, customerID, tokenHash string, expires time.Time, opt TransferOptions) error {
 	const replace = `UPDATE order_transfer SET status = 'replaced', decided_at = now() WHERE order_id = $1 AND status = 'pending'`
 	if _, err := tx.ExecContext(ctx, replace, o.ID); err != nil {
 		return fmt.Errorf("replace transfer: %w", err)
 	}
-	const insert = `INSERT INTO order_transfer (id, order_id, customer_id, from_customer_id, token_hash, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`
-	if _, err := tx.ExecContext(ctx, insert, NewID(PrefixTransfer), o.ID, customerID, o.CustomerID, tokenHash, expires); err != nil {
-		return fmt.Errorf("create transfer: %w", err)
+	const insert = `INSERT INTO order_transfer (id, order_id, customer_id, from_customer_id, token_hash, expires_at,
+			description, update_order_email, requested_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nullif($9, ''))`
+	if _, err := tx.ExecContext(ctx, insert, NewID(PrefixTransfer), o.ID, customerID, o.CustomerID, tokenHash, expires,
+		opt.Description, opt.UpdateOrderEmail, opt.RequestedBy); err != nil {
+		return fmt.Errorf("create transfer: %w", translate(err, "Transfer"))
+	}
+	return nil
+}
+
+// LockRegisteredCustomer locks a living registered customer, the one an
+// admin transfers an order to, until the transaction ends. Returns
+// NOT_FOUND for an unknown or deleted customer and NOT_ALLOWED for a guest,
+// who has no account to accept with.
+func LockRegisteredCustomer(ctx context.Context, tx Tx, customerID string) error {
+	const query = `SELECT c.has_account FROM customer c WHERE c.id = $1 AND c.deleted_at IS NULL FOR NO KEY UPDATE`
+	var registered bool
+	if err := sqlx.GetContext(ctx, tx, &registered, query, customerID); err != nil {
+		return notFound(err, "Customer", customerID)
+	}
+	if !registered {
+		return &errcode.Error{Code: errcode.NotAllowed, Field: "customer_id",
+			Message: fmt.Sprintf("Customer: %s is a guest; an order can only be transferred to a registered customer", customerID)}
+	}
+	return nil
+}
+
+// CancelTransfer cancels the order's pending, unexpired transfer request.
+// With requester set, only a request that customer made itself (not one an
+// admin made for it) is found, as Medusa's store route allows; empty, any
+// (an admin's cancellation). Returns NOT_FOUND when there is none, without
+// telling whether another's is pending.
+func CancelTransfer(ctx context.Context, q sqlx.ExecerContext, orderID, requester string) error {
+	const query = `UPDATE order_transfer SET status = 'cancelled', decided_at = now()
+		WHERE order_id = $1 AND status = 'pending' AND expires_at > now()
+			AND ($2 = '' OR (customer_id = $2 AND requested_by IS NULL))`
+	res, err := q.ExecContext(ctx, query, orderID, requester)
+	if err != nil {
+		return fmt.Errorf("cancel transfer: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("cancel transfer: %w", err)
+	} else if n == 0 {
+		if requester != "" {
+			return errcode.New(errcode.NotFound, "Order: %s has no pending transfer request of yours", orderID)
+		}
+		return errcode.New(errcode.NotFound, "Order: %s has no pending transfer request", orderID)
 	}
 	return nil
 }
@@ -110,18 +177,24 @@ func CreateTransfer(ctx context.Context, tx Tx, o *Order, customerID, tokenHash 
 func AcceptTransfer(ctx context.Context, tx Tx, orderID, customerID, tokenHash string) (*Order, error) {
 	const spend = `UPDATE order_transfer SET status = 'accepted', decided_at = now()
 		WHERE order_id = $1 AND token_hash = $2 AND customer_id = $3 AND status = 'pending' AND expires_at > now()
-		RETURNING from_customer_id`
-	var from string
-	if err := sqlx.GetContext(ctx, tx, &from, spend, orderID, tokenHash, customerID); err != nil {
+		RETURNING from_customer_id, update_order_email`
+	var spent struct {
+		From        string `db:"from_customer_id"`
+		UpdateEmail bool   `db:"update_order_email"`
+	}
+	if err := sqlx.GetContext(ctx, tx, &spent, spend, orderID, tokenHash, customerID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, invalidTransferToken()
 		}
 		return nil, fmt.Errorf("accept transfer: %w", err)
 	}
-	move := `UPDATE orders AS o SET customer_id = $2, updated_at = now()
+	// With update_order_email, the order's email becomes its new owner's
+	// (Medusa's option), in the same statement.
+	move := `UPDATE orders AS o SET customer_id = $2, updated_at = now(),
+			email = CASE WHEN $4 THEN (SELECT c.email FROM customer c WHERE c.id = $2) ELSE o.email END
 		WHERE o.id = $1 AND o.customer_id = $3 RETURNING ` + orderColumns
 	var out Order
-	if err := sqlx.GetContext(ctx, tx, &out, move, orderID, customerID, from); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &out, move, orderID, customerID, spent.From, spent.UpdateEmail); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			// The order changed hands since the request.
 			return nil, invalidTransferToken()

@@ -30,6 +30,25 @@ type Page struct {
 type Sort struct {
 	Column string // an SQL column of the listed table, never client text
 	Desc   bool
+	// Stats is true for a column of customer_stats (alias s), which the
+	// list joins (see join).
+	Stats bool
+	// NullsLow sorts nulls as the lowest values: first ascending, last
+	// descending (a customer who never ordered has the oldest last order).
+	NullsLow bool
+}
+
+// statsJoin joins a customer's statistics (customer_stats, alias s) to
+// customer c: every customer has its row (migration 0018), so the join
+// drops none.
+const statsJoin = ` JOIN customer_stats s ON s.customer_id = c.id`
+
+// join returns the join the sort needs on customer c, or "".
+func (s Sort) join() string {
+	if s.Stats {
+		return statsJoin
+	}
+	return ""
 }
 
 // sortColumns lists the API names a list may be ordered by and their columns.
@@ -49,7 +68,12 @@ func newPage(limit, offset int, order string, columns sortColumns) (Page, error)
 	if !ok {
 		return Page{}, errcode.Invalid("order", "cannot order by %q; use one of %s, with - in front for descending order", order, columns)
 	}
-	return Page{Limit: limit, Offset: offset, Sort: Sort{Column: col, Desc: desc}}, nil
+	sort := Sort{Column: col, Desc: desc}
+	if c, ok := strings.CutPrefix(col, "s."); ok {
+		sort.Column, sort.Stats = c, true
+		sort.NullsLow = c == "last_order_at"
+	}
+	return Page{Limit: limit, Offset: offset, Sort: sort}, nil
 }
 
 func (c sortColumns) String() string {
@@ -68,7 +92,17 @@ func (s Sort) orderBy(alias string) string {
 	if s.Desc {
 		dir = "DESC"
 	}
-	return fmt.Sprintf("%s.%s %s, %s.id %s", alias, s.Column, dir, alias, dir)
+	table, nulls := alias, ""
+	if s.Stats {
+		table = "s"
+	}
+	if s.NullsLow {
+		nulls = " NULLS FIRST"
+		if s.Desc {
+			nulls = " NULLS LAST"
+		}
+	}
+	return fmt.Sprintf("%s.%s %s%s, %s.id %s", table, s.Column, dir, nulls, alias, dir)
 }
 
 // TimeRange bounds a timestamp; nil bounds are open.
@@ -107,6 +141,40 @@ func (c *conds) timeRange(column string, r *TimeRange) {
 	if r.Lte != nil {
 		c.add(column+" <= ?", *r.Lte)
 	}
+}
+
+// IntRange bounds an integer; nil bounds are open.
+type IntRange struct {
+	Gt  *int64
+	Gte *int64
+	Lt  *int64
+	Lte *int64
+}
+
+func (c *conds) intRange(column string, r *IntRange) {
+	if r == nil {
+		return
+	}
+	if r.Gt != nil {
+		c.add(column+" > ?", *r.Gt)
+	}
+	if r.Gte != nil {
+		c.add(column+" >= ?", *r.Gte)
+	}
+	if r.Lt != nil {
+		c.add(column+" < ?", *r.Lt)
+	}
+	if r.Lte != nil {
+		c.add(column+" <= ?", *r.Lte)
+	}
+}
+
+// and returns the conditions as one, "(a AND b)", or "TRUE" for none.
+func (c *conds) and() string {
+	if len(c.parts) == 0 {
+		return "TRUE"
+	}
+	return "(" + strings.Join(c.parts, " AND ") + ")"
 }
 
 // where returns the clause, "WHERE a AND b", or "" when there is no

@@ -48,6 +48,8 @@ func TestAdminOperationsNeedAnAdminUser(t *testing.T) {
 		{`mutation ($id: ID!) { delete_customer_group(id: $id) { id } }`, map[string]any{"id": g.ID}},
 		{`mutation ($g: ID!, $c: ID!) { add_customers_to_group(group_id: $g, customer_ids: [$c]) { id } }`, map[string]any{"g": g.ID, "c": c.ID}},
 		{`mutation ($g: ID!, $c: ID!) { remove_customers_from_group(group_id: $g, customer_ids: [$c]) { id } }`, map[string]any{"g": g.ID, "c": c.ID}},
+		{`mutation ($c: ID!) { transfer_order(order_id: "order_01ARZ3NDEKTSV4RRFFQ69G5FAV", customer_id: $c) { order_id } }`, map[string]any{"c": c.ID}},
+		{`query ($c: ID!) { customers(filter: {any_of: [{id: [$c]}, {order_count: {gte: 1}}]}, order: "-order_count") { count } }`, map[string]any{"c": c.ID}},
 	}
 	before := a.state()
 	for _, op := range ops {
@@ -58,7 +60,8 @@ func TestAdminOperationsNeedAnAdminUser(t *testing.T) {
 		t.Errorf("refused operations changed data:\nbefore %s\nafter  %s", before, after)
 	}
 	// The storefront operations, in turn, are not an admin user's.
-	for _, q := range []string{meQ, `mutation { update_me(input: {first_name: "X"}) { id } }`, `mutation { create_my_address(input: {city: "X"}) { id } }`} {
+	for _, q := range []string{meQ, `mutation { update_me(input: {first_name: "X"}) { id } }`, `mutation { create_my_address(input: {city: "X"}) { id } }`,
+		`{ my_addresses(filter: {city: ["X"]}) { count items { id } } }`} {
 		wantError(t, a.fail(q, nil), "NOT_ALLOWED", "not_allowed", "")
 		wantError(t, a.as("").fail(q, nil), "UNAUTHORIZED", "unauthorized", "")
 	}

@@ -216,6 +216,40 @@ func TestEveryMutationWritesItsEvent(t *testing.T) {
 		map[string]any{"id": second.ID, "t": a.transferToken(second.ID)}, &struct{}{})
 	step("decline_order_transfer", "order.transfer_requested", "order.transfer_declined")
 
+	// Issue 18: a request with a description, cancelled by its customer;
+	// an admin's transfer, cancelled by the admin; an admin's transfer that
+	// moves the order's email on accept.
+	a.transferIntervalPasses()
+	shopper.query(`mutation ($id: ID!) { request_order_transfer(order_id: $id, description: "my order") { order_id } }`, map[string]any{"id": second.ID}, &asked)
+	ev = step("request_order_transfer with a description", "order.transfer_requested")
+	if string(ev[0].Data["description"]) != `"my order"` || string(ev[0].Data["requested_by"]) != "null" {
+		t.Errorf("transfer request event: %+v", ev[0])
+	}
+	shopper.query(`mutation ($id: ID!) { cancel_order_transfer(order_id: $id) }`, map[string]any{"id": second.ID}, &struct{}{})
+	ev = step("cancel_order_transfer by its customer", "order.transfer_cancelled")
+	if ev[0].ActorType != "CUSTOMER" || str(ev[0].ActorID) != shopperID || str(ev[0].OrderID) != second.ID {
+		t.Errorf("cancel event: %+v", ev[0])
+	}
+	a.query(`mutation ($id: ID!, $c: ID!) { transfer_order(order_id: $id, customer_id: $c, description: "from the store") { order_id } }`,
+		map[string]any{"id": second.ID, "c": shopperID}, &struct{}{})
+	ev = step("transfer_order", "order.transfer_requested")
+	if ev[0].ActorType != "USER" || str(ev[0].CustomerID) != shopperID || string(ev[0].Data["requested_by"]) != `"`+a.adminID+`"` {
+		t.Errorf("admin transfer event: %+v", ev[0])
+	}
+	a.query(`mutation ($id: ID!) { cancel_order_transfer(order_id: $id) }`, map[string]any{"id": second.ID}, &struct{}{})
+	ev = step("cancel_order_transfer by an admin", "order.transfer_cancelled")
+	if ev[0].ActorType != "USER" || str(ev[0].ActorID) != a.adminID {
+		t.Errorf("admin cancel event: %+v", ev[0])
+	}
+	a.query(`mutation ($id: ID!, $c: ID!) { transfer_order(order_id: $id, customer_id: $c, update_order_email: true) { order_id } }`,
+		map[string]any{"id": second.ID, "c": shopperID}, &struct{}{})
+	shopper.query(`mutation ($id: ID!, $t: String!) { accept_order_transfer(order_id: $id, token: $t) { id } }`,
+		map[string]any{"id": second.ID, "t": a.transferToken(second.ID)}, &struct{}{})
+	ev = step("an admin's transfer with update_order_email, accepted", "order.transfer_requested", "order.transfer_accepted", "order.updated")
+	if from, to := change(t, ev[2], "email"); from != "guest2@example.com" || to != "shopper@example.com" {
+		t.Errorf("the order's email changed from %v to %v", from, to)
+	}
+
 	token := a.resetToken("shopper@example.com") // request_password_reset, and the mail
 	step("request_password_reset", "auth.password_reset_requested")
 	a.resetPassword(token, "a new password")

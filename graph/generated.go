@@ -31,10 +31,12 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Address() AddressResolver
+	AddressList() AddressListResolver
 	Customer() CustomerResolver
 	CustomerGroup() CustomerGroupResolver
 	CustomerGroupList() CustomerGroupListResolver
 	CustomerList() CustomerListResolver
+	CustomerStats() CustomerStatsResolver
 	Mutation() MutationResolver
 	Order() OrderResolver
 	OrderList() OrderListResolver
@@ -72,6 +74,18 @@ type ComplexityRoot struct {
 		UpdatedAt         func(childComplexity int) int
 	}
 
+	AddressList struct {
+		Count  func(childComplexity int) int
+		Items  func(childComplexity int) int
+		Limit  func(childComplexity int) int
+		Offset func(childComplexity int) int
+	}
+
+	AmountSpent struct {
+		Amount       func(childComplexity int) int
+		CurrencyCode func(childComplexity int) int
+	}
+
 	AuthToken struct {
 		ExpiresAt             func(childComplexity int) int
 		RefreshToken          func(childComplexity int) int
@@ -99,6 +113,7 @@ type ComplexityRoot struct {
 		Orders            func(childComplexity int, limit *int, offset *int) int
 		Phone             func(childComplexity int) int
 		ShippingAddresses func(childComplexity int) int
+		Stats             func(childComplexity int) int
 		Timeline          func(childComplexity int, limit *int, after *string) int
 		UpdatedAt         func(childComplexity int) int
 	}
@@ -130,6 +145,14 @@ type ComplexityRoot struct {
 		Items  func(childComplexity int) int
 		Limit  func(childComplexity int) int
 		Offset func(childComplexity int) int
+	}
+
+	CustomerStats struct {
+		AmountSpent  func(childComplexity int, currencyCode string) int
+		AmountsSpent func(childComplexity int) int
+		FirstOrderAt func(childComplexity int) int
+		LastOrderAt  func(childComplexity int) int
+		OrderCount   func(childComplexity int) int
 	}
 
 	DeleteResult struct {
@@ -180,6 +203,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AcceptOrderTransfer      func(childComplexity int, orderID string, token string) int
 		AddCustomersToGroup      func(childComplexity int, groupID string, customerIds []string) int
+		CancelOrderTransfer      func(childComplexity int, orderID string) int
 		ChangePassword           func(childComplexity int, currentPassword string, newPassword string) int
 		CreateCustomer           func(childComplexity int, input model.CreateCustomerInput) int
 		CreateCustomerAccount    func(childComplexity int, input model.CustomerAccountInput) int
@@ -203,10 +227,11 @@ type ComplexityRoot struct {
 		RemoveCustomersFromGroup func(childComplexity int, groupID string, customerIds []string) int
 		RequestEmailChange       func(childComplexity int, newEmail string) int
 		RequestEmailVerification func(childComplexity int) int
-		RequestOrderTransfer     func(childComplexity int, orderID string) int
+		RequestOrderTransfer     func(childComplexity int, orderID string, description *string, updateOrderEmail *bool) int
 		RequestPasswordReset     func(childComplexity int, actorType model.ActorType, email string) int
 		ResetPassword            func(childComplexity int, token string, password string) int
 		RotateWebhookSecret      func(childComplexity int, id string) int
+		TransferOrder            func(childComplexity int, orderID string, customerID string, description *string, updateOrderEmail *bool) int
 		UpdateCustomer           func(childComplexity int, id string, input model.UpdateCustomerInput) int
 		UpdateCustomerAddress    func(childComplexity int, id string, input model.AddressInput) int
 		UpdateCustomerGroup      func(childComplexity int, id string, input model.CustomerGroupInput) int
@@ -266,6 +291,7 @@ type ComplexityRoot struct {
 		CustomerGroups func(childComplexity int, filter *db.CustomerGroupFilter, limit *int, offset *int, order *string) int
 		Customers      func(childComplexity int, filter *db.CustomerFilter, limit *int, offset *int, order *string, withDeleted *bool) int
 		Me             func(childComplexity int) int
+		MyAddresses    func(childComplexity int, filter *db.AddressFilter, limit *int, offset *int, order *string) int
 		MySessions     func(childComplexity int) int
 		Order          func(childComplexity int, id string) int
 		Orders         func(childComplexity int, filter *db.OrderFilter, limit *int, offset *int, order *string) int
@@ -340,6 +366,10 @@ type ComplexityRoot struct {
 type AddressResolver interface {
 	Customer(ctx context.Context, obj *db.Address) (*db.Customer, error)
 }
+type AddressListResolver interface {
+	Items(ctx context.Context, obj *model.AddressList) ([]*db.Address, error)
+	Count(ctx context.Context, obj *model.AddressList) (int, error)
+}
 type CustomerResolver interface {
 	Groups(ctx context.Context, obj *db.Customer) ([]*db.CustomerGroup, error)
 	Orders(ctx context.Context, obj *db.Customer, limit *int, offset *int) (*model.OrderList, error)
@@ -349,6 +379,7 @@ type CustomerResolver interface {
 	ShippingAddresses(ctx context.Context, obj *db.Customer) ([]*db.Address, error)
 	EmailVerified(ctx context.Context, obj *db.Customer) (bool, error)
 	EmailVerifiedAt(ctx context.Context, obj *db.Customer) (*time.Time, error)
+	Stats(ctx context.Context, obj *db.Customer) (*db.CustomerStats, error)
 }
 type CustomerGroupResolver interface {
 	Customers(ctx context.Context, obj *db.CustomerGroup, limit *int, offset *int, order *string) (*model.CustomerList, error)
@@ -360,6 +391,9 @@ type CustomerGroupListResolver interface {
 type CustomerListResolver interface {
 	Items(ctx context.Context, obj *model.CustomerList) ([]*db.Customer, error)
 	Count(ctx context.Context, obj *model.CustomerList) (int, error)
+}
+type CustomerStatsResolver interface {
+	AmountSpent(ctx context.Context, obj *db.CustomerStats, currencyCode string) (int, error)
 }
 type MutationResolver interface {
 	Register(ctx context.Context, actorType model.ActorType, email string, password string) (*model.AuthToken, error)
@@ -379,9 +413,10 @@ type MutationResolver interface {
 	UpdateMyAddress(ctx context.Context, id string, input model.AddressInput) (*db.Address, error)
 	DeleteMyAddress(ctx context.Context, id string) (*model.DeleteResult, error)
 	PlaceOrder(ctx context.Context, input model.PlaceOrderInput) (*db.Order, error)
-	RequestOrderTransfer(ctx context.Context, orderID string) (*model.OrderTransferRequest, error)
+	RequestOrderTransfer(ctx context.Context, orderID string, description *string, updateOrderEmail *bool) (*model.OrderTransferRequest, error)
 	AcceptOrderTransfer(ctx context.Context, orderID string, token string) (*db.Order, error)
 	DeclineOrderTransfer(ctx context.Context, orderID string, token string) (bool, error)
+	CancelOrderTransfer(ctx context.Context, orderID string) (bool, error)
 	CreateWebhook(ctx context.Context, input model.CreateWebhookInput) (*model.WebhookSecret, error)
 	UpdateWebhook(ctx context.Context, id string, input model.UpdateWebhookInput) (*db.Webhook, error)
 	DeleteWebhook(ctx context.Context, id string) (*model.DeleteResult, error)
@@ -398,6 +433,7 @@ type MutationResolver interface {
 	DeleteCustomerGroup(ctx context.Context, id string) (*model.DeleteResult, error)
 	AddCustomersToGroup(ctx context.Context, groupID string, customerIds []string) (*db.CustomerGroup, error)
 	RemoveCustomersFromGroup(ctx context.Context, groupID string, customerIds []string) (*db.CustomerGroup, error)
+	TransferOrder(ctx context.Context, orderID string, customerID string, description *string, updateOrderEmail *bool) (*model.OrderTransferRequest, error)
 }
 type OrderResolver interface {
 	Customer(ctx context.Context, obj *db.Order) (*db.Customer, error)
@@ -418,6 +454,7 @@ type QueryResolver interface {
 	Webhook(ctx context.Context, id string) (*db.Webhook, error)
 	Order(ctx context.Context, id string) (*db.Order, error)
 	Me(ctx context.Context) (*db.Customer, error)
+	MyAddresses(ctx context.Context, filter *db.AddressFilter, limit *int, offset *int, order *string) (*model.AddressList, error)
 	MySessions(ctx context.Context) ([]*db.Session, error)
 }
 type SessionResolver interface {
@@ -568,6 +605,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Address.UpdatedAt(childComplexity), true
 
+	case "AddressList.count":
+		if e.ComplexityRoot.AddressList.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddressList.Count(childComplexity), true
+	case "AddressList.items":
+		if e.ComplexityRoot.AddressList.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddressList.Items(childComplexity), true
+	case "AddressList.limit":
+		if e.ComplexityRoot.AddressList.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddressList.Limit(childComplexity), true
+	case "AddressList.offset":
+		if e.ComplexityRoot.AddressList.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddressList.Offset(childComplexity), true
+
+	case "AmountSpent.amount":
+		if e.ComplexityRoot.AmountSpent.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AmountSpent.Amount(childComplexity), true
+	case "AmountSpent.currency_code":
+		if e.ComplexityRoot.AmountSpent.CurrencyCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AmountSpent.CurrencyCode(childComplexity), true
+
 	case "AuthToken.expires_at":
 		if e.ComplexityRoot.AuthToken.ExpiresAt == nil {
 			break
@@ -712,6 +787,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.ShippingAddresses(childComplexity), true
+	case "Customer.stats":
+		if e.ComplexityRoot.Customer.Stats == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.Stats(childComplexity), true
 	case "Customer.timeline":
 		if e.ComplexityRoot.Customer.Timeline == nil {
 			break
@@ -840,6 +921,42 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CustomerList.Offset(childComplexity), true
+
+	case "CustomerStats.amount_spent":
+		if e.ComplexityRoot.CustomerStats.AmountSpent == nil {
+			break
+		}
+
+		args, err := ec.field_CustomerStats_amount_spent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CustomerStats.AmountSpent(childComplexity, args["currency_code"].(string)), true
+	case "CustomerStats.amounts_spent":
+		if e.ComplexityRoot.CustomerStats.AmountsSpent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerStats.AmountsSpent(childComplexity), true
+	case "CustomerStats.first_order_at":
+		if e.ComplexityRoot.CustomerStats.FirstOrderAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerStats.FirstOrderAt(childComplexity), true
+	case "CustomerStats.last_order_at":
+		if e.ComplexityRoot.CustomerStats.LastOrderAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerStats.LastOrderAt(childComplexity), true
+	case "CustomerStats.order_count":
+		if e.ComplexityRoot.CustomerStats.OrderCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerStats.OrderCount(childComplexity), true
 
 	case "DeleteResult.deleted":
 		if e.ComplexityRoot.DeleteResult.Deleted == nil {
@@ -1031,6 +1148,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddCustomersToGroup(childComplexity, args["group_id"].(string), args["customer_ids"].([]string)), true
+	case "Mutation.cancel_order_transfer":
+		if e.ComplexityRoot.Mutation.CancelOrderTransfer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancel_order_transfer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelOrderTransfer(childComplexity, args["order_id"].(string)), true
 	case "Mutation.change_password":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -1279,7 +1407,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.RequestOrderTransfer(childComplexity, args["order_id"].(string)), true
+		return e.ComplexityRoot.Mutation.RequestOrderTransfer(childComplexity, args["order_id"].(string), args["description"].(*string), args["update_order_email"].(*bool)), true
 	case "Mutation.request_password_reset":
 		if e.ComplexityRoot.Mutation.RequestPasswordReset == nil {
 			break
@@ -1313,6 +1441,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateWebhookSecret(childComplexity, args["id"].(string)), true
+	case "Mutation.transfer_order":
+		if e.ComplexityRoot.Mutation.TransferOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_transfer_order_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TransferOrder(childComplexity, args["order_id"].(string), args["customer_id"].(string), args["description"].(*string), args["update_order_email"].(*bool)), true
 	case "Mutation.update_customer":
 		if e.ComplexityRoot.Mutation.UpdateCustomer == nil {
 			break
@@ -1643,6 +1782,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.my_addresses":
+		if e.ComplexityRoot.Query.MyAddresses == nil {
+			break
+		}
+
+		args, err := ec.field_Query_my_addresses_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyAddresses(childComplexity, args["filter"].(*db.AddressFilter), args["limit"].(*int), args["offset"].(*int), args["order"].(*string)), true
 	case "Query.my_sessions":
 		if e.ComplexityRoot.Query.MySessions == nil {
 			break
@@ -1969,7 +2119,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
+		ec.unmarshalInputAddressFilter,
 		ec.unmarshalInputAddressInput,
+		ec.unmarshalInputAmountRange,
 		ec.unmarshalInputCreateCustomerInput,
 		ec.unmarshalInputCreateWebhookInput,
 		ec.unmarshalInputCustomerAccountInput,
@@ -1977,6 +2129,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCustomerGroupFilter,
 		ec.unmarshalInputCustomerGroupInput,
 		ec.unmarshalInputEventFilter,
+		ec.unmarshalInputIntRange,
 		ec.unmarshalInputLineItemInput,
 		ec.unmarshalInputOrderAddressInput,
 		ec.unmarshalInputOrderFilter,
@@ -2370,7 +2523,7 @@ type Event {
   auth.session_revoked, auth.password_changed, auth.email_verification_requested,
   auth.email_verified, auth.email_change_requested, auth.email_changed, order.placed,
   order.updated, order.transfer_requested, order.transfer_accepted,
-  order.transfer_declined, order.transfer_replaced
+  order.transfer_declined, order.transfer_replaced, order.transfer_cancelled
   """
   type: String!
   created_at: Time!
@@ -2546,6 +2699,119 @@ input CustomerGroupFilter {
   name: [String!]
 }
 
+# ---- Issue 18: Medusa v2's filters (Added). Every filter is served by an
+# index (migration 0018 and before) or its description says why it needs none.
+
+extend input CustomerFilter {
+  "any of these first names, in any case (index on lower(first_name))"
+  first_name: [String!]
+  "any of these last names, in any case (index on lower(last_name))"
+  last_name: [String!]
+  "created by any of these admin users (index on created_by)"
+  created_by: [ID!]
+  "deleted within this range; needs with_deleted: true (index on deleted_at)"
+  deleted_at: TimeRange
+  """
+  Medusa's $or: holds when any of these filters does, each a whole filter
+  (its fields all hold). 1 to 10 filters, nested at most 3 levels, 30 filter
+  objects in all; each branch uses its own fields' indexes.
+  """
+  any_of: [CustomerFilter!]
+  "orders placed, canceled ones not counted (index on customer_stats.order_count)"
+  order_count: IntRange
+  "when the last order was placed (index on customer_stats.last_order_at)"
+  last_order_at: TimeRange
+  """
+  spent in one currency, in minor units: a range without 0 is looked up in the
+  index on customer_spend (currency_code, amount_spent); one that holds 0 also
+  matches customers who never spent in it, each read by primary key
+  """
+  amount_spent: AmountRange
+}
+
+extend input CustomerGroupFilter {
+  "groups with any of these customers as members (index on customer_group_customer.customer_id)"
+  customer_id: [ID!]
+  "created by any of these admin users (index on created_by)"
+  created_by: [ID!]
+  "(index on created_at)"
+  created_at: TimeRange
+  "(index on updated_at)"
+  updated_at: TimeRange
+}
+
+"Added: bounds of an integer"
+input IntRange {
+  gt: Int
+  gte: Int
+  lt: Int
+  lte: Int
+}
+
+"Added: bounds of an amount spent in one currency, in minor units"
+input AmountRange {
+  "ISO 4217, any case"
+  currency_code: String!
+  gt: Int
+  gte: Int
+  lt: Int
+  lte: Int
+}
+
+"""
+Added: filters of the signed-in customer's address list (Medusa's store
+address list). None needs an index of its own: the list reads that one
+customer's addresses through the index on customer_id, and the filters only
+pick among them.
+"""
+input AddressFilter {
+  "case-insensitive search over address_name, company, names, address lines, city, province, postal_code and phone"
+  q: String
+  "any of these cities, in any case"
+  city: [String!]
+  "any of these ISO 3166-1 alpha-2 codes, in any case"
+  country_code: [String!]
+  "any of these postal codes, in any case"
+  postal_code: [String!]
+}
+
+"Added"
+type AddressList {
+  items: [Address!]!
+  count: Int!
+  offset: Int!
+  limit: Int!
+}
+
+# ---- Issue 18: customer statistics (Added).
+
+"""
+Added: a customer's order statistics (Saleor's orders.totalCount, Shopify's
+numberOfOrders and amountSpent). Kept by the database in the transaction of
+every change to orders (placing, transfers); canceled orders do not count.
+"""
+type CustomerStats {
+  order_count: Int!
+  "what the customer spent in a currency (ISO 4217, any case), in minor units; 0 when nothing"
+  amount_spent(currency_code: String!): Int!
+  "every currency the customer spent in, by currency code"
+  amounts_spent: [AmountSpent!]!
+  first_order_at: Time
+  last_order_at: Time
+}
+
+"Added: an amount spent in one currency"
+type AmountSpent {
+  currency_code: String!
+  "minor units"
+  amount: Int!
+}
+
+extend type Customer {
+  "Added: order statistics; list order order_count and last_order_at, and filter order_count, last_order_at and amount_spent"
+  stats: CustomerStats!
+}
+
 input OrderFilter {
   id: [ID!]
   customer_id: [ID!]
@@ -2658,6 +2924,8 @@ type Query {
 
   # Storefront (CUSTOMER actor)
   me: Customer! @auth(actor: CUSTOMER)
+  "Added: the signed-in customer's address book, filtered and paged (order: created_at or updated_at, - for descending)"
+  my_addresses(filter: AddressFilter, limit: Int = 20, offset: Int = 0, order: String = "created_at"): AddressList! @auth(actor: CUSTOMER)
 
   # Sessions (issue 16). Added.
   "The standing sessions of the token's identity (any signed-in token: customer or admin user), newest first."
@@ -2698,10 +2966,20 @@ type Mutation {
   delete_my_address(id: ID!): DeleteResult! @auth(actor: CUSTOMER)
   "Guest checkout without a token (creates or reuses the has_account=false customer for the email); a signed-in customer's order is theirs."
   place_order(input: PlaceOrderInput!): Order!
-  "A signed-in customer asks to take over a guest order; a single-use token goes to the order's email."
-  request_order_transfer(order_id: ID!): OrderTransferRequest! @auth(actor: CUSTOMER)
+  """
+  A signed-in customer asks to take over a guest order; a single-use token goes to the order's email.
+  Added (Medusa v2): description, shown in the mail (at most 1,000 characters); update_order_email,
+  which makes the order's email the customer's when the transfer is accepted.
+  """
+  request_order_transfer(order_id: ID!, description: String, update_order_email: Boolean = false): OrderTransferRequest! @auth(actor: CUSTOMER)
   accept_order_transfer(order_id: ID!, token: String!): Order! @auth(actor: CUSTOMER)
   decline_order_transfer(order_id: ID!, token: String!): Boolean!
+  """
+  Added (Medusa v2): cancels the order's pending transfer request. A customer
+  cancels a request it made itself (NOT_FOUND for none); an admin user any
+  request. Needs a CUSTOMER or a USER token.
+  """
+  cancel_order_transfer(order_id: ID!): Boolean!
 
   # Webhooks (USER actor). Added.
   "The answer holds the endpoint's signing secret, which is never shown again."
@@ -2727,6 +3005,14 @@ type Mutation {
   delete_customer_group(id: ID!): DeleteResult! @auth(actor: USER)
   add_customers_to_group(group_id: ID!, customer_ids: [ID!]!): CustomerGroup! @auth(actor: USER)
   remove_customers_from_group(group_id: ID!, customer_ids: [ID!]!): CustomerGroup! @auth(actor: USER)
+  """
+  Added (Medusa v2's admin transfer): asks, for the registered customer
+  customer_id, to take over a guest's order: the token goes to the order's
+  email, and the customer accepts with accept_order_transfer. Replaces the
+  order's pending request; not throttled. description and
+  update_order_email as for request_order_transfer.
+  """
+  transfer_order(order_id: ID!, customer_id: ID!, description: String, update_order_email: Boolean = false): OrderTransferRequest! @auth(actor: USER)
 }
 
 """
@@ -2797,6 +3083,30 @@ func (ec *executionContext) childFields_Address(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Address", field.Name)
 }
 
+func (ec *executionContext) childFields_AddressList(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "items":
+		return ec.fieldContext_AddressList_items(ctx, field)
+	case "count":
+		return ec.fieldContext_AddressList_count(ctx, field)
+	case "offset":
+		return ec.fieldContext_AddressList_offset(ctx, field)
+	case "limit":
+		return ec.fieldContext_AddressList_limit(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddressList", field.Name)
+}
+
+func (ec *executionContext) childFields_AmountSpent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currency_code":
+		return ec.fieldContext_AmountSpent_currency_code(ctx, field)
+	case "amount":
+		return ec.fieldContext_AmountSpent_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AmountSpent", field.Name)
+}
+
 func (ec *executionContext) childFields_AuthToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "token":
@@ -2855,6 +3165,8 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_email_verified(ctx, field)
 	case "email_verified_at":
 		return ec.fieldContext_Customer_email_verified_at(ctx, field)
+	case "stats":
+		return ec.fieldContext_Customer_stats(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
 }
@@ -2915,6 +3227,22 @@ func (ec *executionContext) childFields_CustomerList(ctx context.Context, field 
 		return ec.fieldContext_CustomerList_limit(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustomerList", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "order_count":
+		return ec.fieldContext_CustomerStats_order_count(ctx, field)
+	case "amount_spent":
+		return ec.fieldContext_CustomerStats_amount_spent(ctx, field)
+	case "amounts_spent":
+		return ec.fieldContext_CustomerStats_amounts_spent(ctx, field)
+	case "first_order_at":
+		return ec.fieldContext_CustomerStats_first_order_at(ctx, field)
+	case "last_order_at":
+		return ec.fieldContext_CustomerStats_last_order_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerStats", field.Name)
 }
 
 func (ec *executionContext) childFields_DeleteResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3361,6 +3689,20 @@ func (ec *executionContext) field_CustomerGroup_customers_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_CustomerStats_amount_spent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "currency_code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["currency_code"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Customer_orders_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3446,6 +3788,20 @@ func (ec *executionContext) field_Mutation_add_customers_to_group_args(ctx conte
 		return nil, err
 	}
 	args["customer_ids"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cancel_order_transfer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "order_id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["order_id"] = arg0
 	return args, nil
 }
 
@@ -3804,6 +4160,22 @@ func (ec *executionContext) field_Mutation_request_order_transfer_args(ctx conte
 		return nil, err
 	}
 	args["order_id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "description",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["description"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "update_order_email",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["update_order_email"] = arg2
 	return args, nil
 }
 
@@ -3862,6 +4234,44 @@ func (ec *executionContext) field_Mutation_rotate_webhook_secret_args(ctx contex
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_transfer_order_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "order_id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["order_id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "customer_id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["customer_id"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "description",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["description"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "update_order_email",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["update_order_email"] = arg3
 	return args, nil
 }
 
@@ -4156,6 +4566,44 @@ func (ec *executionContext) field_Query_customers_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["with_deleted"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_my_addresses_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*db.AddressFilter, error) {
+			return ec.unmarshalOAddressFilter2ᚖcustomerserviceᚋdbᚐAddressFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["limit"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "offset",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offset"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "order",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["order"] = arg3
 	return args, nil
 }
 
@@ -4817,6 +5265,153 @@ func (ec *executionContext) _Address_updated_at(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Address_updated_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Address", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _AddressList_items(ctx context.Context, field graphql.CollectedField, obj *model.AddressList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddressList_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AddressList().Items(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*db.Address) graphql.Marshaler {
+			return ec.marshalNAddress2ᚕᚖcustomerserviceᚋdbᚐAddressᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddressList_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AddressList",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Address(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AddressList_count(ctx context.Context, field graphql.CollectedField, obj *model.AddressList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddressList_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AddressList().Count(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddressList_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AddressList", field, true, true, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AddressList_offset(ctx context.Context, field graphql.CollectedField, obj *model.AddressList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddressList_offset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offset(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddressList_offset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AddressList", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AddressList_limit(ctx context.Context, field graphql.CollectedField, obj *model.AddressList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddressList_limit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limit(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddressList_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AddressList", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _AmountSpent_currency_code(ctx context.Context, field graphql.CollectedField, obj *db.AmountSpent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AmountSpent_currency_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CurrencyCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AmountSpent_currency_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AmountSpent", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _AmountSpent_amount(ctx context.Context, field graphql.CollectedField, obj *db.AmountSpent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AmountSpent_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AmountSpent_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AmountSpent", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
 func (ec *executionContext) _AuthToken_token(ctx context.Context, field graphql.CollectedField, obj *model.AuthToken) (ret graphql.Marshaler) {
@@ -5490,6 +6085,38 @@ func (ec *executionContext) fieldContext_Customer_email_verified_at(_ context.Co
 	return graphql.NewScalarFieldContext("Customer", field, true, true, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _Customer_stats(ctx context.Context, field graphql.CollectedField, obj *db.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_stats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Customer().Stats(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.CustomerStats) graphql.Marshaler {
+			return ec.marshalNCustomerStats2ᚖcustomerserviceᚋdbᚐCustomerStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_stats(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Customer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CustomerAccount_customer(ctx context.Context, field graphql.CollectedField, obj *model.CustomerAccount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5954,6 +6581,151 @@ func (ec *executionContext) _CustomerList_limit(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_CustomerList_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CustomerList", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerStats_order_count(ctx context.Context, field graphql.CollectedField, obj *db.CustomerStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerStats_order_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrderCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerStats_order_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerStats", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerStats_amount_spent(ctx context.Context, field graphql.CollectedField, obj *db.CustomerStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerStats_amount_spent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.CustomerStats().AmountSpent(ctx, obj, fc.Args["currency_code"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerStats_amount_spent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerStats",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_CustomerStats_amount_spent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerStats_amounts_spent(ctx context.Context, field graphql.CollectedField, obj *db.CustomerStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerStats_amounts_spent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmountsSpent(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*db.AmountSpent) graphql.Marshaler {
+			return ec.marshalNAmountSpent2ᚕᚖcustomerserviceᚋdbᚐAmountSpentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerStats_amounts_spent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerStats",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AmountSpent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerStats_first_order_at(ctx context.Context, field graphql.CollectedField, obj *db.CustomerStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerStats_first_order_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstOrderAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerStats_first_order_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerStats", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerStats_last_order_at(ctx context.Context, field graphql.CollectedField, obj *db.CustomerStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerStats_last_order_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastOrderAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerStats_last_order_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerStats", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _DeleteResult_id(ctx context.Context, field graphql.CollectedField, obj *model.DeleteResult) (ret graphql.Marshaler) {
@@ -7371,7 +8143,7 @@ func (ec *executionContext) _Mutation_request_order_transfer(ctx context.Context
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RequestOrderTransfer(ctx, fc.Args["order_id"].(string))
+			return ec.Resolvers.Mutation().RequestOrderTransfer(ctx, fc.Args["order_id"].(string), fc.Args["description"].(*string), fc.Args["update_order_email"].(*bool))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -7523,6 +8295,50 @@ func (ec *executionContext) fieldContext_Mutation_decline_order_transfer(ctx con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_decline_order_transfer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancel_order_transfer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancel_order_transfer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelOrderTransfer(ctx, fc.Args["order_id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancel_order_transfer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancel_order_transfer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8515,6 +9331,68 @@ func (ec *executionContext) fieldContext_Mutation_remove_customers_from_group(ct
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_remove_customers_from_group_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_transfer_order(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_transfer_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TransferOrder(ctx, fc.Args["order_id"].(string), fc.Args["customer_id"].(string), fc.Args["description"].(*string), fc.Args["update_order_email"].(*bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *model.OrderTransferRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.OrderTransferRequest
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderTransferRequest) graphql.Marshaler {
+			return ec.marshalNOrderTransferRequest2ᚖcustomerserviceᚋgraphᚋmodelᚐOrderTransferRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_transfer_order(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderTransferRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_transfer_order_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9865,6 +10743,68 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Customer(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_my_addresses(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_my_addresses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MyAddresses(ctx, fc.Args["filter"].(*db.AddressFilter), fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *model.AddressList
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.AddressList
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AddressList) graphql.Marshaler {
+			return ec.marshalNAddressList2ᚖcustomerserviceᚋgraphᚋmodelᚐAddressList(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_my_addresses(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AddressList(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_my_addresses_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -12096,6 +13036,57 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAddressFilter(ctx context.Context, obj any) (db.AddressFilter, error) {
+	var it db.AddressFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"q", "city", "country_code", "postal_code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "q":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("q"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Q = data
+		case "city":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("city"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.City = data
+		case "country_code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("country_code"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CountryCode = data
+		case "postal_code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("postal_code"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PostalCode = data
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputAddressInput(ctx context.Context, obj any) (model.AddressInput, error) {
 	var it model.AddressInput
 	if obj == nil {
@@ -12212,6 +13203,64 @@ func (ec *executionContext) unmarshalInputAddressInput(ctx context.Context, obj 
 				return it, err
 			}
 			it.Metadata = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputAmountRange(ctx context.Context, obj any) (db.AmountRange, error) {
+	var it db.AmountRange
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"currency_code", "gt", "gte", "lt", "lte"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "currency_code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency_code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrencyCode = data
+		case "gt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gt"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gt = data
+		case "gte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gte"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gte = data
+		case "lt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lt"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lt = data
+		case "lte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lte"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lte = data
 		}
 	}
 	return it, nil
@@ -12402,7 +13451,7 @@ func (ec *executionContext) unmarshalInputCustomerFilter(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"q", "id", "email", "has_account", "group_id", "company_name", "created_at", "updated_at"}
+	fieldsInOrder := [...]string{"q", "id", "email", "has_account", "group_id", "company_name", "created_at", "updated_at", "first_name", "last_name", "created_by", "deleted_at", "any_of", "order_count", "last_order_at", "amount_spent"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12465,6 +13514,62 @@ func (ec *executionContext) unmarshalInputCustomerFilter(ctx context.Context, ob
 				return it, err
 			}
 			it.UpdatedAt = data
+		case "first_name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("first_name"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstName = data
+		case "last_name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("last_name"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastName = data
+		case "created_by":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("created_by"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedBy = data
+		case "deleted_at":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deleted_at"))
+			data, err := ec.unmarshalOTimeRange2ᚖcustomerserviceᚋdbᚐTimeRange(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeletedAt = data
+		case "any_of":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("any_of"))
+			data, err := ec.unmarshalOCustomerFilter2ᚕᚖcustomerserviceᚋdbᚐCustomerFilterᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AnyOf = data
+		case "order_count":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("order_count"))
+			data, err := ec.unmarshalOIntRange2ᚖcustomerserviceᚋdbᚐIntRange(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderCount = data
+		case "last_order_at":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("last_order_at"))
+			data, err := ec.unmarshalOTimeRange2ᚖcustomerserviceᚋdbᚐTimeRange(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastOrderAt = data
+		case "amount_spent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount_spent"))
+			data, err := ec.unmarshalOAmountRange2ᚖcustomerserviceᚋdbᚐAmountRange(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountSpent = data
 		}
 	}
 	return it, nil
@@ -12481,7 +13586,7 @@ func (ec *executionContext) unmarshalInputCustomerGroupFilter(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"q", "id", "name"}
+	fieldsInOrder := [...]string{"q", "id", "name", "customer_id", "created_by", "created_at", "updated_at"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12509,6 +13614,34 @@ func (ec *executionContext) unmarshalInputCustomerGroupFilter(ctx context.Contex
 				return it, err
 			}
 			it.Name = data
+		case "customer_id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customer_id"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "created_by":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("created_by"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedBy = data
+		case "created_at":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("created_at"))
+			data, err := ec.unmarshalOTimeRange2ᚖcustomerserviceᚋdbᚐTimeRange(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "updated_at":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updated_at"))
+			data, err := ec.unmarshalOTimeRange2ᚖcustomerserviceᚋdbᚐTimeRange(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
 		}
 	}
 	return it, nil
@@ -12597,6 +13730,57 @@ func (ec *executionContext) unmarshalInputEventFilter(ctx context.Context, obj a
 				return it, err
 			}
 			it.CreatedAt = data
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputIntRange(ctx context.Context, obj any) (db.IntRange, error) {
+	var it db.IntRange
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"gt", "gte", "lt", "lte"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "gt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gt"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gt = data
+		case "gte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gte"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gte = data
+		case "lt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lt"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lt = data
+		case "lte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lte"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lte = data
 		}
 	}
 	return it, nil
@@ -13209,6 +14393,102 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var addressListImplementors = []string{"AddressList"}
+
+func (ec *executionContext) _AddressList(ctx context.Context, sel ast.SelectionSet, obj *model.AddressList) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, addressListImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AddressList")
+		case "items":
+			out.Values[i] = ec._AddressList_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._AddressList_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "offset":
+			out.Values[i] = ec._AddressList_offset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "limit":
+			out.Values[i] = ec._AddressList_limit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var amountSpentImplementors = []string{"AmountSpent"}
+
+func (ec *executionContext) _AmountSpent(ctx context.Context, sel ast.SelectionSet, obj *db.AmountSpent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, amountSpentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AmountSpent")
+		case "currency_code":
+			out.Values[i] = ec._AmountSpent_currency_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._AmountSpent_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var authTokenImplementors = []string{"AuthToken"}
 
 func (ec *executionContext) _AuthToken(ctx context.Context, sel ast.SelectionSet, obj *model.AuthToken) graphql.Marshaler {
@@ -13377,6 +14657,11 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 		case "email_verified_at":
 			out.Values[i] = ec._Customer_email_verified_at(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "stats":
+			out.Values[i] = ec._Customer_stats(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -13727,6 +15012,64 @@ func (ec *executionContext) _CustomerList(ctx context.Context, sel ast.Selection
 			out.Values[i] = ec._CustomerList_limit(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var customerStatsImplementors = []string{"CustomerStats"}
+
+func (ec *executionContext) _CustomerStats(ctx context.Context, sel ast.SelectionSet, obj *db.CustomerStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerStats")
+		case "order_count":
+			out.Values[i] = ec._CustomerStats_order_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount_spent":
+			out.Values[i] = ec._CustomerStats_amount_spent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amounts_spent":
+			out.Values[i] = ec._CustomerStats_amounts_spent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "first_order_at":
+			out.Values[i] = ec._CustomerStats_first_order_at(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "last_order_at":
+			out.Values[i] = ec._CustomerStats_last_order_at(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -14242,6 +15585,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "cancel_order_transfer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancel_order_transfer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "create_webhook":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_create_webhook(ctx, field)
@@ -14350,6 +15700,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "remove_customers_from_group":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_remove_customers_from_group(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transfer_order":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_transfer_order(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -14956,6 +16313,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_me(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "my_addresses":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_my_addresses(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -15906,6 +17285,42 @@ func (ec *executionContext) unmarshalNAddressInput2customerserviceᚋgraphᚋmod
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNAddressList2ᚖcustomerserviceᚋgraphᚋmodelᚐAddressList(ctx context.Context, sel ast.SelectionSet, v *model.AddressList) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AddressList(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAmountSpent2ᚕᚖcustomerserviceᚋdbᚐAmountSpentᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.AmountSpent) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAmountSpent2ᚖcustomerserviceᚋdbᚐAmountSpent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAmountSpent2ᚖcustomerserviceᚋdbᚐAmountSpent(ctx context.Context, sel ast.SelectionSet, v *db.AmountSpent) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AmountSpent(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAuthToken2ᚖcustomerserviceᚋgraphᚋmodelᚐAuthToken(ctx context.Context, sel ast.SelectionSet, v *model.AuthToken) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -15983,6 +17398,11 @@ func (ec *executionContext) unmarshalNCustomerAccountInput2customerserviceᚋgra
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCustomerFilter2ᚖcustomerserviceᚋdbᚐCustomerFilter(ctx context.Context, v any) (*db.CustomerFilter, error) {
+	res, err := ec.unmarshalInputCustomerFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNCustomerGroup2ᚕᚖcustomerserviceᚋdbᚐCustomerGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.CustomerGroup) graphql.Marshaler {
 	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -16032,6 +17452,16 @@ func (ec *executionContext) marshalNCustomerList2ᚖcustomerserviceᚋgraphᚋmo
 		return graphql.Null
 	}
 	return ec._CustomerList(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCustomerStats2ᚖcustomerserviceᚋdbᚐCustomerStats(ctx context.Context, sel ast.SelectionSet, v *db.CustomerStats) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CustomerStats(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDeleteResult2ᚖcustomerserviceᚋgraphᚋmodelᚐDeleteResult(ctx context.Context, sel ast.SelectionSet, v *model.DeleteResult) graphql.Marshaler {
@@ -16686,6 +18116,22 @@ func (ec *executionContext) marshalOAddress2ᚖcustomerserviceᚋdbᚐAddress(ct
 	return ec._Address(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOAddressFilter2ᚖcustomerserviceᚋdbᚐAddressFilter(ctx context.Context, v any) (*db.AddressFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAddressFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOAmountRange2ᚖcustomerserviceᚋdbᚐAmountRange(ctx context.Context, v any) (*db.AmountRange, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAmountRange(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -16714,6 +18160,23 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOCustomerFilter2ᚕᚖcustomerserviceᚋdbᚐCustomerFilterᚄ(ctx context.Context, v any) ([]*db.CustomerFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*db.CustomerFilter, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCustomerFilter2ᚖcustomerserviceᚋdbᚐCustomerFilter(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOCustomerFilter2ᚖcustomerserviceᚋdbᚐCustomerFilter(ctx context.Context, v any) (*db.CustomerFilter, error) {
@@ -16808,6 +18271,31 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = sel
 	res := model.MarshalInt(*v)
 	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) unmarshalOInt2ᚖint64(ctx context.Context, v any) (*int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := model.UnmarshalInt64(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt2ᚖint64(ctx context.Context, sel ast.SelectionSet, v *int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := model.MarshalInt64(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) unmarshalOIntRange2ᚖcustomerserviceᚋdbᚐIntRange(ctx context.Context, v any) (*db.IntRange, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputIntRange(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOJSON2customerserviceᚋdbᚐJSONObject(ctx context.Context, v any) (db.JSONObject, error) {

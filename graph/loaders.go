@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -34,6 +35,7 @@ type Loaders struct {
 	// EmailVerifiedByCustomer is when each customer's login email was
 	// verified (nil: not, or no login).
 	EmailVerifiedByCustomer loader[string, *time.Time]
+	StatsByCustomer         loader[string, *db.CustomerStats]
 
 	// cols are the columns the operation's rows need, for the loaders and
 	// for the lists that prime them.
@@ -49,16 +51,29 @@ type loader[K comparable, V any] struct {
 	// name is the relation, for the misses' log line and metric.
 	name   string
 	logger *slog.Logger
+	// running are the keys a prefetch is fetching now, so that another
+	// prefetch of them (a nested level of the query, run at the same
+	// time as the level that fetches them: a customer's stats, and its
+	// orders' customer's) waits for that batch instead of sending its
+	// own.
+	running *running[K]
+}
+
+// running tracks the keys of prefetches under way.
+type running[K comparable] struct {
+	mu   sync.Mutex
+	keys map[K]chan struct{}
 }
 
 func newLoader[K comparable, V any](name string, logger *slog.Logger, wait time.Duration, batch dataloader.BatchFunc[K, V]) loader[K, V] {
 	cache := dataloader.NewCache[K, V]()
 	return loader[K, V]{
-		Loader: dataloader.NewBatchedLoader(batch, dataloader.WithWait[K, V](wait), dataloader.WithCache[K, V](cache)),
-		batch:  batch,
-		cache:  cache,
-		name:   name,
-		logger: logger,
+		Loader:  dataloader.NewBatchedLoader(batch, dataloader.WithWait[K, V](wait), dataloader.WithCache[K, V](cache)),
+		batch:   batch,
+		cache:   cache,
+		name:    name,
+		logger:  logger,
+		running: &running[K]{keys: make(map[K]chan struct{})},
 	}
 }
 
@@ -68,21 +83,49 @@ func newLoader[K comparable, V any](name string, logger *slog.Logger, wait time.
 func (l loader[K, V]) prefetch(ctx context.Context, keys []K) {
 	seen := make(map[K]bool, len(keys))
 	var missing []K
+	var waits []chan struct{}
+	done := make(chan struct{})
+	l.running.mu.Lock()
 	for _, k := range keys {
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
-		if _, cached := l.cache.Get(ctx, k); !cached {
-			missing = append(missing, k)
+		if _, cached := l.cache.Get(ctx, k); cached {
+			continue
 		}
+		if w, ok := l.running.keys[k]; ok {
+			waits = append(waits, w)
+			continue
+		}
+		l.running.keys[k] = done
+		missing = append(missing, k)
 	}
-	if len(missing) == 0 {
-		return
+	l.running.mu.Unlock()
+	if len(missing) > 0 {
+		l.fetch(ctx, missing, done)
 	}
-	for i, r := range l.batch(ctx, missing) {
+	// Only once this batch is done: two prefetches may each wait for the
+	// other's keys.
+	for _, w := range waits {
+		<-w
+	}
+}
+
+// fetch runs the batch for keys, which prefetch marked as running under
+// done, caches what it finds, and ends their running mark, panic or not.
+func (l loader[K, V]) fetch(ctx context.Context, keys []K, done chan struct{}) {
+	defer func() {
+		l.running.mu.Lock()
+		for _, k := range keys {
+			delete(l.running.keys, k)
+		}
+		l.running.mu.Unlock()
+		close(done)
+	}()
+	for i, r := range l.batch(ctx, keys) {
 		if r.Error == nil {
-			l.Prime(ctx, missing[i], r.Data)
+			l.Prime(ctx, keys[i], r.Data)
 		}
 	}
 }
@@ -137,6 +180,7 @@ func NewLoaders(q sqlx.QueryerContext, wait time.Duration, cols columns, logger 
 		TimelineByCustomer:      newLoader("timeline_by_customer", logger, wait, batch(timelines(q))),
 		DeliveriesByWebhook:     newLoader("deliveries_by_webhook", logger, wait, batch(deliveriesByWebhook(q))),
 		EmailVerifiedByCustomer: newLoader("email_verified_by_customer", logger, wait, bind(q, db.EmailVerifiedAtOfCustomers)),
+		StatsByCustomer:         newLoader("stats_by_customer", logger, wait, bind(q, db.StatsByCustomerIDs)),
 		cols:                    cols,
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"customerservice/auth"
 	"customerservice/db"
 	"customerservice/graph/model"
+	"customerservice/ordering"
 )
 
 // placeOrder is a guest checkout without a token; with one, it must be a
@@ -53,17 +54,52 @@ func selectedCustomerFields(ctx context.Context) []string {
 	return names
 }
 
-func (r *Resolver) requestTransfer(ctx context.Context, orderID string) (*model.OrderTransferRequest, error) {
+func (r *Resolver) requestTransfer(ctx context.Context, orderID string, opt ordering.TransferOptions) (*model.OrderTransferRequest, error) {
 	customerID, err := me(ctx)
 	if err != nil {
 		return nil, err
 	}
-	req, err := r.Ordering.RequestTransfer(ctx, customerID, orderID)
+	return transferRequest(r.Ordering.RequestTransfer(ctx, customerID, orderID, opt))
+}
+
+// transferOrder is an admin user's transfer of an order to a customer.
+func (r *Resolver) transferOrder(ctx context.Context, orderID, customerID string, opt ordering.TransferOptions) (*model.OrderTransferRequest, error) {
+	admin := adminID(ctx)
+	if admin == nil {
+		_, err := auth.Require(ctx, auth.User)
+		return nil, err
+	}
+	return transferRequest(r.Ordering.TransferOrder(ctx, *admin, orderID, customerID, opt))
+}
+
+func transferRequest(req *ordering.TransferRequest, err error) (*model.OrderTransferRequest, error) {
 	if err != nil {
 		return nil, err
 	}
 	return &model.OrderTransferRequest{OrderID: req.OrderID, SentTo: req.SentTo, ExpiresAt: req.ExpiresAt}, nil
 }
+
+func transferOptions(description *string, updateOrderEmail *bool) ordering.TransferOptions {
+	return ordering.TransferOptions{Description: description, UpdateOrderEmail: updateOrderEmail != nil && *updateOrderEmail}
+}
+
+// cancelTransfer cancels the order's pending transfer: an admin user's
+// cancellation reaches any request, a customer's only its own. Without a
+// token it is UNAUTHORIZED.
+func (r *Resolver) cancelTransfer(ctx context.Context, orderID string) (bool, error) {
+	requester := ""
+	if !isAdmin(ctx) {
+		id, err := me(ctx)
+		if err != nil {
+			return false, err
+		}
+		requester = id
+	}
+	return err0(r.Ordering.CancelTransfer(ctx, orderID, requester))
+}
+
+// err0 answers true when a mutation without an object to return succeeded.
+func err0(err error) (bool, error) { return err == nil, err }
 
 func (r *Resolver) acceptTransfer(ctx context.Context, orderID, token string) (*db.Order, error) {
 	customerID, err := me(ctx)

@@ -137,6 +137,8 @@ func prefetchCustomerFields(ctx context.Context, customers []*db.Customer, field
 				verified = true
 				tasks = append(tasks, func() { l.EmailVerifiedByCustomer.prefetch(ctx, ids) })
 			}
+		case "stats":
+			tasks = append(tasks, func() { l.StatsByCustomer.prefetch(ctx, ids) })
 		case "timeline":
 			if !isAdmin(ctx) {
 				continue // @auth refuses the field
@@ -265,7 +267,7 @@ func prefetchOrderFields(ctx context.Context, orders []*db.Order, fields []graph
 func needsCustomerPrefetch(fields []graphql.CollectedField) bool {
 	for _, f := range fields {
 		switch f.Name {
-		case "groups", "addresses", "billing_address", "shipping_addresses", "orders", "timeline",
+		case "groups", "addresses", "billing_address", "shipping_addresses", "orders", "timeline", "stats",
 			"email_verified", "email_verified_at":
 			return true
 		}

@@ -138,7 +138,7 @@ func relationPaths(schema *ast.Schema, def *ast.Definition, actor string, n int)
 func scalars(schema *ast.Schema, def *ast.Definition) string {
 	var names []string
 	for _, f := range def.Fields {
-		if !strings.HasPrefix(f.Name, "__") && schema.Types[f.Type.Name()].Kind != ast.Object {
+		if !strings.HasPrefix(f.Name, "__") && schema.Types[f.Type.Name()].Kind != ast.Object && !needsArgument(f) {
 			names = append(names, f.Name)
 		}
 	}
@@ -146,6 +146,18 @@ func scalars(schema *ast.Schema, def *ast.Definition) string {
 		return "__typename"
 	}
 	return strings.Join(names, " ")
+}
+
+// needsArgument reports a field with a required argument (such as
+// CustomerStats.amount_spent's currency_code): a scalar computed from what
+// its object holds, with no relation of its own to walk.
+func needsArgument(f *ast.FieldDefinition) bool {
+	for _, arg := range f.Arguments {
+		if arg.Type.NonNull && arg.DefaultValue == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // arguments gives a field the arguments a path needs: a list is $n long,

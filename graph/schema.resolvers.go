@@ -17,6 +17,16 @@ func (r *addressResolver) Customer(ctx context.Context, obj *db.Address) (*db.Cu
 	return load(ctx, loadersFrom(ctx).CustomerByID, obj.CustomerID)
 }
 
+// Items is the resolver for the items field.
+func (r *addressListResolver) Items(ctx context.Context, obj *model.AddressList) ([]*db.Address, error) {
+	return prefetched(ctx, prefetchAddresses)(db.ListAddresses(ctx, r.conn(ctx), obj.CustomerID, obj.Filter, obj.Page, loadersFrom(ctx).cols.address))
+}
+
+// Count is the resolver for the count field.
+func (r *addressListResolver) Count(ctx context.Context, obj *model.AddressList) (int, error) {
+	return db.CountAddresses(ctx, r.conn(ctx), obj.CustomerID, obj.Filter)
+}
+
 // Groups is the resolver for the groups field.
 func (r *customerResolver) Groups(ctx context.Context, obj *db.Customer) ([]*db.CustomerGroup, error) {
 	return load(ctx, loadersFrom(ctx).GroupsByCustomer, obj.ID)
@@ -60,6 +70,11 @@ func (r *customerResolver) EmailVerifiedAt(ctx context.Context, obj *db.Customer
 	return r.emailVerifiedAt(ctx, obj)
 }
 
+// Stats is the resolver for the stats field.
+func (r *customerResolver) Stats(ctx context.Context, obj *db.Customer) (*db.CustomerStats, error) {
+	return load(ctx, loadersFrom(ctx).StatsByCustomer, obj.ID)
+}
+
 // Customers is the resolver for the customers field.
 func (r *customerGroupResolver) Customers(ctx context.Context, obj *db.CustomerGroup, limit *int, offset *int, order *string) (*model.CustomerList, error) {
 	return groupMemberList(obj.ID, limit, offset, order)
@@ -89,6 +104,11 @@ func (r *customerListResolver) Count(ctx context.Context, obj *model.CustomerLis
 		return load(ctx, loadersFrom(ctx).MemberCountByGroup, obj.GroupID)
 	}
 	return db.CountCustomers(ctx, r.conn(ctx), obj.Filter)
+}
+
+// AmountSpent is the resolver for the amount_spent field.
+func (r *customerStatsResolver) AmountSpent(ctx context.Context, obj *db.CustomerStats, currencyCode string) (int, error) {
+	return amountSpent(obj, currencyCode)
 }
 
 // Register is the resolver for the register field.
@@ -197,8 +217,8 @@ func (r *mutationResolver) PlaceOrder(ctx context.Context, input model.PlaceOrde
 }
 
 // RequestOrderTransfer is the resolver for the request_order_transfer field.
-func (r *mutationResolver) RequestOrderTransfer(ctx context.Context, orderID string) (*model.OrderTransferRequest, error) {
-	return r.requestTransfer(ctx, orderID)
+func (r *mutationResolver) RequestOrderTransfer(ctx context.Context, orderID string, description *string, updateOrderEmail *bool) (*model.OrderTransferRequest, error) {
+	return r.requestTransfer(ctx, orderID, transferOptions(description, updateOrderEmail))
 }
 
 // AcceptOrderTransfer is the resolver for the accept_order_transfer field.
@@ -209,6 +229,11 @@ func (r *mutationResolver) AcceptOrderTransfer(ctx context.Context, orderID stri
 // DeclineOrderTransfer is the resolver for the decline_order_transfer field.
 func (r *mutationResolver) DeclineOrderTransfer(ctx context.Context, orderID string, token string) (bool, error) {
 	return true, r.Ordering.DeclineTransfer(ctx, orderID, token)
+}
+
+// CancelOrderTransfer is the resolver for the cancel_order_transfer field.
+func (r *mutationResolver) CancelOrderTransfer(ctx context.Context, orderID string) (bool, error) {
+	return r.cancelTransfer(ctx, orderID)
 }
 
 // CreateWebhook is the resolver for the create_webhook field.
@@ -300,6 +325,11 @@ func (r *mutationResolver) RemoveCustomersFromGroup(ctx context.Context, groupID
 	return prefetchedOne(ctx, prefetchGroups)(r.changeMembers(ctx, groupID, customerIds, false))
 }
 
+// TransferOrder is the resolver for the transfer_order field.
+func (r *mutationResolver) TransferOrder(ctx context.Context, orderID string, customerID string, description *string, updateOrderEmail *bool) (*model.OrderTransferRequest, error) {
+	return r.transferOrder(ctx, orderID, customerID, transferOptions(description, updateOrderEmail))
+}
+
 // Customer is the resolver for the customer field.
 func (r *orderResolver) Customer(ctx context.Context, obj *db.Order) (*db.Customer, error) {
 	return load(ctx, loadersFrom(ctx).CustomerByID, obj.CustomerID)
@@ -380,6 +410,11 @@ func (r *queryResolver) Me(ctx context.Context) (*db.Customer, error) {
 	return prefetchedOne(ctx, prefetchCustomers)(db.CustomerByID(ctx, r.conn(ctx), id))
 }
 
+// MyAddresses is the resolver for the my_addresses field.
+func (r *queryResolver) MyAddresses(ctx context.Context, filter *db.AddressFilter, limit *int, offset *int, order *string) (*model.AddressList, error) {
+	return myAddressList(ctx, filter, limit, offset, order)
+}
+
 // MySessions is the resolver for the my_sessions field.
 func (r *queryResolver) MySessions(ctx context.Context) ([]*db.Session, error) {
 	return r.Auth.Sessions(ctx)
@@ -418,6 +453,9 @@ func (r *webhookListResolver) Count(ctx context.Context, obj *model.WebhookList)
 // Address returns AddressResolver implementation.
 func (r *Resolver) Address() AddressResolver { return &addressResolver{r} }
 
+// AddressList returns AddressListResolver implementation.
+func (r *Resolver) AddressList() AddressListResolver { return &addressListResolver{r} }
+
 // Customer returns CustomerResolver implementation.
 func (r *Resolver) Customer() CustomerResolver { return &customerResolver{r} }
 
@@ -431,6 +469,9 @@ func (r *Resolver) CustomerGroupList() CustomerGroupListResolver {
 
 // CustomerList returns CustomerListResolver implementation.
 func (r *Resolver) CustomerList() CustomerListResolver { return &customerListResolver{r} }
+
+// CustomerStats returns CustomerStatsResolver implementation.
+func (r *Resolver) CustomerStats() CustomerStatsResolver { return &customerStatsResolver{r} }
 
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
@@ -458,10 +499,12 @@ func (r *Resolver) WebhookList() WebhookListResolver { return &webhookListResolv
 
 type (
 	addressResolver           struct{ *Resolver }
+	addressListResolver       struct{ *Resolver }
 	customerResolver          struct{ *Resolver }
 	customerGroupResolver     struct{ *Resolver }
 	customerGroupListResolver struct{ *Resolver }
 	customerListResolver      struct{ *Resolver }
+	customerStatsResolver     struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
 	orderResolver             struct{ *Resolver }
 	orderListResolver         struct{ *Resolver }

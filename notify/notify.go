@@ -161,9 +161,16 @@ func render(n *db.Notification) Message {
 			"If it was not, ignore this message.", n.Recipient, n.Data["token"])
 	case "order_transfer":
 		m.Subject = fmt.Sprintf("Transfer of order #%v", n.Data["display_id"])
-		m.Body = fmt.Sprintf("A customer account asked to take over order #%v, placed with this email. "+
+		who := "A customer account asked"
+		if byStore, _ := n.Data["by_store"].(bool); byStore {
+			who = "The store asked, for a customer account,"
+		}
+		m.Body = fmt.Sprintf("%s to take over order #%v, placed with this email. "+
 			"To accept, use this token within 24 hours: %v\nTo refuse, decline it with the same token, or ignore this message.",
-			n.Data["display_id"], n.Data["token"])
+			who, n.Data["display_id"], n.Data["token"])
+		if d, ok := n.Data["description"].(string); ok && d != "" {
+			m.Body += "\n\nTheir note: " + d
+		}
 	case "email_verification":
 		m.Subject = "Confirm your email"
 		m.Body = fmt.Sprintf("Confirm that %s is your email: use this token within 24 hours (verify_email): %v\n"+

@@ -118,26 +118,26 @@ func TestTransferIntervalBoundary(t *testing.T) {
 	f := newFlows(t)
 	order := f.guestOrder("guest@example.com")
 	alice, bob := f.registered("alice@example.com"), f.registered("bob@example.com")
-	if _, err := f.svc.RequestTransfer(f.ctx, alice, order.ID); err != nil {
+	if _, err := f.svc.RequestTransfer(f.ctx, alice, order.ID, ordering.TransferOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	tok := f.token(order.ID)
 	message := fmt.Sprintf("A transfer of this order was requested less than %d minutes ago; try again later", 15)
 
-	_, err := f.svc.RequestTransfer(f.ctx, bob, order.ID)
+	_, err := f.svc.RequestTransfer(f.ctx, bob, order.ID, ordering.TransferOptions{})
 	wantWait(t, wantCode(t, err, errcode.RateLimited, message), ordering.TransferInterval-time.Minute, ordering.TransferInterval)
 
 	// A minute short of the interval, the wait is what is left of it (a
 	// minute leaves room for a slow machine between the statements).
 	f.exec(`UPDATE order_transfer SET created_at = created_at - make_interval(secs => $1)`, (ordering.TransferInterval - time.Minute).Seconds())
-	_, err = f.svc.RequestTransfer(f.ctx, bob, order.ID)
+	_, err = f.svc.RequestTransfer(f.ctx, bob, order.ID, ordering.TransferOptions{})
 	wantWait(t, wantCode(t, err, errcode.RateLimited, message), 30*time.Second, time.Minute)
 	if got := f.token(order.ID); got != tok {
 		t.Error("a refused request replaced the pending token")
 	}
 
 	f.exec(`UPDATE order_transfer SET created_at = created_at - interval '1 minute'`)
-	req, err := f.svc.RequestTransfer(f.ctx, bob, order.ID)
+	req, err := f.svc.RequestTransfer(f.ctx, bob, order.ID, ordering.TransferOptions{})
 	if err != nil {
 		t.Fatalf("a request the interval after the last: %v", err)
 	}
@@ -161,18 +161,18 @@ func TestTransfersPerHourBoundary(t *testing.T) {
 		orders = append(orders, f.guestOrder(fmt.Sprintf("guest%d@example.com", i)))
 	}
 	for _, o := range orders[:ordering.TransfersPerHour] {
-		if _, err := f.svc.RequestTransfer(f.ctx, asker, o.ID); err != nil {
+		if _, err := f.svc.RequestTransfer(f.ctx, asker, o.ID, ordering.TransferOptions{}); err != nil {
 			t.Fatalf("request %s: %v", o.ID, err)
 		}
 	}
 	last := orders[ordering.TransfersPerHour]
-	_, err := f.svc.RequestTransfer(f.ctx, asker, last.ID)
+	_, err := f.svc.RequestTransfer(f.ctx, asker, last.ID, ordering.TransferOptions{})
 	e := wantCode(t, err, errcode.RateLimited, fmt.Sprintf("At most %d transfer requests an hour; try again later", 10))
 	wantWait(t, e, time.Hour-time.Minute, time.Hour)
 	if n := f.count(`SELECT count(*) FROM order_transfer WHERE order_id = $1`, last.ID); n != 0 {
 		t.Errorf("the refused request left %d rows", n)
 	}
-	if _, err := f.svc.RequestTransfer(f.ctx, other, last.ID); err != nil {
+	if _, err := f.svc.RequestTransfer(f.ctx, other, last.ID, ordering.TransferOptions{}); err != nil {
 		t.Errorf("another customer was refused: %v", err)
 	}
 
@@ -181,7 +181,7 @@ func TestTransfersPerHourBoundary(t *testing.T) {
 	// order takes it.
 	f.exec(`UPDATE order_transfer SET created_at = created_at - interval '1 hour' WHERE order_id = $1`, orders[0].ID)
 	f.exec(`UPDATE order_transfer SET created_at = created_at - make_interval(secs => $1) WHERE order_id = $2`, ordering.TransferInterval.Seconds(), last.ID)
-	if _, err := f.svc.RequestTransfer(f.ctx, asker, last.ID); err != nil {
+	if _, err := f.svc.RequestTransfer(f.ctx, asker, last.ID, ordering.TransferOptions{}); err != nil {
 		t.Errorf("a request once the oldest left the hour: %v", err)
 	}
 }
@@ -195,7 +195,7 @@ func TestTransferTokenLifetime(t *testing.T) {
 	first, second := f.guestOrder("pat@example.com"), f.guestOrder("pat@example.com")
 
 	before := time.Now()
-	req, err := f.svc.RequestTransfer(f.ctx, asker, first.ID)
+	req, err := f.svc.RequestTransfer(f.ctx, asker, first.ID, ordering.TransferOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestTransferTokenLifetime(t *testing.T) {
 	_, err = f.svc.AcceptTransfer(f.ctx, asker, first.ID, f.token(first.ID))
 	wantCode(t, err, errcode.NotAllowed, "Invalid token.")
 
-	if _, err := f.svc.RequestTransfer(f.ctx, asker, second.ID); err != nil {
+	if _, err := f.svc.RequestTransfer(f.ctx, asker, second.ID, ordering.TransferOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	f.exec(`UPDATE order_transfer SET expires_at = now() - interval '1 second' WHERE order_id = $1`, second.ID)

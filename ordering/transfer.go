@@ -31,15 +31,45 @@ type TransferRequest struct {
 	ExpiresAt time.Time
 }
 
+// TransferOptions are what a transfer request may carry besides its
+// order: a description for whoever reads the token's mail, and Medusa's
+// update_order_email, which makes the order's email the new owner's on
+// accept.
+type TransferOptions struct {
+	Description      *string
+	UpdateOrderEmail bool
+}
+
 // RequestTransfer records a signed-in customer's request for a guest's
 // order, replacing the order's pending one, and mails a single-use token,
 // valid for TransferTTL, to the order's email from the outbox, in the same
 // transaction. Returns NOT_FOUND for a deleted or unknown customer or
-// order, NOT_ALLOWED for an order a registered customer owns, and
-// RATE_LIMITED, with how long to wait, within TransferInterval of the
-// order's last request (by anyone) or past TransfersPerHour of the
-// customer's.
-func (s *Service) RequestTransfer(ctx context.Context, customerID, orderID string) (*TransferRequest, error) {
+// order, NOT_ALLOWED for an order a registered customer owns,
+// INVALID_DATA for a bad description, and RATE_LIMITED, with how long to
+// wait, within TransferInterval of the order's last request (by anyone) or
+// past TransfersPerHour of the customer's.
+func (s *Service) RequestTransfer(ctx context.Context, customerID, orderID string, opt TransferOptions) (*TransferRequest, error) {
+	return s.requestTransfer(ctx, customerID, orderID, "", opt)
+}
+
+// TransferOrder is Medusa's admin transfer: an admin user asks, for the
+// registered customer customerID, to take over a guest's order, and the
+// token goes to the order's email as for a customer's request, for the
+// customer to accept (or whoever reads the mail to decline). It replaces
+// the order's pending request and is not throttled: admins are trusted,
+// and an admin's request is not counted against the customer's hour.
+// Returns NOT_FOUND for an unknown or deleted customer or order,
+// NOT_ALLOWED for a guest customer or an order a registered customer
+// owns, and INVALID_DATA for a bad description.
+func (s *Service) TransferOrder(ctx context.Context, adminID, orderID, customerID string, opt TransferOptions) (*TransferRequest, error) {
+	return s.requestTransfer(ctx, customerID, orderID, adminID, opt)
+}
+
+func (s *Service) requestTransfer(ctx context.Context, customerID, orderID, adminID string, opt TransferOptions) (*TransferRequest, error) {
+	description, err := db.CleanTransferDescription("description", opt.Description)
+	if err != nil {
+		return nil, err
+	}
 	token, hash, err := auth.NewSecretToken()
 	if err != nil {
 		return nil, err
@@ -49,27 +79,51 @@ func (s *Service) RequestTransfer(ctx context.Context, customerID, orderID strin
 		// Both are locked before the counts are read, so that concurrent
 		// requests by the asker, or for the order, are counted one after
 		// the other.
-		if err := db.LockRequester(ctx, tx, customerID); err != nil {
+		lock := db.LockRequester
+		if adminID != "" {
+			lock = db.LockRegisteredCustomer // the customer the admin names must be able to accept
+		}
+		if err := lock(ctx, tx, customerID); err != nil {
 			return nil, err
 		}
 		o, err := db.TransferableOrder(ctx, tx, orderID)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkTransferRate(ctx, tx, o.ID, customerID); err != nil {
-			return nil, err
+		if adminID == "" {
+			if err := checkTransferRate(ctx, tx, o.ID, customerID); err != nil {
+				return nil, err
+			}
 		}
-		if err := db.CreateTransfer(ctx, tx, o, customerID, hash, expires); err != nil {
-			return nil, err
-		}
-		err = db.EnqueueNotification(ctx, tx, o.Email, "order_transfer", db.JSONObject{
-			"token": token, "order_id": o.ID, "display_id": o.DisplayID, "expires_at": expires.UTC().Format(time.RFC3339),
-		}, expires)
+		err = db.CreateTransfer(ctx, tx, o, customerID, hash, expires, db.TransferOptions{
+			Description: description, UpdateOrderEmail: opt.UpdateOrderEmail, RequestedBy: adminID,
+		})
 		if err != nil {
+			return nil, err
+		}
+		data := db.JSONObject{
+			"token": token, "order_id": o.ID, "display_id": o.DisplayID, "expires_at": expires.UTC().Format(time.RFC3339),
+			"by_store": adminID != "",
+		}
+		if description != nil {
+			data["description"] = *description
+		}
+		if err := db.EnqueueNotification(ctx, tx, o.Email, "order_transfer", data, expires); err != nil {
 			return nil, err
 		}
 		return &TransferRequest{OrderID: o.ID, SentTo: maskEmail(o.Email), ExpiresAt: expires}, nil
 	})
+}
+
+// CancelTransfer cancels the order's pending transfer request: with
+// requester set, one that customer made (Medusa's store route); empty, any
+// (an admin's). Returns NOT_FOUND when there is none to cancel.
+func (s *Service) CancelTransfer(ctx context.Context, orderID, requester string) error {
+	// In a transaction of its own, so that the event names who cancelled.
+	_, err := db.InTx(ctx, s.DB, func(tx db.Tx) (struct{}, error) {
+		return struct{}{}, db.CancelTransfer(ctx, tx, orderID, requester)
+	})
+	return err
 }
 
 // checkTransferRate returns RATE_LIMITED, with how long to wait, when the

@@ -253,7 +253,7 @@ var eventTypes = []string{
 	"auth.session_started", "auth.session_revoked", "auth.password_changed",
 	"auth.email_verification_requested", "auth.email_verified", "auth.email_change_requested", "auth.email_changed",
 	"order.placed", "order.updated", "order.transfer_requested", "order.transfer_accepted",
-	"order.transfer_declined", "order.transfer_replaced",
+	"order.transfer_declined", "order.transfer_replaced", "order.transfer_cancelled",
 }
 
 // maxEventTypes bounds an endpoint's list, as the table does.

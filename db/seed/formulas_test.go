@@ -47,6 +47,13 @@ func TestLoadFollowsTheFormulas(t *testing.T) {
 		{"line items", `SELECT count(*) FROM order_line_item`, orders},
 		{"customer 7's groups", `SELECT count(*) FROM customer_group_customer m JOIN customer c ON c.id = m.customer_id WHERE c.email = 'customer7@example.com'`, 1 + 7%3},
 		{"customer 7's orders", `SELECT count(*) FROM orders o JOIN customer c ON c.id = o.customer_id WHERE c.email = 'customer7@example.com'`, (7 * 17) % 5},
+		// The seeder's COPY fires migration 0018's triggers: statistics
+		// for every customer, counting its orders.
+		{"customers with statistics", `SELECT count(*) FROM customer_stats`, n},
+		{"orders in the statistics", `SELECT sum(order_count) FROM customer_stats`, orders},
+		{"customer 7's order count", `SELECT s.order_count FROM customer_stats s JOIN customer c ON c.id = s.customer_id WHERE c.email = 'customer7@example.com'`, (7 * 17) % 5},
+		{"usd spent, as the orders add up", `SELECT (SELECT sum(amount_spent) FROM customer_spend WHERE currency_code = 'usd') - (SELECT sum(total) FROM orders)`, 0},
+		{"last order dates, as the orders say", `SELECT count(*) FROM customer_stats s WHERE s.last_order_at IS DISTINCT FROM (SELECT max(created_at) FROM orders o WHERE o.customer_id = s.customer_id)`, 0},
 		{"customer 13, made 13 minutes before now", `SELECT count(*) FROM customer WHERE email = 'customer13@example.com' AND created_at = $1`, 1},
 	} {
 		var got int

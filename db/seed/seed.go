@@ -43,7 +43,7 @@ func Load(ctx context.Context, pool *sqlx.DB, n int, now time.Time, progress Pro
 		}
 		progress(to, n)
 	}
-	if _, err := pool.ExecContext(ctx, `ANALYZE customer, customer_group, customer_group_customer, customer_address, orders, order_line_item`); err != nil {
+	if _, err := pool.ExecContext(ctx, `ANALYZE customer, customer_group, customer_group_customer, customer_address, orders, order_line_item, customer_stats, customer_spend`); err != nil {
 		return fmt.Errorf("analyze: %w", err)
 	}
 	return nil

@@ -56,3 +56,16 @@ func (l *WebhookList) Limit() int { return l.Page.Limit }
 
 // Offset is the number of endpoints skipped.
 func (l *WebhookList) Offset() int { return l.Page.Offset }
+
+// AddressList is a page of the signed-in customer's address book.
+type AddressList struct {
+	Page       db.Page
+	Filter     db.AddressFilter
+	CustomerID string
+}
+
+// Limit is the page size.
+func (l *AddressList) Limit() int { return l.Page.Limit }
+
+// Offset is the number of addresses skipped.
+func (l *AddressList) Offset() int { return l.Page.Offset }
