@@ -21,6 +21,8 @@ const (
 	PrefixNotification = "noti_"
 	PrefixResetRequest = "pwreq_"
 	PrefixWebhook      = "wh_"
+	PrefixMerge        = "cmerge_"
+	PrefixDeletion     = "acdel_"
 	// PrefixDelivery is made in SQL, by the trigger that writes deliveries
 	// (webhook_delivery_id), as Standard Webhooks' message ids are.
 	PrefixDelivery = "msg_"

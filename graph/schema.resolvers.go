@@ -245,6 +245,31 @@ func (r *mutationResolver) RemoveCustomersFromGroup(ctx context.Context, groupID
 	return prefetchedOne(ctx, prefetchGroups)(r.changeMembers(ctx, groupID, customerIds, false))
 }
 
+// MergeCustomers is the resolver for the merge_customers field.
+func (r *mutationResolver) MergeCustomers(ctx context.Context, sourceID string, targetID string, overrides *model.CustomerMergeChoices, giveUpIdentity *model.MergeSide) (*model.CustomerMerge, error) {
+	return r.mergeCustomers(ctx, sourceID, targetID, overrides, giveUpIdentity)
+}
+
+// AnonymizeCustomer is the resolver for the anonymize_customer field.
+func (r *mutationResolver) AnonymizeCustomer(ctx context.Context, id string) (*model.CustomerErasure, error) {
+	return r.anonymizeCustomer(ctx, id)
+}
+
+// RequestAccountDeletion is the resolver for the request_account_deletion field.
+func (r *mutationResolver) RequestAccountDeletion(ctx context.Context) (*db.AccountDeletion, error) {
+	return r.requestAccountDeletion(ctx)
+}
+
+// ConfirmAccountDeletion is the resolver for the confirm_account_deletion field.
+func (r *mutationResolver) ConfirmAccountDeletion(ctx context.Context, token string) (*db.AccountDeletion, error) {
+	return r.Lifecycle.ConfirmDeletion(ctx, token)
+}
+
+// CancelAccountDeletion is the resolver for the cancel_account_deletion field.
+func (r *mutationResolver) CancelAccountDeletion(ctx context.Context) (*db.AccountDeletion, error) {
+	return r.cancelAccountDeletion(ctx)
+}
+
 // Customer is the resolver for the customer field.
 func (r *orderResolver) Customer(ctx context.Context, obj *db.Order) (*db.Customer, error) {
 	return load(ctx, loadersFrom(ctx).CustomerByID, obj.CustomerID)
@@ -323,6 +348,26 @@ func (r *queryResolver) Me(ctx context.Context) (*db.Customer, error) {
 		return nil, err
 	}
 	return prefetchedOne(ctx, prefetchCustomers)(db.CustomerByID(ctx, r.conn(ctx), id))
+}
+
+// CustomerMergePreview is the resolver for the customer_merge_preview field.
+func (r *queryResolver) CustomerMergePreview(ctx context.Context, sourceID string, targetID string, overrides *model.CustomerMergeChoices, giveUpIdentity *model.MergeSide) (*model.CustomerMergePreview, error) {
+	return r.mergePreview(ctx, sourceID, targetID, overrides, giveUpIdentity)
+}
+
+// ExportCustomerData is the resolver for the export_customer_data field.
+func (r *queryResolver) ExportCustomerData(ctx context.Context, id string) (db.JSONObject, error) {
+	return r.Lifecycle.Export(ctx, id)
+}
+
+// ExportMyData is the resolver for the export_my_data field.
+func (r *queryResolver) ExportMyData(ctx context.Context) (db.JSONObject, error) {
+	return r.exportMyData(ctx)
+}
+
+// MyAccountDeletion is the resolver for the my_account_deletion field.
+func (r *queryResolver) MyAccountDeletion(ctx context.Context) (*db.AccountDeletion, error) {
+	return r.myAccountDeletion(ctx)
 }
 
 // CustomerEvents is the resolver for the customer_events field.

@@ -164,6 +164,15 @@ func render(n *db.Notification) Message {
 		m.Body = fmt.Sprintf("A customer account asked to take over order #%v, placed with this email. "+
 			"To accept, use this token within 24 hours: %v\nTo refuse, decline it with the same token, or ignore this message.",
 			n.Data["display_id"], n.Data["token"])
+	case "account_deletion":
+		m.Subject = "Confirm the deletion of your account"
+		m.Body = fmt.Sprintf("Someone signed in to the account of %s asked to delete it. If it was you, confirm with this token within 24 hours: %v\n"+
+			"The account is then deleted after %v, unless you cancel it. If it was not you, ignore this message and change your password.",
+			n.Recipient, n.Data["token"], n.Data["grace"])
+	case "account_deletion_scheduled":
+		m.Subject = "Your account will be deleted"
+		m.Body = fmt.Sprintf("The deletion of your account is confirmed: it will be anonymized at %v. "+
+			"Until then, sign in and cancel it if you change your mind.", n.Data["scheduled_for"])
 	default:
 		m.Subject = n.Template
 		m.Body = fmt.Sprint(n.Data)

@@ -96,7 +96,7 @@ func checkTransferRate(ctx context.Context, tx db.Tx, orderID, customerID string
 // customer's.
 func (s *Service) AcceptTransfer(ctx context.Context, customerID, orderID, token string) (*db.Order, error) {
 	return db.InTx(ctx, s.DB, func(tx db.Tx) (*db.Order, error) {
-		if _, err := db.CustomerByID(ctx, tx, customerID); err != nil {
+		if err := db.LockCustomerForOrder(ctx, tx, customerID); err != nil {
 			return nil, err
 		}
 		return db.AcceptTransfer(ctx, tx, orderID, customerID, auth.HashToken(token))
