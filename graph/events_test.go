@@ -213,6 +213,49 @@ func TestEveryMutationWritesItsEvent(t *testing.T) {
 		map[string]any{"id": second.ID, "t": a.transferToken(second.ID)}, &struct{}{})
 	step("decline_order_transfer", "order.transfer_requested", "order.transfer_declined")
 
+	// The account lifecycle: a deletion requested, confirmed and canceled.
+	shopper.query(`mutation { request_account_deletion { id } }`, nil, &struct{}{})
+	ev = step("request_account_deletion", "customer.deletion_requested")
+	if ev[0].ActorType != "CUSTOMER" || str(ev[0].CustomerID) != shopperID {
+		t.Errorf("deletion request event: %+v", ev[0])
+	}
+	deletionToken := a.deletionToken()
+	a.as("").query(`mutation ($t: String!) { confirm_account_deletion(token: $t) { id } }`, map[string]any{"t": deletionToken}, &struct{}{})
+	ev = step("confirm_account_deletion", "customer.deletion_scheduled")
+	if from, to := change(t, ev[0], "status"); from != "requested" || to != "scheduled" || ev[0].Data["scheduled_for"] == nil {
+		t.Errorf("deletion scheduled event: %+v", ev[0])
+	}
+	shopper.query(`mutation { cancel_account_deletion { id } }`, nil, &struct{}{})
+	step("cancel_account_deletion", "customer.deletion_canceled")
+
+	// A merge (admin): the source's address and membership move, the
+	// source is deleted, the target takes its first name.
+	mergeSrc := a.createCustomer(map[string]any{"email": "merge.src@example.com", "first_name": "Merle"})
+	mergeDst := a.createCustomer(map[string]any{"email": "merge.dst@example.com"})
+	a.createAddress(mergeSrc.ID, map[string]any{"address_1": "5 Merge Ln", "city": "Springfield"})
+	a.query(`mutation ($g: ID!, $ids: [ID!]!) { add_customers_to_group(group_id: $g, customer_ids: $ids) { id } }`,
+		map[string]any{"g": g.ID, "ids": []string{mergeSrc.ID}}, &struct{}{})
+	step("the customers to merge", "customer.created", "customer.created", "customer_address.created", "customer_group.customer_added")
+	m := a.merge(mergeSrc.ID, mergeDst.ID, nil, "")
+	ev = step("merge_customers", "customer_address.updated", "customer_group.customer_added", "customer.deleted",
+		"customer_group.customer_removed", "customer.updated", "customer.merged")
+	if from, to := change(t, ev[0], "customer_id"); from != mergeSrc.ID || to != mergeDst.ID {
+		t.Errorf("the address moved from %v to %v", from, to)
+	}
+	if e := ev[5]; str(e.CustomerID) != mergeDst.ID || !strings.Contains(string(e.Data["source_id"]), mergeSrc.ID) ||
+		!strings.Contains(string(e.Data["merge_id"]), m.ID) || e.ActorType != "USER" || str(e.ActorID) != a.adminID {
+		t.Errorf("customer.merged: %+v", e)
+	}
+	// An erasure (admin): its audit events, one per customer erased, hold
+	// counts and no personal data.
+	a.query(`mutation ($id: ID!) { anonymize_customer(id: $id) { customer_id } }`, map[string]any{"id": mergeDst.ID}, &struct{}{})
+	ev = step("anonymize_customer", "customer.anonymized", "customer.anonymized")
+	for _, e := range ev {
+		if b, _ := json.Marshal(e); strings.Contains(string(b), "merge.") || strings.Contains(string(b), "Merle") || e.ActorType != "USER" {
+			t.Errorf("customer.anonymized: %s", b)
+		}
+	}
+
 	token := a.resetToken("shopper@example.com") // request_password_reset, and the mail
 	step("request_password_reset", "auth.password_reset_requested")
 	a.resetPassword(token, "a new password")
@@ -237,7 +280,7 @@ func TestEveryMutationWritesItsEvent(t *testing.T) {
 	// tokens.
 	var log string
 	a.pool.Get(&log, `SELECT coalesce(string_agg(coalesce(changes::text, '') || coalesce(data::text, ''), ' '), '') FROM event`)
-	for _, secret := range []string{"argon2id", "token_hash", "password_hash", a.token[:20]} {
+	for _, secret := range []string{"argon2id", "token_hash", "password_hash", a.token[:20], deletionToken} {
 		if strings.Contains(log, secret) {
 			t.Errorf("the event log holds %q", secret)
 		}

@@ -2515,7 +2515,10 @@ type Event {
   auth.identity_registered, auth.user_linked, auth.customer_unlinked,
   auth.password_reset_requested, auth.password_reset_completed, order.placed,
   order.updated, order.transfer_requested, order.transfer_accepted,
-  order.transfer_declined, order.transfer_replaced
+  order.transfer_declined, order.transfer_replaced, customer.merged, customer.anonymized,
+  customer.deletion_requested, customer.deletion_scheduled,
+  customer.deletion_canceled, customer.deletion_replaced,
+  customer.deletion_completed, order.transfer_canceled
   """
   type: String!
   created_at: Time!

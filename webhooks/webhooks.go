@@ -251,6 +251,9 @@ var eventTypes = []string{
 	"auth.password_reset_requested", "auth.password_reset_completed",
 	"order.placed", "order.updated", "order.transfer_requested", "order.transfer_accepted",
 	"order.transfer_declined", "order.transfer_replaced",
+	// The account lifecycle (migration 0016).
+	"order.transfer_canceled", "customer.merged", "customer.anonymized", "customer.deletion_requested",
+	"customer.deletion_scheduled", "customer.deletion_canceled", "customer.deletion_replaced", "customer.deletion_completed",
 }
 
 // maxEventTypes bounds an endpoint's list, as the table does.
