@@ -152,6 +152,26 @@ var migrationSteps = map[uint]migrationStep{
 			wantCount(tb, q, "kept answers after 0012 down", `SELECT count(*) FROM idempotency_key`, 1)
 		},
 	},
+	// 0016 lets a transfer be canceled, and adds merges, erasures and
+	// account deletion requests; its down turns canceled transfers into
+	// declined ones, which 0003 knows.
+	16: {
+		up: func(tb testing.TB, q *sqlx.DB) {
+			exec(tb, q, `UPDATE order_transfer SET status = 'canceled', decided_at = now() WHERE id = 'ordtr_0000000000000000000000000A'`)
+			exec(tb, q, `INSERT INTO customer_merge (id, source_id, target_id, kept, identity_moved, order_ids, address_ids, group_ids, transfer_ids)
+				VALUES ('cmerge_0000000000000000000000000A', $1, $2, '{"email": "target"}', false, '{}', '{}', '{}', '{}')`, deletedD, livingC)
+			exec(tb, q, `INSERT INTO customer_erasure (customer_id, reason, orders, addresses, transfers, events, identity_removed)
+				VALUES ($1, 'admin', 0, 0, 0, 0, false)`, deletedD)
+			exec(tb, q, `INSERT INTO account_deletion_request (id, customer_id, token_hash, token_expires_at)
+				VALUES ('acdel_0000000000000000000000000A', $1, 'hash', now() + interval '1 day')`, livingC)
+			wantCount(tb, q, "a redacted change keeps its shape",
+				`SELECT count(*) FROM (SELECT event_redact('{"email": {"from": "a@x", "to": null}, "status": "x", "phone": null}') AS r) x
+				WHERE r = '{"email": {"from": "[redacted]", "to": null}, "status": "x", "phone": null}'`, 1)
+		},
+		down: func(tb testing.TB, q *sqlx.DB) {
+			wantCount(tb, q, "canceled transfers after 0016 down", `SELECT count(*) FROM order_transfer WHERE status = 'declined'`, 2)
+		},
+	},
 }
 
 func exec(tb testing.TB, q *sqlx.DB, query string, args ...any) {
