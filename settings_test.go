@@ -42,6 +42,7 @@ func TestSettingsDefaults(t *testing.T) {
 		{"DEMO_CUSTOMERS", c.demoCustomers, 300},
 		{"TOKEN_SECRET", c.tokenSecret, ""},
 		{"TOKEN_TTL", c.tokenTTL, 24 * time.Hour},
+		{"ACCOUNT_DELETION_GRACE", c.deletionGrace, 7 * 24 * time.Hour},
 		{"SMTP_ADDR", c.smtp.Addr, ""},
 		{"SMTP_ALLOW_PLAINTEXT", c.smtp.AllowPlaintext, false},
 		{"SMTP_FROM", c.smtp.From, "no-reply@localhost"},
