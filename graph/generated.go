@@ -213,6 +213,14 @@ type ComplexityRoot struct {
 		Next  func(childComplexity int) int
 	}
 
+	GuestOrderClaim struct {
+		AddressIds          func(childComplexity int) int
+		CanceledTransferIds func(childComplexity int) int
+		GuestCustomerID     func(childComplexity int) int
+		Orders              func(childComplexity int) int
+		Preview             func(childComplexity int) int
+	}
+
 	LineItem struct {
 		ID        func(childComplexity int) int
 		Quantity  func(childComplexity int) int
@@ -226,6 +234,7 @@ type ComplexityRoot struct {
 		AddCustomersToGroup      func(childComplexity int, groupID string, customerIds []string) int
 		AnonymizeCustomer        func(childComplexity int, id string) int
 		CancelAccountDeletion    func(childComplexity int) int
+		ClaimGuestOrders         func(childComplexity int, preview *bool, includeAddresses *bool) int
 		ConfirmAccountDeletion   func(childComplexity int, token string) int
 		CreateCustomer           func(childComplexity int, input model.CreateCustomerInput) int
 		CreateCustomerAccount    func(childComplexity int, input model.CustomerAccountInput) int
@@ -428,6 +437,7 @@ type MutationResolver interface {
 	RequestAccountDeletion(ctx context.Context) (*db.AccountDeletion, error)
 	ConfirmAccountDeletion(ctx context.Context, token string) (*db.AccountDeletion, error)
 	CancelAccountDeletion(ctx context.Context) (*db.AccountDeletion, error)
+	ClaimGuestOrders(ctx context.Context, preview *bool, includeAddresses *bool) (*model.GuestOrderClaim, error)
 }
 type OrderResolver interface {
 	Customer(ctx context.Context, obj *db.Order) (*db.Customer, error)
@@ -1210,6 +1220,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EventPage.Next(childComplexity), true
 
+	case "GuestOrderClaim.address_ids":
+		if e.ComplexityRoot.GuestOrderClaim.AddressIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GuestOrderClaim.AddressIds(childComplexity), true
+	case "GuestOrderClaim.canceled_transfer_ids":
+		if e.ComplexityRoot.GuestOrderClaim.CanceledTransferIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GuestOrderClaim.CanceledTransferIds(childComplexity), true
+	case "GuestOrderClaim.guest_customer_id":
+		if e.ComplexityRoot.GuestOrderClaim.GuestCustomerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GuestOrderClaim.GuestCustomerID(childComplexity), true
+	case "GuestOrderClaim.orders":
+		if e.ComplexityRoot.GuestOrderClaim.Orders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GuestOrderClaim.Orders(childComplexity), true
+	case "GuestOrderClaim.preview":
+		if e.ComplexityRoot.GuestOrderClaim.Preview == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GuestOrderClaim.Preview(childComplexity), true
+
 	case "LineItem.id":
 		if e.ComplexityRoot.LineItem.ID == nil {
 			break
@@ -1280,6 +1321,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelAccountDeletion(childComplexity), true
+	case "Mutation.claim_guest_orders":
+		if e.ComplexityRoot.Mutation.ClaimGuestOrders == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_claim_guest_orders_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ClaimGuestOrders(childComplexity, args["preview"].(*bool), args["include_addresses"].(*bool)), true
 	case "Mutation.confirm_account_deletion":
 		if e.ComplexityRoot.Mutation.ConfirmAccountDeletion == nil {
 			break
@@ -2518,7 +2570,7 @@ type Event {
   order.transfer_declined, order.transfer_replaced, customer.merged, customer.anonymized,
   customer.deletion_requested, customer.deletion_scheduled,
   customer.deletion_canceled, customer.deletion_replaced,
-  customer.deletion_completed, order.transfer_canceled
+  customer.deletion_completed, order.transfer_canceled, customer.guest_orders_claimed
   """
   type: String!
   created_at: Time!
@@ -2997,6 +3049,20 @@ type AccountDeletion {
   created_at: Time!
 }
 
+"Added: the guest orders of a signed-in customer's verified email, found (preview) or claimed"
+type GuestOrderClaim {
+  "true for a preview: nothing moved"
+  preview: Boolean!
+  "the guest customer of the email the orders come from; null when there is none"
+  guest_customer_id: ID
+  "the orders, oldest first"
+  orders: [Order!]!
+  "the guest's addresses: moved with include_addresses (otherwise deleted with the guest)"
+  address_ids: [ID!]!
+  "pending transfers of those orders, canceled by the claim"
+  canceled_transfer_ids: [ID!]!
+}
+
 extend type Query {
   "Added: what merge_customers would do: the merged customer field by field and the rows that move. Refuses what merge_customers refuses, but an identity conflict, which it shows."
   customer_merge_preview(source_id: ID!, target_id: ID!, overrides: CustomerMergeChoices, give_up_identity: MergeSide): CustomerMergePreview! @auth(actor: USER)
@@ -3019,6 +3085,8 @@ extend type Mutation {
   confirm_account_deletion(token: String!): AccountDeletion!
   "Added: cancels the signed-in customer's open deletion request, confirmed or not; NOT_FOUND when there is none"
   cancel_account_deletion: AccountDeletion! @auth(actor: CUSTOMER)
+  "Added: every order of the guest customer of the signed-in customer's login email moves to the account (preview: only lists them), with its addresses if asked; the emptied guest is soft-deleted. NOT_ALLOWED until the email is verified."
+  claim_guest_orders(preview: Boolean = false, include_addresses: Boolean = false): GuestOrderClaim! @auth(actor: CUSTOMER)
 }
 `, BuiltIn: false},
 }
@@ -3354,6 +3422,22 @@ func (ec *executionContext) childFields_EventPage(ctx context.Context, field gra
 		return ec.fieldContext_EventPage_next(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EventPage", field.Name)
+}
+
+func (ec *executionContext) childFields_GuestOrderClaim(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "preview":
+		return ec.fieldContext_GuestOrderClaim_preview(ctx, field)
+	case "guest_customer_id":
+		return ec.fieldContext_GuestOrderClaim_guest_customer_id(ctx, field)
+	case "orders":
+		return ec.fieldContext_GuestOrderClaim_orders(ctx, field)
+	case "address_ids":
+		return ec.fieldContext_GuestOrderClaim_address_ids(ctx, field)
+	case "canceled_transfer_ids":
+		return ec.fieldContext_GuestOrderClaim_canceled_transfer_ids(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GuestOrderClaim", field.Name)
 }
 
 func (ec *executionContext) childFields_LineItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3803,6 +3887,28 @@ func (ec *executionContext) field_Mutation_anonymize_customer_args(ctx context.C
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_claim_guest_orders_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "preview",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["preview"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "include_addresses",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["include_addresses"] = arg1
 	return args, nil
 }
 
@@ -7726,6 +7832,130 @@ func (ec *executionContext) fieldContext_EventPage_next(_ context.Context, field
 	return graphql.NewScalarFieldContext("EventPage", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _GuestOrderClaim_preview(ctx context.Context, field graphql.CollectedField, obj *model.GuestOrderClaim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GuestOrderClaim_preview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Preview, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GuestOrderClaim_preview(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GuestOrderClaim", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _GuestOrderClaim_guest_customer_id(ctx context.Context, field graphql.CollectedField, obj *model.GuestOrderClaim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GuestOrderClaim_guest_customer_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GuestCustomerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GuestOrderClaim_guest_customer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GuestOrderClaim", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _GuestOrderClaim_orders(ctx context.Context, field graphql.CollectedField, obj *model.GuestOrderClaim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GuestOrderClaim_orders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Orders, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*db.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚕᚖcustomerserviceᚋdbᚐOrderᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GuestOrderClaim_orders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GuestOrderClaim",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GuestOrderClaim_address_ids(ctx context.Context, field graphql.CollectedField, obj *model.GuestOrderClaim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GuestOrderClaim_address_ids(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AddressIds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GuestOrderClaim_address_ids(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GuestOrderClaim", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _GuestOrderClaim_canceled_transfer_ids(ctx context.Context, field graphql.CollectedField, obj *model.GuestOrderClaim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GuestOrderClaim_canceled_transfer_ids(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CanceledTransferIds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GuestOrderClaim_canceled_transfer_ids(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GuestOrderClaim", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
 func (ec *executionContext) _LineItem_id(ctx context.Context, field graphql.CollectedField, obj *db.LineItem) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9777,6 +10007,68 @@ func (ec *executionContext) fieldContext_Mutation_cancel_account_deletion(_ cont
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AccountDeletion(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_claim_guest_orders(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_claim_guest_orders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ClaimGuestOrders(ctx, fc.Args["preview"].(*bool), fc.Args["include_addresses"].(*bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *model.GuestOrderClaim
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.GuestOrderClaim
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GuestOrderClaim) graphql.Marshaler {
+			return ec.marshalNGuestOrderClaim2ᚖcustomerserviceᚋgraphᚋmodelᚐGuestOrderClaim(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_claim_guest_orders(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GuestOrderClaim(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_claim_guest_orders_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -15645,6 +15937,64 @@ func (ec *executionContext) _EventPage(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var guestOrderClaimImplementors = []string{"GuestOrderClaim"}
+
+func (ec *executionContext) _GuestOrderClaim(ctx context.Context, sel ast.SelectionSet, obj *model.GuestOrderClaim) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, guestOrderClaimImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GuestOrderClaim")
+		case "preview":
+			out.Values[i] = ec._GuestOrderClaim_preview(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "guest_customer_id":
+			out.Values[i] = ec._GuestOrderClaim_guest_customer_id(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "orders":
+			out.Values[i] = ec._GuestOrderClaim_orders(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "address_ids":
+			out.Values[i] = ec._GuestOrderClaim_address_ids(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "canceled_transfer_ids":
+			out.Values[i] = ec._GuestOrderClaim_canceled_transfer_ids(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var lineItemImplementors = []string{"LineItem"}
 
 func (ec *executionContext) _LineItem(ctx context.Context, sel ast.SelectionSet, obj *db.LineItem) graphql.Marshaler {
@@ -15957,6 +16307,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "cancel_account_deletion":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_cancel_account_deletion(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "claim_guest_orders":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_claim_guest_orders(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -17820,6 +18177,16 @@ func (ec *executionContext) marshalNEventPage2ᚖcustomerserviceᚋgraphᚋmodel
 		return graphql.Null
 	}
 	return ec._EventPage(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGuestOrderClaim2ᚖcustomerserviceᚋgraphᚋmodelᚐGuestOrderClaim(ctx context.Context, sel ast.SelectionSet, v *model.GuestOrderClaim) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._GuestOrderClaim(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {

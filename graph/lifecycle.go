@@ -9,6 +9,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"customerservice/auth"
 	"customerservice/db"
 	"customerservice/graph/model"
 	"customerservice/lifecycle"
@@ -136,4 +137,26 @@ func (r *Resolver) cancelAccountDeletion(ctx context.Context) (*db.AccountDeleti
 		return nil, err
 	}
 	return r.Lifecycle.CancelDeletion(ctx, id)
+}
+
+func (r *Resolver) claimGuestOrders(ctx context.Context, preview, includeAddresses bool) (*model.GuestOrderClaim, error) {
+	a, err := auth.Require(ctx, auth.Customer)
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.Lifecycle.ClaimGuestOrders(ctx, a.ID, a.IdentityID, preview, includeAddresses)
+	if err != nil {
+		return nil, err
+	}
+	// The orders' relations are loaded as an order list's are, all at once.
+	for _, f := range graphql.CollectFieldsCtx(ctx, []string{"GuestOrderClaim"}) {
+		if f.Name == "orders" && len(c.Orders) > 0 {
+			prefetchOrderFields(ctx, c.Orders, children(ctx, f, "Order"))
+		}
+	}
+	out := &model.GuestOrderClaim{Preview: c.Preview, Orders: c.Orders, AddressIds: c.AddressIDs, CanceledTransferIds: c.TransferIDs}
+	if c.GuestID != "" {
+		out.GuestCustomerID = &c.GuestID
+	}
+	return out, nil
 }

@@ -270,6 +270,11 @@ func (r *mutationResolver) CancelAccountDeletion(ctx context.Context) (*db.Accou
 	return r.cancelAccountDeletion(ctx)
 }
 
+// ClaimGuestOrders is the resolver for the claim_guest_orders field.
+func (r *mutationResolver) ClaimGuestOrders(ctx context.Context, preview *bool, includeAddresses *bool) (*model.GuestOrderClaim, error) {
+	return r.claimGuestOrders(ctx, preview != nil && *preview, includeAddresses != nil && *includeAddresses)
+}
+
 // Customer is the resolver for the customer field.
 func (r *orderResolver) Customer(ctx context.Context, obj *db.Order) (*db.Customer, error) {
 	return load(ctx, loadersFrom(ctx).CustomerByID, obj.CustomerID)

@@ -254,6 +254,7 @@ var eventTypes = []string{
 	// The account lifecycle (migration 0016).
 	"order.transfer_canceled", "customer.merged", "customer.anonymized", "customer.deletion_requested",
 	"customer.deletion_scheduled", "customer.deletion_canceled", "customer.deletion_replaced", "customer.deletion_completed",
+	"customer.guest_orders_claimed",
 }
 
 // maxEventTypes bounds an endpoint's list, as the table does.

@@ -1,3 +1,4 @@
+DROP FUNCTION identity_email_verified(text);
 DROP FUNCTION event_redact(jsonb);
 DROP INDEX event_order_idx;
 DROP INDEX event_identity_idx;

@@ -136,3 +136,22 @@ CREATE FUNCTION event_redact(j jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
         ELSE '"[redacted]"'::jsonb END)
     FROM jsonb_each(j) AS e
 $$;
+
+-- claim_guest_orders needs the identity's email to be verified. Whether it
+-- is comes with the sessions work, which adds auth_identity.email_verified_at
+-- (migration 0015); without that column no email counts as verified. The
+-- check is this one function, so the claim's SQL does not change when the
+-- column arrives.
+CREATE FUNCTION identity_email_verified(identity text) RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    verified boolean;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = current_schema() AND table_name = 'auth_identity'
+                     AND column_name = 'email_verified_at') THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT email_verified_at IS NOT NULL FROM auth_identity WHERE id = $1' INTO verified USING identity;
+    RETURN coalesce(verified, false);
+END
+$$;

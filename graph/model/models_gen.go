@@ -174,6 +174,20 @@ type EventPage struct {
 	Next *string `json:"next,omitempty"`
 }
 
+// Added: the guest orders of a signed-in customer's verified email, found (preview) or claimed
+type GuestOrderClaim struct {
+	// true for a preview: nothing moved
+	Preview bool `json:"preview"`
+	// the guest customer of the email the orders come from; null when there is none
+	GuestCustomerID *string `json:"guest_customer_id,omitempty"`
+	// the orders, oldest first
+	Orders []*db.Order `json:"orders"`
+	// the guest's addresses: moved with include_addresses (otherwise deleted with the guest)
+	AddressIds []string `json:"address_ids"`
+	// pending transfers of those orders, canceled by the claim
+	CanceledTransferIds []string `json:"canceled_transfer_ids"`
+}
+
 type LineItemInput struct {
 	Title     string `json:"title"`
 	Quantity  int    `json:"quantity"`
