@@ -213,6 +213,20 @@ func TestEveryMutationWritesItsEvent(t *testing.T) {
 		map[string]any{"id": second.ID, "t": a.transferToken(second.ID)}, &struct{}{})
 	step("decline_order_transfer", "order.transfer_requested", "order.transfer_declined")
 
+	// The account lifecycle: the guest orders of the shopper's verified
+	// email claimed (the guest order above was transferred; this one is new).
+	claimable := a.as("").placeOrder(orderInput("shopper@example.com", 450))
+	step("a guest order to claim", "order.placed")
+	a.verifyEmail("shopper@example.com")
+	shopper.query(`mutation { claim_guest_orders { orders { id } } }`, nil, &struct{}{})
+	ev = step("claim_guest_orders", "order.updated", "customer.deleted", "customer.guest_orders_claimed")
+	if from, to := change(t, ev[0], "customer_id"); from != claimable.CustomerID || to != shopperID || str(ev[0].OrderID) != claimable.ID {
+		t.Errorf("the claimed order moved from %v to %v", from, to)
+	}
+	if e := ev[2]; str(e.CustomerID) != shopperID || e.ActorType != "CUSTOMER" || !strings.Contains(string(e.Data["order_ids"]), claimable.ID) {
+		t.Errorf("customer.guest_orders_claimed: %+v", e)
+	}
+
 	// The account lifecycle: a deletion requested, confirmed and canceled.
 	shopper.query(`mutation { request_account_deletion { id } }`, nil, &struct{}{})
 	ev = step("request_account_deletion", "customer.deletion_requested")
