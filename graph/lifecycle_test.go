@@ -309,6 +309,8 @@ func TestMergeRefusals(t *testing.T) {
 	if c := a.withDeleted(alice); c.DeletedAt != nil {
 		t.Errorf("a refused merge deleted the source")
 	}
+	// A chosen email must be the one the merged customer logs in with.
+	wantError(t, a.fail(mergeQ, map[string]any{"s": guest.ID, "t": alice, "o": map[string]any{"email": "SOURCE"}}), "INVALID_DATA", "invalid_data", "")
 	// Giving up the side without an identity is not a choice.
 	wantError(t, a.fail(mergeQ, mergeVars(guest.ID, alice, nil, "SOURCE")), "INVALID_DATA", "invalid_data", "")
 
@@ -1076,4 +1078,33 @@ func TestClaimGuestOrders(t *testing.T) {
 			t.Errorf("round %d: kim has %d orders, the list shows %d on kim, %d before and %d claimed", round, me.Me.Orders.Count, onKim, before, len(claimed))
 		}
 	}
+}
+
+// TestAnonymizeKeepsAnAdminsLogin: an identity shared by an admin user and
+// a customer stays the admin's when the customer is erased; only the
+// customer's tokens end.
+func TestAnonymizeKeepsAnAdminsLogin(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	if _, err := a.auth.CreateUser(context.Background(), "staff@example.com", "staff password", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Account account `json:"create_customer_account"`
+	}
+	a.as(a.login("CUSTOMER", "staff@example.com", "staff password")).query(accountQ,
+		map[string]any{"input": map[string]any{"email": "staff@example.com", "first_name": "Stef"}}, &got)
+	customerToken := got.Account.Token.Token
+	var erased struct {
+		E struct {
+			IdentityRemoved bool `json:"identity_removed"`
+		} `json:"anonymize_customer"`
+	}
+	a.query(`mutation ($id: ID!) { anonymize_customer(id: $id) { identity_removed } }`, map[string]any{"id": got.Account.Customer.ID}, &erased)
+	if erased.E.IdentityRemoved {
+		t.Errorf("the admin's identity was removed")
+	}
+	wantError(t, a.as(customerToken).fail(`{ me { id } }`, nil), "UNAUTHORIZED", "unauthorized", revoked)
+	staff := a.login("USER", "staff@example.com", "staff password")
+	a.as(staff).query(`{ customers(limit: 1) { count } }`, nil, &struct{}{})
 }

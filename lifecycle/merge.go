@@ -290,6 +290,18 @@ func (s *Service) plan(ctx context.Context, q sqlx.QueryerContext, customers map
 		}
 		p.Fields = append(p.Fields, f)
 	}
+	// A chosen email must be the login's: Medusa gives a registered
+	// customer its identity's email, and the person logs in with it.
+	if side, ok := r.Overrides["email"]; ok && p.KeptIdentity != nil {
+		login := p.targetIdentity
+		if *p.KeptIdentity == Source {
+			login = p.sourceIdentity
+		}
+		if email := kept[0].(string); email != login.Email {
+			return nil, errcode.Invalid("overrides.email", "The merged customer logs in as %s; the %s's email %s cannot be its email",
+				login.Email, side, email)
+		}
+	}
 	p.merged = db.MergedFields{
 		Email:       kept[0].(string),
 		FirstName:   kept[1].(*string),
