@@ -1108,3 +1108,48 @@ func TestAnonymizeKeepsAnAdminsLogin(t *testing.T) {
 	staff := a.login("USER", "staff@example.com", "staff password")
 	a.as(staff).query(`{ customers(limit: 1) { count } }`, nil, &struct{}{})
 }
+
+// TestLifecycleStatementsDoNotGrowWithRows: a merge, an export and an
+// erasure send as many SQL statements for a customer with 30 orders,
+// addresses and groups as for one with 1: each moves or reads its rows in
+// set-based statements.
+func TestLifecycleStatementsDoNotGrowWithRows(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	var groups []string
+	for i := range 30 {
+		groups = append(groups, a.createGroup("G"+string(rune('A'+i))).ID)
+	}
+	customer := func(tag string, n int) string {
+		id := a.as("").placeOrder(orderInput(tag+"@example.com", 100)).CustomerID
+		for i := 1; i < n; i++ {
+			a.as("").placeOrder(orderInput(tag+"@example.com", 100+i))
+		}
+		for i := range n {
+			a.createAddress(id, map[string]any{"address_1": "1 Road", "city": "City", "is_default_billing": i == 0})
+			a.query(`mutation ($g: ID!, $ids: [ID!]!) { add_customers_to_group(group_id: $g, customer_ids: $ids) { id } }`,
+				map[string]any{"g": groups[i], "ids": []string{id}}, &struct{}{})
+		}
+		return id
+	}
+	statements := map[string][2]int64{}
+	for i, n := range []int{1, 30} {
+		src, dst := customer("src"+string(rune('a'+i)), n), customer("dst"+string(rune('a'+i)), n)
+		s := statements["merge"]
+		s[i] = a.query(`mutation ($s: ID!, $t: ID!) { merge_customers(source_id: $s, target_id: $t) { id orders { count } } }`,
+			map[string]any{"s": src, "t": dst}, &struct{}{}).Statements
+		statements["merge"] = s
+		s = statements["export"]
+		s[i] = a.query(`query ($id: ID!) { export_customer_data(id: $id) }`, map[string]any{"id": dst}, &struct{}{}).Statements
+		statements["export"] = s
+		s = statements["anonymize"]
+		s[i] = a.query(`mutation ($id: ID!) { anonymize_customer(id: $id) { orders } }`, map[string]any{"id": dst}, &struct{}{}).Statements
+		statements["anonymize"] = s
+	}
+	for what, s := range statements {
+		if s[0] != s[1] {
+			t.Errorf("%s: %d statements for 1 row of each kind, %d for 30", what, s[0], s[1])
+		}
+	}
+	t.Logf("statements (1 row of each kind, 30): %v", statements)
+}
