@@ -25,6 +25,7 @@ import (
 	"customerservice/db/localpg"
 	"customerservice/graph"
 	"customerservice/httpserver"
+	"customerservice/lifecycle"
 	"customerservice/live"
 	"customerservice/notify"
 	"customerservice/observe"
@@ -209,6 +210,13 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		(&webhooks.Dispatcher{DB: d.pool, Sealer: sealer, Guard: guard, Logger: logger}).Run(background)
 	})
 	jobs.Go(func() { svc.RunResetRequests(background, time.Second, logger) })
+	// A zero grace is due at once: the service's own zero means "the default".
+	grace := cfg.deletionGrace
+	if grace == 0 {
+		grace = -1
+	}
+	accounts := &lifecycle.Service{DB: d.pool, Grace: grace}
+	jobs.Go(func() { accounts.RunDeletions(background, time.Minute, logger) })
 	jobs.Go(func() { purgeIdempotencyKeys(background, d.pool, logger) })
 	jobs.Go(func() { purgeLoginThrottle(background, d.pool, svc, logger) })
 	// The subscriptions' events: one listening connection per server.
@@ -234,7 +242,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		DB:    d.pool,
 		Probe: d.probe,
 		GraphQL: graph.NewHandler(d.pool, graph.Options{
-			Auth: svc, Webhooks: hooks, Logger: logger, Production: cfg.production, TrustedDocuments: cfg.trustedDocuments, Hub: hub,
+			Auth: svc, Webhooks: hooks, Lifecycle: accounts, Logger: logger, Production: cfg.production, TrustedDocuments: cfg.trustedDocuments, Hub: hub,
 			Sockets: sockets, OnSockets: cfg.roomForSockets, Replicas: replicas,
 		}),
 		Replicas:       replicas,

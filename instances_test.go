@@ -103,15 +103,18 @@ func together(n int, f func(i int)) {
 	done.Wait()
 }
 
-// mails returns, for each recipient, how many mails the servers' log
-// senders wrote, and the bodies.
-func (in *instances) mails() (count map[string]int, bodies map[string][]string) {
+// mails returns, for each recipient, how many mails with subject the
+// servers' log senders wrote, and their bodies.
+func (in *instances) mails(subject string) (count map[string]int, bodies map[string][]string) {
 	count, bodies = map[string]int{}, map[string][]string{}
-	line := regexp.MustCompile(`msg="email \(not sent[^"]*" to=(\S+) subject=(?:"[^"]*"|\S+) body="((?:[^"\\]|\\.)*)"`)
+	line := regexp.MustCompile(`msg="email \(not sent[^"]*" to=(\S+) subject=("[^"]*"|\S+) body="((?:[^"\\]|\\.)*)"`)
 	for _, s := range in.servers {
 		for _, m := range line.FindAllStringSubmatch(s.log.String(), -1) {
+			if strings.Trim(m[2], `"`) != subject {
+				continue
+			}
 			count[m[1]]++
-			bodies[m[1]] = append(bodies[m[1]], m[2])
+			bodies[m[1]] = append(bodies[m[1]], m[3])
 		}
 	}
 	return count, bodies
@@ -250,14 +253,14 @@ func TestThreeInstancesKeepEveryGuarantee(t *testing.T) {
 		var bodies map[string][]string
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			count, bodies = in.mails()
+			count, bodies = in.mails("Reset your password")
 			if len(count) >= identities || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 		time.Sleep(2 * time.Second) // time for a second sending, were there one
-		count, bodies = in.mails()
+		count, bodies = in.mails("Reset your password")
 		for i := range identities {
 			email := fmt.Sprintf("reset%d@example.com", i)
 			if count[email] != 1 {

@@ -46,6 +46,8 @@ type config struct {
 	tokenSecret   string
 	tokenTTL      time.Duration
 	refreshTTL    time.Duration
+	// deletionGrace is how long a confirmed account deletion waits.
+	deletionGrace time.Duration
 	smtp          notify.SMTPSender
 	production    bool
 	// requestTimeout bounds a request; shutdownGrace bounds the wait for
@@ -203,6 +205,14 @@ var settings = []setting{
 		help: "How long a session's refresh token can be used (a Go duration); each refresh starts it again, so a session lapses after this long unused.",
 		parse: func(c *config, v string) (err error) {
 			c.refreshTTL, err = parseDuration(v, time.Nanosecond)
+			return err
+		},
+	},
+	{
+		name: "ACCOUNT_DELETION_GRACE", def: "168h",
+		help: "How long a confirmed account deletion (`confirm_account_deletion`) waits before the customer is anonymized, a Go duration; `cancel_account_deletion` cancels it meanwhile. `0s` carries it out at the background job's next round (within a minute).",
+		parse: func(c *config, v string) (err error) {
+			c.deletionGrace, err = parseDuration(v, 0)
 			return err
 		},
 	},

@@ -46,6 +46,7 @@ func TestSettingsDefaults(t *testing.T) {
 		{"TOKEN_SECRET", c.tokenSecret, ""},
 		{"ACCESS_TOKEN_TTL", c.tokenTTL, 15 * time.Minute},
 		{"REFRESH_TOKEN_TTL", c.refreshTTL, 720 * time.Hour},
+		{"ACCOUNT_DELETION_GRACE", c.deletionGrace, 7 * 24 * time.Hour},
 		{"SMTP_ADDR", c.smtp.Addr, ""},
 		{"SMTP_ALLOW_PLAINTEXT", c.smtp.AllowPlaintext, false},
 		{"SMTP_FROM", c.smtp.From, "no-reply@localhost"},

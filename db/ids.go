@@ -22,6 +22,8 @@ const (
 	PrefixResetRequest = "pwreq_"
 	PrefixWebhook      = "wh_"
 	PrefixSession      = "sess_"
+	PrefixMerge        = "cmerge_"
+	PrefixDeletion     = "acdel_"
 	// PrefixDelivery is made in SQL, by the trigger that writes deliveries
 	// (webhook_delivery_id), as Standard Webhooks' message ids are.
 	PrefixDelivery = "msg_"

@@ -144,7 +144,7 @@ var migrationSteps = map[uint]migrationStep{
 	},
 	// 0018 counts the orders that are there already (livingA's orderA, 10
 	// usd), gives every customer its statistics row, and the triggers keep
-	// counting; transfers gain their options and a cancelled status.
+	// counting; transfers gain their options.
 	18: {
 		up: func(tb testing.TB, q *sqlx.DB) {
 			wantCount(tb, q, "customers with statistics after 0018", `SELECT count(*) FROM customer_stats`, 5)
@@ -160,11 +160,9 @@ var migrationSteps = map[uint]migrationStep{
 			exec(tb, q, `INSERT INTO customer (id, email) VALUES ('cus_0000000000000000000000000G', 'g@example.com')`)
 			wantCount(tb, q, "a new customer's statistics row", `SELECT count(*) FROM customer_stats WHERE customer_id = 'cus_0000000000000000000000000G'`, 1)
 			exec(tb, q, `UPDATE customer SET deleted_at = now() WHERE id = 'cus_0000000000000000000000000G'`)
-			exec(tb, q, `UPDATE order_transfer SET status = 'cancelled' WHERE id = 'ordtr_0000000000000000000000000A'`)
 		},
 		down: func(tb testing.TB, q *sqlx.DB) {
 			wantCount(tb, q, "customer_stats after 0018 down", `SELECT count(*) FROM pg_tables WHERE tablename IN ('customer_stats', 'customer_spend')`, 0)
-			wantCount(tb, q, "the cancelled transfer after 0018 down", `SELECT count(*) FROM order_transfer WHERE id = 'ordtr_0000000000000000000000000A' AND status = 'declined'`, 1)
 			exec(tb, q, `INSERT INTO orders (id, customer_id, email, currency_code, subtotal, total) VALUES ('order_0000000000000000000000000C', $1, 'c@example.com', 'usd', 5, 5)`, livingC) // no trigger left to fail
 		},
 	},
@@ -176,6 +174,26 @@ var migrationSteps = map[uint]migrationStep{
 		},
 		down: func(tb testing.TB, q *sqlx.DB) {
 			wantCount(tb, q, "kept answers after 0012 down", `SELECT count(*) FROM idempotency_key`, 1)
+		},
+	},
+	// 0016 lets a transfer be canceled, and adds merges, erasures and
+	// account deletion requests; its down turns canceled transfers into
+	// declined ones, which 0003 knows.
+	16: {
+		up: func(tb testing.TB, q *sqlx.DB) {
+			exec(tb, q, `UPDATE order_transfer SET status = 'canceled', decided_at = now() WHERE id = 'ordtr_0000000000000000000000000A'`)
+			exec(tb, q, `INSERT INTO customer_merge (id, source_id, target_id, kept, identity_moved, order_ids, address_ids, group_ids, transfer_ids)
+				VALUES ('cmerge_0000000000000000000000000A', $1, $2, '{"email": "target"}', false, '{}', '{}', '{}', '{}')`, deletedD, livingC)
+			exec(tb, q, `INSERT INTO customer_erasure (customer_id, reason, orders, addresses, transfers, events, identity_removed)
+				VALUES ($1, 'admin', 0, 0, 0, 0, false)`, deletedD)
+			exec(tb, q, `INSERT INTO account_deletion_request (id, customer_id, token_hash, token_expires_at)
+				VALUES ('acdel_0000000000000000000000000A', $1, 'hash', now() + interval '1 day')`, livingC)
+			wantCount(tb, q, "a redacted change keeps its shape",
+				`SELECT count(*) FROM (SELECT event_redact('{"email": {"from": "a@x", "to": null}, "status": "x", "phone": null}') AS r) x
+				WHERE r = '{"email": {"from": "[redacted]", "to": null}, "status": "x", "phone": null}'`, 1)
+		},
+		down: func(tb testing.TB, q *sqlx.DB) {
+			wantCount(tb, q, "canceled transfers after 0016 down", `SELECT count(*) FROM order_transfer WHERE status = 'declined'`, 2)
 		},
 	},
 }

@@ -392,7 +392,9 @@ func CreateOrder(ctx context.Context, tx Tx, o NewOrder) (*Order, error) {
 func GuestCustomer(ctx context.Context, q sqlx.QueryerContext, email string) (string, error) {
 	const insert = `INSERT INTO customer (id, email, has_account) VALUES ($1, $2, false)
 		ON CONFLICT (email, has_account) WHERE deleted_at IS NULL DO NOTHING RETURNING id`
-	const find = `SELECT id FROM customer WHERE email = $1 AND has_account = false AND deleted_at IS NULL`
+	// The guest found is locked as LockCustomerForOrder locks, so that a
+	// merge or erasure of it under way ends first and is seen deleted.
+	const find = `SELECT id FROM customer WHERE email = $1 AND has_account = false AND deleted_at IS NULL FOR KEY SHARE`
 	// The row that blocked the insert can be deleted before it is read;
 	// then the insert is tried again.
 	for range 3 {

@@ -152,7 +152,7 @@ func LockRegisteredCustomer(ctx context.Context, tx Tx, customerID string) error
 // (an admin's cancellation). Returns NOT_FOUND when there is none, without
 // telling whether another's is pending.
 func CancelTransfer(ctx context.Context, q sqlx.ExecerContext, orderID, requester string) error {
-	const query = `UPDATE order_transfer SET status = 'cancelled', decided_at = now()
+	const query = `UPDATE order_transfer SET status = 'canceled', decided_at = now()
 		WHERE order_id = $1 AND status = 'pending' AND expires_at > now()
 			AND ($2 = '' OR (customer_id = $2 AND requested_by IS NULL))`
 	res, err := q.ExecContext(ctx, query, orderID, requester)

@@ -52,6 +52,15 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AccountDeletion struct {
+		ConfirmedAt    func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		ID             func(childComplexity int) int
+		ScheduledFor   func(childComplexity int) int
+		Status         func(childComplexity int) int
+		TokenExpiresAt func(childComplexity int) int
+	}
+
 	Address struct {
 		Address1          func(childComplexity int) int
 		Address2          func(childComplexity int) int
@@ -123,6 +132,16 @@ type ComplexityRoot struct {
 		Token    func(childComplexity int) int
 	}
 
+	CustomerErasure struct {
+		Addresses       func(childComplexity int) int
+		CustomerID      func(childComplexity int) int
+		Events          func(childComplexity int) int
+		IdentityRemoved func(childComplexity int) int
+		MergedCustomers func(childComplexity int) int
+		Orders          func(childComplexity int) int
+		Transfers       func(childComplexity int) int
+	}
+
 	CustomerGroup struct {
 		CreatedAt func(childComplexity int) int
 		CreatedBy func(childComplexity int) int
@@ -145,6 +164,48 @@ type ComplexityRoot struct {
 		Items  func(childComplexity int) int
 		Limit  func(childComplexity int) int
 		Offset func(childComplexity int) int
+	}
+
+	CustomerMerge struct {
+		Addresses       func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		Customer        func(childComplexity int) int
+		Fields          func(childComplexity int) int
+		Groups          func(childComplexity int) int
+		ID              func(childComplexity int) int
+		IdentityGivenUp func(childComplexity int) int
+		KeptIdentity    func(childComplexity int) int
+		Orders          func(childComplexity int) int
+		SourceID        func(childComplexity int) int
+		TargetID        func(childComplexity int) int
+		Transfers       func(childComplexity int) int
+	}
+
+	CustomerMergeField struct {
+		Conflict func(childComplexity int) int
+		Field    func(childComplexity int) int
+		Kept     func(childComplexity int) int
+		KeptFrom func(childComplexity int) int
+		Source   func(childComplexity int) int
+		Target   func(childComplexity int) int
+	}
+
+	CustomerMergePreview struct {
+		Addresses        func(childComplexity int) int
+		Fields           func(childComplexity int) int
+		Groups           func(childComplexity int) int
+		HasAccount       func(childComplexity int) int
+		IdentityConflict func(childComplexity int) int
+		KeptIdentity     func(childComplexity int) int
+		Orders           func(childComplexity int) int
+		SourceID         func(childComplexity int) int
+		TargetID         func(childComplexity int) int
+		Transfers        func(childComplexity int) int
+	}
+
+	CustomerMergeRows struct {
+		Count func(childComplexity int) int
+		Ids   func(childComplexity int) int
 	}
 
 	CustomerStats struct {
@@ -192,6 +253,14 @@ type ComplexityRoot struct {
 		Next  func(childComplexity int) int
 	}
 
+	GuestOrderClaim struct {
+		AddressIds          func(childComplexity int) int
+		CanceledTransferIds func(childComplexity int) int
+		GuestCustomerID     func(childComplexity int) int
+		Orders              func(childComplexity int) int
+		Preview             func(childComplexity int) int
+	}
+
 	LineItem struct {
 		ID        func(childComplexity int) int
 		Quantity  func(childComplexity int) int
@@ -203,8 +272,12 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AcceptOrderTransfer      func(childComplexity int, orderID string, token string) int
 		AddCustomersToGroup      func(childComplexity int, groupID string, customerIds []string) int
+		AnonymizeCustomer        func(childComplexity int, id string) int
+		CancelAccountDeletion    func(childComplexity int) int
 		CancelOrderTransfer      func(childComplexity int, orderID string) int
 		ChangePassword           func(childComplexity int, currentPassword string, newPassword string) int
+		ClaimGuestOrders         func(childComplexity int, preview *bool, includeAddresses *bool) int
+		ConfirmAccountDeletion   func(childComplexity int, token string) int
 		CreateCustomer           func(childComplexity int, input model.CreateCustomerInput) int
 		CreateCustomerAccount    func(childComplexity int, input model.CustomerAccountInput) int
 		CreateCustomerAddress    func(childComplexity int, customerID string, input model.AddressInput) int
@@ -220,11 +293,13 @@ type ComplexityRoot struct {
 		Login                    func(childComplexity int, actorType model.ActorType, email string, password string) int
 		Logout                   func(childComplexity int) int
 		LogoutEverywhere         func(childComplexity int) int
+		MergeCustomers           func(childComplexity int, sourceID string, targetID string, overrides *model.CustomerMergeChoices, giveUpIdentity *model.MergeSide) int
 		PlaceOrder               func(childComplexity int, input model.PlaceOrderInput) int
 		Redeliver                func(childComplexity int, deliveryID string) int
 		RefreshToken             func(childComplexity int, refreshToken string) int
 		Register                 func(childComplexity int, actorType model.ActorType, email string, password string) int
 		RemoveCustomersFromGroup func(childComplexity int, groupID string, customerIds []string) int
+		RequestAccountDeletion   func(childComplexity int) int
 		RequestEmailChange       func(childComplexity int, newEmail string) int
 		RequestEmailVerification func(childComplexity int) int
 		RequestOrderTransfer     func(childComplexity int, orderID string, description *string, updateOrderEmail *bool) int
@@ -285,18 +360,22 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Customer       func(childComplexity int, id string) int
-		CustomerEvents func(childComplexity int, filter *db.EventFilter, limit *int, after *string) int
-		CustomerGroup  func(childComplexity int, id string) int
-		CustomerGroups func(childComplexity int, filter *db.CustomerGroupFilter, limit *int, offset *int, order *string) int
-		Customers      func(childComplexity int, filter *db.CustomerFilter, limit *int, offset *int, order *string, withDeleted *bool) int
-		Me             func(childComplexity int) int
-		MyAddresses    func(childComplexity int, filter *db.AddressFilter, limit *int, offset *int, order *string) int
-		MySessions     func(childComplexity int) int
-		Order          func(childComplexity int, id string) int
-		Orders         func(childComplexity int, filter *db.OrderFilter, limit *int, offset *int, order *string) int
-		Webhook        func(childComplexity int, id string) int
-		Webhooks       func(childComplexity int, limit *int, offset *int) int
+		Customer             func(childComplexity int, id string) int
+		CustomerEvents       func(childComplexity int, filter *db.EventFilter, limit *int, after *string) int
+		CustomerGroup        func(childComplexity int, id string) int
+		CustomerGroups       func(childComplexity int, filter *db.CustomerGroupFilter, limit *int, offset *int, order *string) int
+		CustomerMergePreview func(childComplexity int, sourceID string, targetID string, overrides *model.CustomerMergeChoices, giveUpIdentity *model.MergeSide) int
+		Customers            func(childComplexity int, filter *db.CustomerFilter, limit *int, offset *int, order *string, withDeleted *bool) int
+		ExportCustomerData   func(childComplexity int, id string) int
+		ExportMyData         func(childComplexity int) int
+		Me                   func(childComplexity int) int
+		MyAccountDeletion    func(childComplexity int) int
+		MyAddresses          func(childComplexity int, filter *db.AddressFilter, limit *int, offset *int, order *string) int
+		MySessions           func(childComplexity int) int
+		Order                func(childComplexity int, id string) int
+		Orders               func(childComplexity int, filter *db.OrderFilter, limit *int, offset *int, order *string) int
+		Webhook              func(childComplexity int, id string) int
+		Webhooks             func(childComplexity int, limit *int, offset *int) int
 	}
 
 	Session struct {
@@ -434,6 +513,12 @@ type MutationResolver interface {
 	AddCustomersToGroup(ctx context.Context, groupID string, customerIds []string) (*db.CustomerGroup, error)
 	RemoveCustomersFromGroup(ctx context.Context, groupID string, customerIds []string) (*db.CustomerGroup, error)
 	TransferOrder(ctx context.Context, orderID string, customerID string, description *string, updateOrderEmail *bool) (*model.OrderTransferRequest, error)
+	MergeCustomers(ctx context.Context, sourceID string, targetID string, overrides *model.CustomerMergeChoices, giveUpIdentity *model.MergeSide) (*model.CustomerMerge, error)
+	AnonymizeCustomer(ctx context.Context, id string) (*model.CustomerErasure, error)
+	RequestAccountDeletion(ctx context.Context) (*db.AccountDeletion, error)
+	ConfirmAccountDeletion(ctx context.Context, token string) (*db.AccountDeletion, error)
+	CancelAccountDeletion(ctx context.Context) (*db.AccountDeletion, error)
+	ClaimGuestOrders(ctx context.Context, preview *bool, includeAddresses *bool) (*model.GuestOrderClaim, error)
 }
 type OrderResolver interface {
 	Customer(ctx context.Context, obj *db.Order) (*db.Customer, error)
@@ -456,6 +541,10 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*db.Customer, error)
 	MyAddresses(ctx context.Context, filter *db.AddressFilter, limit *int, offset *int, order *string) (*model.AddressList, error)
 	MySessions(ctx context.Context) ([]*db.Session, error)
+	CustomerMergePreview(ctx context.Context, sourceID string, targetID string, overrides *model.CustomerMergeChoices, giveUpIdentity *model.MergeSide) (*model.CustomerMergePreview, error)
+	ExportCustomerData(ctx context.Context, id string) (db.JSONObject, error)
+	ExportMyData(ctx context.Context) (db.JSONObject, error)
+	MyAccountDeletion(ctx context.Context) (*db.AccountDeletion, error)
 }
 type SessionResolver interface {
 	ActorType(ctx context.Context, obj *db.Session) (model.ActorType, error)
@@ -489,6 +578,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AccountDeletion.confirmed_at":
+		if e.ComplexityRoot.AccountDeletion.ConfirmedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountDeletion.ConfirmedAt(childComplexity), true
+	case "AccountDeletion.created_at":
+		if e.ComplexityRoot.AccountDeletion.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountDeletion.CreatedAt(childComplexity), true
+	case "AccountDeletion.id":
+		if e.ComplexityRoot.AccountDeletion.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountDeletion.ID(childComplexity), true
+	case "AccountDeletion.scheduled_for":
+		if e.ComplexityRoot.AccountDeletion.ScheduledFor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountDeletion.ScheduledFor(childComplexity), true
+	case "AccountDeletion.status":
+		if e.ComplexityRoot.AccountDeletion.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountDeletion.Status(childComplexity), true
+	case "AccountDeletion.token_expires_at":
+		if e.ComplexityRoot.AccountDeletion.TokenExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AccountDeletion.TokenExpiresAt(childComplexity), true
 
 	case "Address.address_1":
 		if e.ComplexityRoot.Address.Address1 == nil {
@@ -824,6 +950,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CustomerAccount.Token(childComplexity), true
 
+	case "CustomerErasure.addresses":
+		if e.ComplexityRoot.CustomerErasure.Addresses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerErasure.Addresses(childComplexity), true
+	case "CustomerErasure.customer_id":
+		if e.ComplexityRoot.CustomerErasure.CustomerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerErasure.CustomerID(childComplexity), true
+	case "CustomerErasure.events":
+		if e.ComplexityRoot.CustomerErasure.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerErasure.Events(childComplexity), true
+	case "CustomerErasure.identity_removed":
+		if e.ComplexityRoot.CustomerErasure.IdentityRemoved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerErasure.IdentityRemoved(childComplexity), true
+	case "CustomerErasure.merged_customers":
+		if e.ComplexityRoot.CustomerErasure.MergedCustomers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerErasure.MergedCustomers(childComplexity), true
+	case "CustomerErasure.orders":
+		if e.ComplexityRoot.CustomerErasure.Orders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerErasure.Orders(childComplexity), true
+	case "CustomerErasure.transfers":
+		if e.ComplexityRoot.CustomerErasure.Transfers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerErasure.Transfers(childComplexity), true
+
 	case "CustomerGroup.created_at":
 		if e.ComplexityRoot.CustomerGroup.CreatedAt == nil {
 			break
@@ -921,6 +1090,190 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CustomerList.Offset(childComplexity), true
+
+	case "CustomerMerge.addresses":
+		if e.ComplexityRoot.CustomerMerge.Addresses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMerge.Addresses(childComplexity), true
+	case "CustomerMerge.created_at":
+		if e.ComplexityRoot.CustomerMerge.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMerge.CreatedAt(childComplexity), true
+	case "CustomerMerge.customer":
+		if e.ComplexityRoot.CustomerMerge.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMerge.Customer(childComplexity), true
+	case "CustomerMerge.fields":
+		if e.ComplexityRoot.CustomerMerge.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMerge.Fields(childComplexity), true
+	case "CustomerMerge.groups":
+		if e.ComplexityRoot.CustomerMerge.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMerge.Groups(childComplexity), true
+	case "CustomerMerge.id":
+		if e.ComplexityRoot.CustomerMerge.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMerge.ID(childComplexity), true
+	case "CustomerMerge.identity_given_up":
+		if e.ComplexityRoot.CustomerMerge.IdentityGivenUp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMerge.IdentityGivenUp(childComplexity), true
+	case "CustomerMerge.kept_identity":
+		if e.ComplexityRoot.CustomerMerge.KeptIdentity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMerge.KeptIdentity(childComplexity), true
+	case "CustomerMerge.orders":
+		if e.ComplexityRoot.CustomerMerge.Orders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMerge.Orders(childComplexity), true
+	case "CustomerMerge.source_id":
+		if e.ComplexityRoot.CustomerMerge.SourceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMerge.SourceID(childComplexity), true
+	case "CustomerMerge.target_id":
+		if e.ComplexityRoot.CustomerMerge.TargetID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMerge.TargetID(childComplexity), true
+	case "CustomerMerge.transfers":
+		if e.ComplexityRoot.CustomerMerge.Transfers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMerge.Transfers(childComplexity), true
+
+	case "CustomerMergeField.conflict":
+		if e.ComplexityRoot.CustomerMergeField.Conflict == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergeField.Conflict(childComplexity), true
+	case "CustomerMergeField.field":
+		if e.ComplexityRoot.CustomerMergeField.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergeField.Field(childComplexity), true
+	case "CustomerMergeField.kept":
+		if e.ComplexityRoot.CustomerMergeField.Kept == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergeField.Kept(childComplexity), true
+	case "CustomerMergeField.kept_from":
+		if e.ComplexityRoot.CustomerMergeField.KeptFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergeField.KeptFrom(childComplexity), true
+	case "CustomerMergeField.source":
+		if e.ComplexityRoot.CustomerMergeField.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergeField.Source(childComplexity), true
+	case "CustomerMergeField.target":
+		if e.ComplexityRoot.CustomerMergeField.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergeField.Target(childComplexity), true
+
+	case "CustomerMergePreview.addresses":
+		if e.ComplexityRoot.CustomerMergePreview.Addresses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergePreview.Addresses(childComplexity), true
+	case "CustomerMergePreview.fields":
+		if e.ComplexityRoot.CustomerMergePreview.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergePreview.Fields(childComplexity), true
+	case "CustomerMergePreview.groups":
+		if e.ComplexityRoot.CustomerMergePreview.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergePreview.Groups(childComplexity), true
+	case "CustomerMergePreview.has_account":
+		if e.ComplexityRoot.CustomerMergePreview.HasAccount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergePreview.HasAccount(childComplexity), true
+	case "CustomerMergePreview.identity_conflict":
+		if e.ComplexityRoot.CustomerMergePreview.IdentityConflict == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergePreview.IdentityConflict(childComplexity), true
+	case "CustomerMergePreview.kept_identity":
+		if e.ComplexityRoot.CustomerMergePreview.KeptIdentity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergePreview.KeptIdentity(childComplexity), true
+	case "CustomerMergePreview.orders":
+		if e.ComplexityRoot.CustomerMergePreview.Orders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergePreview.Orders(childComplexity), true
+	case "CustomerMergePreview.source_id":
+		if e.ComplexityRoot.CustomerMergePreview.SourceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergePreview.SourceID(childComplexity), true
+	case "CustomerMergePreview.target_id":
+		if e.ComplexityRoot.CustomerMergePreview.TargetID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergePreview.TargetID(childComplexity), true
+	case "CustomerMergePreview.transfers":
+		if e.ComplexityRoot.CustomerMergePreview.Transfers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergePreview.Transfers(childComplexity), true
+
+	case "CustomerMergeRows.count":
+		if e.ComplexityRoot.CustomerMergeRows.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergeRows.Count(childComplexity), true
+	case "CustomerMergeRows.ids":
+		if e.ComplexityRoot.CustomerMergeRows.Ids == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerMergeRows.Ids(childComplexity), true
 
 	case "CustomerStats.amount_spent":
 		if e.ComplexityRoot.CustomerStats.AmountSpent == nil {
@@ -1095,6 +1448,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EventPage.Next(childComplexity), true
 
+	case "GuestOrderClaim.address_ids":
+		if e.ComplexityRoot.GuestOrderClaim.AddressIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GuestOrderClaim.AddressIds(childComplexity), true
+	case "GuestOrderClaim.canceled_transfer_ids":
+		if e.ComplexityRoot.GuestOrderClaim.CanceledTransferIds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GuestOrderClaim.CanceledTransferIds(childComplexity), true
+	case "GuestOrderClaim.guest_customer_id":
+		if e.ComplexityRoot.GuestOrderClaim.GuestCustomerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GuestOrderClaim.GuestCustomerID(childComplexity), true
+	case "GuestOrderClaim.orders":
+		if e.ComplexityRoot.GuestOrderClaim.Orders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GuestOrderClaim.Orders(childComplexity), true
+	case "GuestOrderClaim.preview":
+		if e.ComplexityRoot.GuestOrderClaim.Preview == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GuestOrderClaim.Preview(childComplexity), true
+
 	case "LineItem.id":
 		if e.ComplexityRoot.LineItem.ID == nil {
 			break
@@ -1148,6 +1532,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddCustomersToGroup(childComplexity, args["group_id"].(string), args["customer_ids"].([]string)), true
+	case "Mutation.anonymize_customer":
+		if e.ComplexityRoot.Mutation.AnonymizeCustomer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_anonymize_customer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AnonymizeCustomer(childComplexity, args["id"].(string)), true
+	case "Mutation.cancel_account_deletion":
+		if e.ComplexityRoot.Mutation.CancelAccountDeletion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.CancelAccountDeletion(childComplexity), true
 	case "Mutation.cancel_order_transfer":
 		if e.ComplexityRoot.Mutation.CancelOrderTransfer == nil {
 			break
@@ -1170,6 +1571,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["current_password"].(string), args["new_password"].(string)), true
+	case "Mutation.claim_guest_orders":
+		if e.ComplexityRoot.Mutation.ClaimGuestOrders == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_claim_guest_orders_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ClaimGuestOrders(childComplexity, args["preview"].(*bool), args["include_addresses"].(*bool)), true
+	case "Mutation.confirm_account_deletion":
+		if e.ComplexityRoot.Mutation.ConfirmAccountDeletion == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirm_account_deletion_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmAccountDeletion(childComplexity, args["token"].(string)), true
 	case "Mutation.create_customer":
 		if e.ComplexityRoot.Mutation.CreateCustomer == nil {
 			break
@@ -1325,6 +1748,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.LogoutEverywhere(childComplexity), true
+	case "Mutation.merge_customers":
+		if e.ComplexityRoot.Mutation.MergeCustomers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_merge_customers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MergeCustomers(childComplexity, args["source_id"].(string), args["target_id"].(string), args["overrides"].(*model.CustomerMergeChoices), args["give_up_identity"].(*model.MergeSide)), true
 	case "Mutation.place_order":
 		if e.ComplexityRoot.Mutation.PlaceOrder == nil {
 			break
@@ -1380,6 +1814,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveCustomersFromGroup(childComplexity, args["group_id"].(string), args["customer_ids"].([]string)), true
+	case "Mutation.request_account_deletion":
+		if e.ComplexityRoot.Mutation.RequestAccountDeletion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.RequestAccountDeletion(childComplexity), true
 	case "Mutation.request_email_change":
 		if e.ComplexityRoot.Mutation.RequestEmailChange == nil {
 			break
@@ -1764,6 +2204,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CustomerGroups(childComplexity, args["filter"].(*db.CustomerGroupFilter), args["limit"].(*int), args["offset"].(*int), args["order"].(*string)), true
+	case "Query.customer_merge_preview":
+		if e.ComplexityRoot.Query.CustomerMergePreview == nil {
+			break
+		}
+
+		args, err := ec.field_Query_customer_merge_preview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CustomerMergePreview(childComplexity, args["source_id"].(string), args["target_id"].(string), args["overrides"].(*model.CustomerMergeChoices), args["give_up_identity"].(*model.MergeSide)), true
 	case "Query.customers":
 		if e.ComplexityRoot.Query.Customers == nil {
 			break
@@ -1775,6 +2226,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Customers(childComplexity, args["filter"].(*db.CustomerFilter), args["limit"].(*int), args["offset"].(*int), args["order"].(*string), args["with_deleted"].(*bool)), true
+	case "Query.export_customer_data":
+		if e.ComplexityRoot.Query.ExportCustomerData == nil {
+			break
+		}
+
+		args, err := ec.field_Query_export_customer_data_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ExportCustomerData(childComplexity, args["id"].(string)), true
+	case "Query.export_my_data":
+		if e.ComplexityRoot.Query.ExportMyData == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ExportMyData(childComplexity), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -1782,6 +2250,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.my_account_deletion":
+		if e.ComplexityRoot.Query.MyAccountDeletion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MyAccountDeletion(childComplexity), true
 	case "Query.my_addresses":
 		if e.ComplexityRoot.Query.MyAddresses == nil {
 			break
@@ -2128,6 +2602,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCustomerFilter,
 		ec.unmarshalInputCustomerGroupFilter,
 		ec.unmarshalInputCustomerGroupInput,
+		ec.unmarshalInputCustomerMergeChoices,
 		ec.unmarshalInputEventFilter,
 		ec.unmarshalInputIntRange,
 		ec.unmarshalInputLineItemInput,
@@ -2523,7 +2998,10 @@ type Event {
   auth.session_revoked, auth.password_changed, auth.email_verification_requested,
   auth.email_verified, auth.email_change_requested, auth.email_changed, order.placed,
   order.updated, order.transfer_requested, order.transfer_accepted,
-  order.transfer_declined, order.transfer_replaced, order.transfer_cancelled
+  order.transfer_declined, order.transfer_replaced, customer.merged, customer.anonymized,
+  customer.deletion_requested, customer.deletion_scheduled,
+  customer.deletion_canceled, customer.deletion_replaced,
+  customer.deletion_completed, order.transfer_canceled, customer.guest_orders_claimed
   """
   type: String!
   created_at: Time!
@@ -3031,6 +3509,170 @@ type Subscription {
   "Storefront: the signed-in customer's own events"
   my_events(types: [String!], after: ID): Event! @auth(actor: CUSTOMER)
 }
+
+# ---------------------------------------------------------------------------
+# The account lifecycle (issue 16): merging two customers (admin), the GDPR
+# export and erasure, and the storefront's account deletion. Added. README.md,
+# "The account lifecycle", walks through each flow.
+
+"Added: one of the two customers of a merge: the SOURCE is merged into the TARGET, which stays"
+enum MergeSide {
+  SOURCE
+  TARGET
+}
+
+"Added: whose value the merged customer keeps, per field; a field left out keeps the preview's default"
+input CustomerMergeChoices {
+  email: MergeSide
+  first_name: MergeSide
+  last_name: MergeSide
+  phone: MergeSide
+  company_name: MergeSide
+  metadata: MergeSide
+}
+
+"Added: one field of the merged customer"
+type CustomerMergeField {
+  "email, first_name, last_name, phone, company_name or metadata"
+  field: String!
+  "the source's value (metadata as JSON text); null when empty"
+  source: String
+  "the target's value"
+  target: String
+  "the value the merged customer has"
+  kept: String
+  kept_from: MergeSide!
+  "both customers have a value and they differ: overrides chooses (the target's by default)"
+  conflict: Boolean!
+}
+
+"Added: rows a merge moves or ends"
+type CustomerMergeRows {
+  count: Int!
+  ids: [ID!]!
+}
+
+"Added: what merge_customers would do with the same arguments, as the rows are now"
+type CustomerMergePreview {
+  source_id: ID!
+  target_id: ID!
+  fields: [CustomerMergeField!]!
+  "whether the merged customer is registered"
+  has_account: Boolean!
+  "both customers have a login identity: merge_customers refuses unless give_up_identity names one"
+  identity_conflict: Boolean!
+  "whose login identity logs in to the merged customer; null when none (or not chosen yet)"
+  kept_identity: MergeSide
+  "the source's orders, which move to the target"
+  orders: CustomerMergeRows!
+  "the source's addresses, which move to the target (the target's defaults stand)"
+  addresses: CustomerMergeRows!
+  "the source's groups the target joins"
+  groups: CustomerMergeRows!
+  "pending order transfers the merge cancels: the source's requests, and those of its orders"
+  transfers: CustomerMergeRows!
+}
+
+"Added: a merge done (a record of it is kept; customer.merged is written)"
+type CustomerMerge {
+  "cmerge_ and a ULID"
+  id: ID!
+  source_id: ID!
+  target_id: ID!
+  "the target, after the merge"
+  customer: Customer!
+  fields: [CustomerMergeField!]!
+  identity_given_up: MergeSide
+  kept_identity: MergeSide
+  orders: CustomerMergeRows!
+  addresses: CustomerMergeRows!
+  groups: CustomerMergeRows!
+  transfers: CustomerMergeRows!
+  created_at: Time!
+}
+
+"Added: what an erasure did (counts only: the values are gone)"
+type CustomerErasure {
+  customer_id: ID!
+  "orders kept for accounting, their email and address copies blanked"
+  orders: Int!
+  "addresses deleted"
+  addresses: Int!
+  "pending order transfers canceled"
+  transfers: Int!
+  "events of the log whose personal values were redacted"
+  events: Int!
+  "whether a login identity was removed (an admin user's identity is kept, and only loses the customer)"
+  identity_removed: Boolean!
+  "customers merged into this one earlier, erased with it"
+  merged_customers: [ID!]!
+}
+
+"Added"
+enum AccountDeletionStatus {
+  "the confirmation token was mailed"
+  REQUESTED
+  "confirmed; carried out at scheduled_for unless canceled"
+  SCHEDULED
+  CANCELED
+  "a newer request took its place"
+  REPLACED
+  "carried out: the account is anonymized"
+  COMPLETED
+}
+
+"Added: a customer's request to delete its account"
+type AccountDeletion {
+  "acdel_ and a ULID"
+  id: ID!
+  status: AccountDeletionStatus!
+  "until when the mailed token confirms it"
+  token_expires_at: Time!
+  confirmed_at: Time
+  "when the account will be anonymized"
+  scheduled_for: Time
+  created_at: Time!
+}
+
+"Added: the guest orders of a signed-in customer's verified email, found (preview) or claimed"
+type GuestOrderClaim {
+  "true for a preview: nothing moved"
+  preview: Boolean!
+  "the guest customer of the email the orders come from; null when there is none"
+  guest_customer_id: ID
+  "the orders, oldest first"
+  orders: [Order!]!
+  "the guest's addresses: moved with include_addresses (otherwise deleted with the guest)"
+  address_ids: [ID!]!
+  "pending transfers of those orders, canceled by the claim"
+  canceled_transfer_ids: [ID!]!
+}
+
+extend type Query {
+  "Added: what merge_customers would do: the merged customer field by field and the rows that move. Refuses what merge_customers refuses, but an identity conflict, which it shows."
+  customer_merge_preview(source_id: ID!, target_id: ID!, overrides: CustomerMergeChoices, give_up_identity: MergeSide): CustomerMergePreview! @auth(actor: USER)
+  "Added: everything the service holds about a customer (deleted ones too), as one JSON document; no password hashes or tokens"
+  export_customer_data(id: ID!): JSON! @auth(actor: USER)
+  "Added: the signed-in customer's own export_customer_data"
+  export_my_data: JSON! @auth(actor: CUSTOMER)
+  "Added: the signed-in customer's open account deletion request, if any"
+  my_account_deletion: AccountDeletion @auth(actor: CUSTOMER)
+}
+
+extend type Mutation {
+  "Added: merges the source customer into the target in one transaction; the source is soft-deleted. When both have a login identity, give_up_identity names the one unlinked."
+  merge_customers(source_id: ID!, target_id: ID!, overrides: CustomerMergeChoices, give_up_identity: MergeSide): CustomerMerge! @auth(actor: USER)
+  "Added: erases the customer's personal data irreversibly; orders and totals stay. CONFLICT when done already."
+  anonymize_customer(id: ID!): CustomerErasure! @auth(actor: USER)
+  "Added: mails a token that confirms the deletion of the signed-in customer's account"
+  request_account_deletion: AccountDeletion! @auth(actor: CUSTOMER)
+  "Added: the mailed token schedules the deletion after the grace period (ACCOUNT_DELETION_GRACE); no sign-in needed. NOT_ALLOWED 'Invalid token.' for a wrong, used, replaced, canceled or expired token."
+  confirm_account_deletion(token: String!): AccountDeletion!
+  "Added: cancels the signed-in customer's open deletion request, confirmed or not; NOT_FOUND when there is none"
+  cancel_account_deletion: AccountDeletion! @auth(actor: CUSTOMER)
+  "Added: every order of the guest customer of the signed-in customer's login email moves to the account (preview: only lists them), with its addresses if asked; the emptied guest is soft-deleted. NOT_ALLOWED until the email is verified."
+  claim_guest_orders(preview: Boolean = false, include_addresses: Boolean = false): GuestOrderClaim! @auth(actor: CUSTOMER)
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3038,6 +3680,24 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AccountDeletion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AccountDeletion_id(ctx, field)
+	case "status":
+		return ec.fieldContext_AccountDeletion_status(ctx, field)
+	case "token_expires_at":
+		return ec.fieldContext_AccountDeletion_token_expires_at(ctx, field)
+	case "confirmed_at":
+		return ec.fieldContext_AccountDeletion_confirmed_at(ctx, field)
+	case "scheduled_for":
+		return ec.fieldContext_AccountDeletion_scheduled_for(ctx, field)
+	case "created_at":
+		return ec.fieldContext_AccountDeletion_created_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AccountDeletion", field.Name)
+}
 
 func (ec *executionContext) childFields_Address(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -3181,6 +3841,26 @@ func (ec *executionContext) childFields_CustomerAccount(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type CustomerAccount", field.Name)
 }
 
+func (ec *executionContext) childFields_CustomerErasure(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "customer_id":
+		return ec.fieldContext_CustomerErasure_customer_id(ctx, field)
+	case "orders":
+		return ec.fieldContext_CustomerErasure_orders(ctx, field)
+	case "addresses":
+		return ec.fieldContext_CustomerErasure_addresses(ctx, field)
+	case "transfers":
+		return ec.fieldContext_CustomerErasure_transfers(ctx, field)
+	case "events":
+		return ec.fieldContext_CustomerErasure_events(ctx, field)
+	case "identity_removed":
+		return ec.fieldContext_CustomerErasure_identity_removed(ctx, field)
+	case "merged_customers":
+		return ec.fieldContext_CustomerErasure_merged_customers(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerErasure", field.Name)
+}
+
 func (ec *executionContext) childFields_CustomerGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3227,6 +3907,90 @@ func (ec *executionContext) childFields_CustomerList(ctx context.Context, field 
 		return ec.fieldContext_CustomerList_limit(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustomerList", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerMerge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CustomerMerge_id(ctx, field)
+	case "source_id":
+		return ec.fieldContext_CustomerMerge_source_id(ctx, field)
+	case "target_id":
+		return ec.fieldContext_CustomerMerge_target_id(ctx, field)
+	case "customer":
+		return ec.fieldContext_CustomerMerge_customer(ctx, field)
+	case "fields":
+		return ec.fieldContext_CustomerMerge_fields(ctx, field)
+	case "identity_given_up":
+		return ec.fieldContext_CustomerMerge_identity_given_up(ctx, field)
+	case "kept_identity":
+		return ec.fieldContext_CustomerMerge_kept_identity(ctx, field)
+	case "orders":
+		return ec.fieldContext_CustomerMerge_orders(ctx, field)
+	case "addresses":
+		return ec.fieldContext_CustomerMerge_addresses(ctx, field)
+	case "groups":
+		return ec.fieldContext_CustomerMerge_groups(ctx, field)
+	case "transfers":
+		return ec.fieldContext_CustomerMerge_transfers(ctx, field)
+	case "created_at":
+		return ec.fieldContext_CustomerMerge_created_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerMerge", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerMergeField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_CustomerMergeField_field(ctx, field)
+	case "source":
+		return ec.fieldContext_CustomerMergeField_source(ctx, field)
+	case "target":
+		return ec.fieldContext_CustomerMergeField_target(ctx, field)
+	case "kept":
+		return ec.fieldContext_CustomerMergeField_kept(ctx, field)
+	case "kept_from":
+		return ec.fieldContext_CustomerMergeField_kept_from(ctx, field)
+	case "conflict":
+		return ec.fieldContext_CustomerMergeField_conflict(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerMergeField", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerMergePreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "source_id":
+		return ec.fieldContext_CustomerMergePreview_source_id(ctx, field)
+	case "target_id":
+		return ec.fieldContext_CustomerMergePreview_target_id(ctx, field)
+	case "fields":
+		return ec.fieldContext_CustomerMergePreview_fields(ctx, field)
+	case "has_account":
+		return ec.fieldContext_CustomerMergePreview_has_account(ctx, field)
+	case "identity_conflict":
+		return ec.fieldContext_CustomerMergePreview_identity_conflict(ctx, field)
+	case "kept_identity":
+		return ec.fieldContext_CustomerMergePreview_kept_identity(ctx, field)
+	case "orders":
+		return ec.fieldContext_CustomerMergePreview_orders(ctx, field)
+	case "addresses":
+		return ec.fieldContext_CustomerMergePreview_addresses(ctx, field)
+	case "groups":
+		return ec.fieldContext_CustomerMergePreview_groups(ctx, field)
+	case "transfers":
+		return ec.fieldContext_CustomerMergePreview_transfers(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerMergePreview", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerMergeRows(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_CustomerMergeRows_count(ctx, field)
+	case "ids":
+		return ec.fieldContext_CustomerMergeRows_ids(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerMergeRows", field.Name)
 }
 
 func (ec *executionContext) childFields_CustomerStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3317,6 +4081,22 @@ func (ec *executionContext) childFields_EventPage(ctx context.Context, field gra
 		return ec.fieldContext_EventPage_next(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EventPage", field.Name)
+}
+
+func (ec *executionContext) childFields_GuestOrderClaim(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "preview":
+		return ec.fieldContext_GuestOrderClaim_preview(ctx, field)
+	case "guest_customer_id":
+		return ec.fieldContext_GuestOrderClaim_guest_customer_id(ctx, field)
+	case "orders":
+		return ec.fieldContext_GuestOrderClaim_orders(ctx, field)
+	case "address_ids":
+		return ec.fieldContext_GuestOrderClaim_address_ids(ctx, field)
+	case "canceled_transfer_ids":
+		return ec.fieldContext_GuestOrderClaim_canceled_transfer_ids(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GuestOrderClaim", field.Name)
 }
 
 func (ec *executionContext) childFields_LineItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3791,6 +4571,20 @@ func (ec *executionContext) field_Mutation_add_customers_to_group_args(ctx conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_anonymize_customer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_cancel_order_transfer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3824,6 +4618,42 @@ func (ec *executionContext) field_Mutation_change_password_args(ctx context.Cont
 		return nil, err
 	}
 	args["new_password"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_claim_guest_orders_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "preview",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["preview"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "include_addresses",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["include_addresses"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_confirm_account_deletion_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
 	return args, nil
 }
 
@@ -4038,6 +4868,44 @@ func (ec *executionContext) field_Mutation_login_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["password"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_merge_customers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "source_id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["source_id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "target_id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["target_id"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "overrides",
+		func(ctx context.Context, v any) (*model.CustomerMergeChoices, error) {
+			return ec.unmarshalOCustomerMergeChoices2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeChoices(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["overrides"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "give_up_identity",
+		func(ctx context.Context, v any) (*model.MergeSide, error) {
+			return ec.unmarshalOMergeSide2ᚖcustomerserviceᚋgraphᚋmodelᚐMergeSide(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["give_up_identity"] = arg3
 	return args, nil
 }
 
@@ -4523,6 +5391,44 @@ func (ec *executionContext) field_Query_customer_groups_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_customer_merge_preview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "source_id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["source_id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "target_id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["target_id"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "overrides",
+		func(ctx context.Context, v any) (*model.CustomerMergeChoices, error) {
+			return ec.unmarshalOCustomerMergeChoices2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeChoices(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["overrides"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "give_up_identity",
+		func(ctx context.Context, v any) (*model.MergeSide, error) {
+			return ec.unmarshalOMergeSide2ᚖcustomerserviceᚋgraphᚋmodelᚐMergeSide(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["give_up_identity"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_customers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4566,6 +5472,20 @@ func (ec *executionContext) field_Query_customers_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["with_deleted"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_export_customer_data_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -4820,6 +5740,144 @@ func (ec *executionContext) field___Type_fields_args(ctx context.Context, rawArg
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AccountDeletion_id(ctx context.Context, field graphql.CollectedField, obj *db.AccountDeletion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountDeletion_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountDeletion_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountDeletion", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _AccountDeletion_status(ctx context.Context, field graphql.CollectedField, obj *db.AccountDeletion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountDeletion_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v db.DeletionStatus) graphql.Marshaler {
+			return ec.marshalNAccountDeletionStatus2customerserviceᚋdbᚐDeletionStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountDeletion_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountDeletion", field, false, false, errors.New("field of type AccountDeletionStatus does not have child fields"))
+}
+
+func (ec *executionContext) _AccountDeletion_token_expires_at(ctx context.Context, field graphql.CollectedField, obj *db.AccountDeletion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountDeletion_token_expires_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TokenExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountDeletion_token_expires_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountDeletion", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _AccountDeletion_confirmed_at(ctx context.Context, field graphql.CollectedField, obj *db.AccountDeletion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountDeletion_confirmed_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConfirmedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountDeletion_confirmed_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountDeletion", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _AccountDeletion_scheduled_for(ctx context.Context, field graphql.CollectedField, obj *db.AccountDeletion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountDeletion_scheduled_for(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScheduledFor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AccountDeletion_scheduled_for(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountDeletion", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _AccountDeletion_created_at(ctx context.Context, field graphql.CollectedField, obj *db.AccountDeletion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AccountDeletion_created_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AccountDeletion_created_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AccountDeletion", field, false, false, errors.New("field of type Time does not have child fields"))
+}
 
 func (ec *executionContext) _Address_id(ctx context.Context, field graphql.CollectedField, obj *db.Address) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -6181,6 +7239,167 @@ func (ec *executionContext) fieldContext_CustomerAccount_token(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _CustomerErasure_customer_id(ctx context.Context, field graphql.CollectedField, obj *model.CustomerErasure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerErasure_customer_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerErasure_customer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerErasure", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerErasure_orders(ctx context.Context, field graphql.CollectedField, obj *model.CustomerErasure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerErasure_orders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Orders, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerErasure_orders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerErasure", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerErasure_addresses(ctx context.Context, field graphql.CollectedField, obj *model.CustomerErasure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerErasure_addresses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Addresses, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerErasure_addresses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerErasure", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerErasure_transfers(ctx context.Context, field graphql.CollectedField, obj *model.CustomerErasure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerErasure_transfers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transfers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerErasure_transfers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerErasure", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerErasure_events(ctx context.Context, field graphql.CollectedField, obj *model.CustomerErasure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerErasure_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerErasure_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerErasure", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerErasure_identity_removed(ctx context.Context, field graphql.CollectedField, obj *model.CustomerErasure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerErasure_identity_removed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdentityRemoved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerErasure_identity_removed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerErasure", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerErasure_merged_customers(ctx context.Context, field graphql.CollectedField, obj *model.CustomerErasure) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerErasure_merged_customers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MergedCustomers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerErasure_merged_customers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerErasure", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
 func (ec *executionContext) _CustomerGroup_id(ctx context.Context, field graphql.CollectedField, obj *db.CustomerGroup) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6581,6 +7800,795 @@ func (ec *executionContext) _CustomerList_limit(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_CustomerList_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CustomerList", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMerge_id(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMerge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMerge_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMerge_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMerge", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMerge_source_id(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMerge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMerge_source_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMerge_source_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMerge", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMerge_target_id(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMerge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMerge_target_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMerge_target_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMerge", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMerge_customer(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMerge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMerge_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.Customer) graphql.Marshaler {
+			return ec.marshalNCustomer2ᚖcustomerserviceᚋdbᚐCustomer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMerge_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerMerge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerMerge_fields(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMerge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMerge_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CustomerMergeField) graphql.Marshaler {
+			return ec.marshalNCustomerMergeField2ᚕᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeFieldᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMerge_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerMerge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerMergeField(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerMerge_identity_given_up(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMerge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMerge_identity_given_up(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdentityGivenUp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MergeSide) graphql.Marshaler {
+			return ec.marshalOMergeSide2ᚖcustomerserviceᚋgraphᚋmodelᚐMergeSide(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMerge_identity_given_up(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMerge", field, false, false, errors.New("field of type MergeSide does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMerge_kept_identity(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMerge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMerge_kept_identity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.KeptIdentity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MergeSide) graphql.Marshaler {
+			return ec.marshalOMergeSide2ᚖcustomerserviceᚋgraphᚋmodelᚐMergeSide(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMerge_kept_identity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMerge", field, false, false, errors.New("field of type MergeSide does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMerge_orders(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMerge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMerge_orders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Orders, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerMergeRows) graphql.Marshaler {
+			return ec.marshalNCustomerMergeRows2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeRows(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMerge_orders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerMerge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerMergeRows(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerMerge_addresses(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMerge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMerge_addresses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Addresses, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerMergeRows) graphql.Marshaler {
+			return ec.marshalNCustomerMergeRows2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeRows(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMerge_addresses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerMerge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerMergeRows(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerMerge_groups(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMerge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMerge_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerMergeRows) graphql.Marshaler {
+			return ec.marshalNCustomerMergeRows2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeRows(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMerge_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerMerge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerMergeRows(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerMerge_transfers(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMerge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMerge_transfers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transfers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerMergeRows) graphql.Marshaler {
+			return ec.marshalNCustomerMergeRows2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeRows(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMerge_transfers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerMerge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerMergeRows(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerMerge_created_at(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMerge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMerge_created_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMerge_created_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMerge", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMergeField_field(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergeField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergeField_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergeField_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMergeField", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMergeField_source(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergeField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergeField_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergeField_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMergeField", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMergeField_target(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergeField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergeField_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Target, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergeField_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMergeField", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMergeField_kept(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergeField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergeField_kept(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kept, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergeField_kept(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMergeField", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMergeField_kept_from(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergeField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergeField_kept_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.KeptFrom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.MergeSide) graphql.Marshaler {
+			return ec.marshalNMergeSide2customerserviceᚋgraphᚋmodelᚐMergeSide(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergeField_kept_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMergeField", field, false, false, errors.New("field of type MergeSide does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMergeField_conflict(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergeField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergeField_conflict(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Conflict, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergeField_conflict(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMergeField", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMergePreview_source_id(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergePreview_source_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergePreview_source_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMergePreview", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMergePreview_target_id(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergePreview_target_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergePreview_target_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMergePreview", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMergePreview_fields(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergePreview_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CustomerMergeField) graphql.Marshaler {
+			return ec.marshalNCustomerMergeField2ᚕᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeFieldᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergePreview_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerMergePreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerMergeField(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerMergePreview_has_account(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergePreview_has_account(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasAccount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergePreview_has_account(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMergePreview", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMergePreview_identity_conflict(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergePreview_identity_conflict(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdentityConflict, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergePreview_identity_conflict(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMergePreview", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMergePreview_kept_identity(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergePreview_kept_identity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.KeptIdentity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MergeSide) graphql.Marshaler {
+			return ec.marshalOMergeSide2ᚖcustomerserviceᚋgraphᚋmodelᚐMergeSide(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergePreview_kept_identity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMergePreview", field, false, false, errors.New("field of type MergeSide does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMergePreview_orders(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergePreview_orders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Orders, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerMergeRows) graphql.Marshaler {
+			return ec.marshalNCustomerMergeRows2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeRows(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergePreview_orders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerMergePreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerMergeRows(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerMergePreview_addresses(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergePreview_addresses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Addresses, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerMergeRows) graphql.Marshaler {
+			return ec.marshalNCustomerMergeRows2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeRows(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergePreview_addresses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerMergePreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerMergeRows(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerMergePreview_groups(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergePreview_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerMergeRows) graphql.Marshaler {
+			return ec.marshalNCustomerMergeRows2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeRows(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergePreview_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerMergePreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerMergeRows(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerMergePreview_transfers(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergePreview_transfers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transfers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerMergeRows) graphql.Marshaler {
+			return ec.marshalNCustomerMergeRows2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeRows(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergePreview_transfers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerMergePreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerMergeRows(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CustomerMergeRows_count(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergeRows) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergeRows_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergeRows_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMergeRows", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerMergeRows_ids(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMergeRows) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerMergeRows_ids(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ids, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerMergeRows_ids(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerMergeRows", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
 func (ec *executionContext) _CustomerStats_order_count(ctx context.Context, field graphql.CollectedField, obj *db.CustomerStats) (ret graphql.Marshaler) {
@@ -7241,6 +9249,130 @@ func (ec *executionContext) _EventPage_next(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_EventPage_next(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("EventPage", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _GuestOrderClaim_preview(ctx context.Context, field graphql.CollectedField, obj *model.GuestOrderClaim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GuestOrderClaim_preview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Preview, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GuestOrderClaim_preview(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GuestOrderClaim", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _GuestOrderClaim_guest_customer_id(ctx context.Context, field graphql.CollectedField, obj *model.GuestOrderClaim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GuestOrderClaim_guest_customer_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GuestCustomerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GuestOrderClaim_guest_customer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GuestOrderClaim", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _GuestOrderClaim_orders(ctx context.Context, field graphql.CollectedField, obj *model.GuestOrderClaim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GuestOrderClaim_orders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Orders, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*db.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚕᚖcustomerserviceᚋdbᚐOrderᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GuestOrderClaim_orders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GuestOrderClaim",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GuestOrderClaim_address_ids(ctx context.Context, field graphql.CollectedField, obj *model.GuestOrderClaim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GuestOrderClaim_address_ids(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AddressIds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GuestOrderClaim_address_ids(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GuestOrderClaim", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _GuestOrderClaim_canceled_transfer_ids(ctx context.Context, field graphql.CollectedField, obj *model.GuestOrderClaim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GuestOrderClaim_canceled_transfer_ids(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CanceledTransferIds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GuestOrderClaim_canceled_transfer_ids(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GuestOrderClaim", field, false, false, errors.New("field of type ID does not have child fields"))
 }
 
 func (ec *executionContext) _LineItem_id(ctx context.Context, field graphql.CollectedField, obj *db.LineItem) (ret graphql.Marshaler) {
@@ -9399,6 +11531,336 @@ func (ec *executionContext) fieldContext_Mutation_transfer_order(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_merge_customers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_merge_customers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MergeCustomers(ctx, fc.Args["source_id"].(string), fc.Args["target_id"].(string), fc.Args["overrides"].(*model.CustomerMergeChoices), fc.Args["give_up_identity"].(*model.MergeSide))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *model.CustomerMerge
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.CustomerMerge
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerMerge) graphql.Marshaler {
+			return ec.marshalNCustomerMerge2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMerge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_merge_customers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerMerge(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_merge_customers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_anonymize_customer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_anonymize_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AnonymizeCustomer(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *model.CustomerErasure
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.CustomerErasure
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerErasure) graphql.Marshaler {
+			return ec.marshalNCustomerErasure2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerErasure(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_anonymize_customer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerErasure(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_anonymize_customer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_request_account_deletion(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_request_account_deletion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().RequestAccountDeletion(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *db.AccountDeletion
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.AccountDeletion
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *db.AccountDeletion) graphql.Marshaler {
+			return ec.marshalNAccountDeletion2ᚖcustomerserviceᚋdbᚐAccountDeletion(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_request_account_deletion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountDeletion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirm_account_deletion(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirm_account_deletion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmAccountDeletion(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *db.AccountDeletion) graphql.Marshaler {
+			return ec.marshalNAccountDeletion2ᚖcustomerserviceᚋdbᚐAccountDeletion(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirm_account_deletion(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountDeletion(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirm_account_deletion_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancel_account_deletion(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancel_account_deletion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().CancelAccountDeletion(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *db.AccountDeletion
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.AccountDeletion
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *db.AccountDeletion) graphql.Marshaler {
+			return ec.marshalNAccountDeletion2ᚖcustomerserviceᚋdbᚐAccountDeletion(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancel_account_deletion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountDeletion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_claim_guest_orders(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_claim_guest_orders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ClaimGuestOrders(ctx, fc.Args["preview"].(*bool), fc.Args["include_addresses"].(*bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *model.GuestOrderClaim
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.GuestOrderClaim
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GuestOrderClaim) graphql.Marshaler {
+			return ec.marshalNGuestOrderClaim2ᚖcustomerserviceᚋgraphᚋmodelᚐGuestOrderClaim(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_claim_guest_orders(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GuestOrderClaim(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_claim_guest_orders_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Order_id(ctx context.Context, field graphql.CollectedField, obj *db.Order) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10836,6 +13298,221 @@ func (ec *executionContext) fieldContext_Query_my_sessions(_ context.Context, fi
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_customer_merge_preview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_customer_merge_preview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CustomerMergePreview(ctx, fc.Args["source_id"].(string), fc.Args["target_id"].(string), fc.Args["overrides"].(*model.CustomerMergeChoices), fc.Args["give_up_identity"].(*model.MergeSide))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *model.CustomerMergePreview
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.CustomerMergePreview
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerMergePreview) graphql.Marshaler {
+			return ec.marshalNCustomerMergePreview2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergePreview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_customer_merge_preview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerMergePreview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_customer_merge_preview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_export_customer_data(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_export_customer_data(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ExportCustomerData(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal db.JSONObject
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal db.JSONObject
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v db.JSONObject) graphql.Marshaler {
+			return ec.marshalNJSON2customerserviceᚋdbᚐJSONObject(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_export_customer_data(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type JSON does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_export_customer_data_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_export_my_data(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_export_my_data(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ExportMyData(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal db.JSONObject
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal db.JSONObject
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v db.JSONObject) graphql.Marshaler {
+			return ec.marshalNJSON2customerserviceᚋdbᚐJSONObject(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_export_my_data(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, errors.New("field of type JSON does not have child fields"))
+}
+
+func (ec *executionContext) _Query_my_account_deletion(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_my_account_deletion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().MyAccountDeletion(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "CUSTOMER")
+				if err != nil {
+					var zeroVal *db.AccountDeletion
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.AccountDeletion
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *db.AccountDeletion) graphql.Marshaler {
+			return ec.marshalOAccountDeletion2ᚖcustomerserviceᚋdbᚐAccountDeletion(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_my_account_deletion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AccountDeletion(ctx, field)
 		},
 	}
 	return fc, nil
@@ -13684,6 +16361,71 @@ func (ec *executionContext) unmarshalInputCustomerGroupInput(ctx context.Context
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputCustomerMergeChoices(ctx context.Context, obj any) (model.CustomerMergeChoices, error) {
+	var it model.CustomerMergeChoices
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"email", "first_name", "last_name", "phone", "company_name", "metadata"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOMergeSide2ᚖcustomerserviceᚋgraphᚋmodelᚐMergeSide(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = graphql.OmittableOf(data)
+		case "first_name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("first_name"))
+			data, err := ec.unmarshalOMergeSide2ᚖcustomerserviceᚋgraphᚋmodelᚐMergeSide(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstName = graphql.OmittableOf(data)
+		case "last_name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("last_name"))
+			data, err := ec.unmarshalOMergeSide2ᚖcustomerserviceᚋgraphᚋmodelᚐMergeSide(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastName = graphql.OmittableOf(data)
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOMergeSide2ᚖcustomerserviceᚋgraphᚋmodelᚐMergeSide(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = graphql.OmittableOf(data)
+		case "company_name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("company_name"))
+			data, err := ec.unmarshalOMergeSide2ᚖcustomerserviceᚋgraphᚋmodelᚐMergeSide(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompanyName = graphql.OmittableOf(data)
+		case "metadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
+			data, err := ec.unmarshalOMergeSide2ᚖcustomerserviceᚋgraphᚋmodelᚐMergeSide(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Metadata = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputEventFilter(ctx context.Context, obj any) (db.EventFilter, error) {
 	var it db.EventFilter
 	if obj == nil {
@@ -14265,6 +17007,69 @@ func (ec *executionContext) unmarshalInputUpdateWebhookInput(ctx context.Context
 
 // region    **************************** object.gotpl ****************************
 
+var accountDeletionImplementors = []string{"AccountDeletion"}
+
+func (ec *executionContext) _AccountDeletion(ctx context.Context, sel ast.SelectionSet, obj *db.AccountDeletion) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, accountDeletionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AccountDeletion")
+		case "id":
+			out.Values[i] = ec._AccountDeletion_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._AccountDeletion_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "token_expires_at":
+			out.Values[i] = ec._AccountDeletion_token_expires_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmed_at":
+			out.Values[i] = ec._AccountDeletion_confirmed_at(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "scheduled_for":
+			out.Values[i] = ec._AccountDeletion_scheduled_for(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "created_at":
+			out.Values[i] = ec._AccountDeletion_created_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var addressImplementors = []string{"Address"}
 
 func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, obj *db.Address) graphql.Marshaler {
@@ -14728,6 +17533,74 @@ func (ec *executionContext) _CustomerAccount(ctx context.Context, sel ast.Select
 	return out
 }
 
+var customerErasureImplementors = []string{"CustomerErasure"}
+
+func (ec *executionContext) _CustomerErasure(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerErasure) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerErasureImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerErasure")
+		case "customer_id":
+			out.Values[i] = ec._CustomerErasure_customer_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orders":
+			out.Values[i] = ec._CustomerErasure_orders(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addresses":
+			out.Values[i] = ec._CustomerErasure_addresses(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transfers":
+			out.Values[i] = ec._CustomerErasure_transfers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "events":
+			out.Values[i] = ec._CustomerErasure_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "identity_removed":
+			out.Values[i] = ec._CustomerErasure_identity_removed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "merged_customers":
+			out.Values[i] = ec._CustomerErasure_merged_customers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var customerGroupImplementors = []string{"CustomerGroup"}
 
 func (ec *executionContext) _CustomerGroup(ctx context.Context, sel ast.SelectionSet, obj *db.CustomerGroup) graphql.Marshaler {
@@ -15012,6 +17885,288 @@ func (ec *executionContext) _CustomerList(ctx context.Context, sel ast.Selection
 			out.Values[i] = ec._CustomerList_limit(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var customerMergeImplementors = []string{"CustomerMerge"}
+
+func (ec *executionContext) _CustomerMerge(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerMerge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerMergeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerMerge")
+		case "id":
+			out.Values[i] = ec._CustomerMerge_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source_id":
+			out.Values[i] = ec._CustomerMerge_source_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "target_id":
+			out.Values[i] = ec._CustomerMerge_target_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "customer":
+			out.Values[i] = ec._CustomerMerge_customer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fields":
+			out.Values[i] = ec._CustomerMerge_fields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "identity_given_up":
+			out.Values[i] = ec._CustomerMerge_identity_given_up(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "kept_identity":
+			out.Values[i] = ec._CustomerMerge_kept_identity(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "orders":
+			out.Values[i] = ec._CustomerMerge_orders(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addresses":
+			out.Values[i] = ec._CustomerMerge_addresses(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._CustomerMerge_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transfers":
+			out.Values[i] = ec._CustomerMerge_transfers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "created_at":
+			out.Values[i] = ec._CustomerMerge_created_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var customerMergeFieldImplementors = []string{"CustomerMergeField"}
+
+func (ec *executionContext) _CustomerMergeField(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerMergeField) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerMergeFieldImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerMergeField")
+		case "field":
+			out.Values[i] = ec._CustomerMergeField_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._CustomerMergeField_source(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "target":
+			out.Values[i] = ec._CustomerMergeField_target(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "kept":
+			out.Values[i] = ec._CustomerMergeField_kept(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "kept_from":
+			out.Values[i] = ec._CustomerMergeField_kept_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conflict":
+			out.Values[i] = ec._CustomerMergeField_conflict(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var customerMergePreviewImplementors = []string{"CustomerMergePreview"}
+
+func (ec *executionContext) _CustomerMergePreview(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerMergePreview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerMergePreviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerMergePreview")
+		case "source_id":
+			out.Values[i] = ec._CustomerMergePreview_source_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "target_id":
+			out.Values[i] = ec._CustomerMergePreview_target_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fields":
+			out.Values[i] = ec._CustomerMergePreview_fields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "has_account":
+			out.Values[i] = ec._CustomerMergePreview_has_account(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "identity_conflict":
+			out.Values[i] = ec._CustomerMergePreview_identity_conflict(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kept_identity":
+			out.Values[i] = ec._CustomerMergePreview_kept_identity(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "orders":
+			out.Values[i] = ec._CustomerMergePreview_orders(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addresses":
+			out.Values[i] = ec._CustomerMergePreview_addresses(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._CustomerMergePreview_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transfers":
+			out.Values[i] = ec._CustomerMergePreview_transfers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var customerMergeRowsImplementors = []string{"CustomerMergeRows"}
+
+func (ec *executionContext) _CustomerMergeRows(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerMergeRows) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customerMergeRowsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomerMergeRows")
+		case "count":
+			out.Values[i] = ec._CustomerMergeRows_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ids":
+			out.Values[i] = ec._CustomerMergeRows_ids(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -15344,6 +18499,64 @@ func (ec *executionContext) _EventPage(ctx context.Context, sel ast.SelectionSet
 		case "next":
 			out.Values[i] = ec._EventPage_next(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var guestOrderClaimImplementors = []string{"GuestOrderClaim"}
+
+func (ec *executionContext) _GuestOrderClaim(ctx context.Context, sel ast.SelectionSet, obj *model.GuestOrderClaim) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, guestOrderClaimImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GuestOrderClaim")
+		case "preview":
+			out.Values[i] = ec._GuestOrderClaim_preview(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "guest_customer_id":
+			out.Values[i] = ec._GuestOrderClaim_guest_customer_id(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "orders":
+			out.Values[i] = ec._GuestOrderClaim_orders(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "address_ids":
+			out.Values[i] = ec._GuestOrderClaim_address_ids(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "canceled_transfer_ids":
+			out.Values[i] = ec._GuestOrderClaim_canceled_transfer_ids(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -15707,6 +18920,48 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "transfer_order":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_transfer_order(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "merge_customers":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_merge_customers(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "anonymize_customer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_anonymize_customer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "request_account_deletion":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_request_account_deletion(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirm_account_deletion":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirm_account_deletion(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancel_account_deletion":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancel_account_deletion(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "claim_guest_orders":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_claim_guest_orders(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -16358,6 +19613,94 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_my_sessions(ctx, field)
 				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "customer_merge_preview":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_customer_merge_preview(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "export_customer_data":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_export_customer_data(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "export_my_data":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_export_my_data(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "my_account_deletion":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_my_account_deletion(ctx, field)
+				if res == graphql.RequiredNull {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -17244,6 +20587,50 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAccountDeletion2ᚖcustomerserviceᚋdbᚐAccountDeletion(ctx context.Context, sel ast.SelectionSet, v *db.AccountDeletion) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._AccountDeletion(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAccountDeletionStatus2customerserviceᚋdbᚐDeletionStatus(ctx context.Context, v any) (db.DeletionStatus, error) {
+	tmp, err := model.UnmarshalString(v)
+	res := unmarshalNAccountDeletionStatus2customerserviceᚋdbᚐDeletionStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAccountDeletionStatus2customerserviceᚋdbᚐDeletionStatus(ctx context.Context, sel ast.SelectionSet, v db.DeletionStatus) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalString(marshalNAccountDeletionStatus2customerserviceᚋdbᚐDeletionStatus[v])
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+var (
+	unmarshalNAccountDeletionStatus2customerserviceᚋdbᚐDeletionStatus = map[string]db.DeletionStatus{
+		"REQUESTED": db.DeletionRequested,
+		"SCHEDULED": db.DeletionScheduled,
+		"CANCELED":  db.DeletionCanceled,
+		"REPLACED":  db.DeletionReplaced,
+		"COMPLETED": db.DeletionCompleted,
+	}
+	marshalNAccountDeletionStatus2customerserviceᚋdbᚐDeletionStatus = map[db.DeletionStatus]string{
+		db.DeletionRequested: "REQUESTED",
+		db.DeletionScheduled: "SCHEDULED",
+		db.DeletionCanceled:  "CANCELED",
+		db.DeletionReplaced:  "REPLACED",
+		db.DeletionCompleted: "COMPLETED",
+	}
+)
+
 func (ec *executionContext) unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx context.Context, v any) (model.ActorType, error) {
 	var res model.ActorType
 	err := res.UnmarshalGQL(v)
@@ -17398,6 +20785,16 @@ func (ec *executionContext) unmarshalNCustomerAccountInput2customerserviceᚋgra
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNCustomerErasure2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerErasure(ctx context.Context, sel ast.SelectionSet, v *model.CustomerErasure) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CustomerErasure(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCustomerFilter2ᚖcustomerserviceᚋdbᚐCustomerFilter(ctx context.Context, v any) (*db.CustomerFilter, error) {
 	res, err := ec.unmarshalInputCustomerFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -17452,6 +20849,62 @@ func (ec *executionContext) marshalNCustomerList2ᚖcustomerserviceᚋgraphᚋmo
 		return graphql.Null
 	}
 	return ec._CustomerList(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCustomerMerge2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMerge(ctx context.Context, sel ast.SelectionSet, v *model.CustomerMerge) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CustomerMerge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCustomerMergeField2ᚕᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CustomerMergeField) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCustomerMergeField2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeField(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCustomerMergeField2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeField(ctx context.Context, sel ast.SelectionSet, v *model.CustomerMergeField) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CustomerMergeField(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCustomerMergePreview2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergePreview(ctx context.Context, sel ast.SelectionSet, v *model.CustomerMergePreview) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CustomerMergePreview(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCustomerMergeRows2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeRows(ctx context.Context, sel ast.SelectionSet, v *model.CustomerMergeRows) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._CustomerMergeRows(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNCustomerStats2ᚖcustomerserviceᚋdbᚐCustomerStats(ctx context.Context, sel ast.SelectionSet, v *db.CustomerStats) graphql.Marshaler {
@@ -17562,6 +21015,16 @@ func (ec *executionContext) marshalNEventPage2ᚖcustomerserviceᚋgraphᚋmodel
 	return ec._EventPage(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNGuestOrderClaim2ᚖcustomerserviceᚋgraphᚋmodelᚐGuestOrderClaim(ctx context.Context, sel ast.SelectionSet, v *model.GuestOrderClaim) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._GuestOrderClaim(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := model.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -17639,6 +21102,28 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
+func (ec *executionContext) unmarshalNJSON2customerserviceᚋdbᚐJSONObject(ctx context.Context, v any) (db.JSONObject, error) {
+	res, err := model.UnmarshalJSONObject(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJSON2customerserviceᚋdbᚐJSONObject(ctx context.Context, sel ast.SelectionSet, v db.JSONObject) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	_ = sel
+	res := model.MarshalJSONObject(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) marshalNLineItem2ᚕᚖcustomerserviceᚋdbᚐLineItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.LineItem) graphql.Marshaler {
 	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -17682,6 +21167,16 @@ func (ec *executionContext) unmarshalNLineItemInput2ᚕᚖcustomerserviceᚋgrap
 func (ec *executionContext) unmarshalNLineItemInput2ᚖcustomerserviceᚋgraphᚋmodelᚐLineItemInput(ctx context.Context, v any) (*model.LineItemInput, error) {
 	res, err := ec.unmarshalInputLineItemInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNMergeSide2customerserviceᚋgraphᚋmodelᚐMergeSide(ctx context.Context, v any) (model.MergeSide, error) {
+	var res model.MergeSide
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMergeSide2customerserviceᚋgraphᚋmodelᚐMergeSide(ctx context.Context, sel ast.SelectionSet, v model.MergeSide) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNOrder2ᚕᚖcustomerserviceᚋdbᚐOrderᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Order) graphql.Marshaler {
@@ -18109,6 +21604,13 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
+func (ec *executionContext) marshalOAccountDeletion2ᚖcustomerserviceᚋdbᚐAccountDeletion(ctx context.Context, sel ast.SelectionSet, v *db.AccountDeletion) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AccountDeletion(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOAddress2ᚖcustomerserviceᚋdbᚐAddress(ctx context.Context, sel ast.SelectionSet, v *db.Address) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -18192,6 +21694,14 @@ func (ec *executionContext) unmarshalOCustomerGroupFilter2ᚖcustomerserviceᚋd
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputCustomerGroupFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOCustomerMergeChoices2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeChoices(ctx context.Context, v any) (*model.CustomerMergeChoices, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCustomerMergeChoices(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -18313,6 +21823,22 @@ func (ec *executionContext) marshalOJSON2customerserviceᚋdbᚐJSONObject(ctx c
 	_ = sel
 	res := model.MarshalJSONObject(v)
 	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) unmarshalOMergeSide2ᚖcustomerserviceᚋgraphᚋmodelᚐMergeSide(ctx context.Context, v any) (*model.MergeSide, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.MergeSide)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMergeSide2ᚖcustomerserviceᚋgraphᚋmodelᚐMergeSide(ctx context.Context, sel ast.SelectionSet, v *model.MergeSide) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOOrderAddress2ᚖcustomerserviceᚋdbᚐOrderAddress(ctx context.Context, sel ast.SelectionSet, v *db.OrderAddress) graphql.Marshaler {

@@ -22,6 +22,7 @@ import (
 	"customerservice/auth"
 	"customerservice/db"
 	"customerservice/errcode"
+	"customerservice/lifecycle"
 	"customerservice/live"
 	"customerservice/observe"
 	"customerservice/ordering"
@@ -35,7 +36,10 @@ type Options struct {
 	// Webhooks runs the webhook flows. Without it, creating an endpoint or
 	// changing its URL or secret fails with INTERNAL.
 	Webhooks *webhooks.Service
-	Logger   *slog.Logger
+	// Lifecycle runs the account lifecycle (merges, exports, erasures,
+	// account deletions); one with the default grace period when nil.
+	Lifecycle *lifecycle.Service
+	Logger    *slog.Logger
 	// LoaderWait is how long loaders collect keys; DefaultLoaderWait when 0.
 	LoaderWait time.Duration
 	// Limits bound query shapes; DefaultLimits when zero.
@@ -72,6 +76,9 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	if opts.Webhooks == nil {
 		opts.Webhooks = &webhooks.Service{DB: pool}
 	}
+	if opts.Lifecycle == nil {
+		opts.Lifecycle = &lifecycle.Service{DB: pool}
+	}
 	if opts.LoaderWait == 0 {
 		opts.LoaderWait = DefaultLoaderWait
 	}
@@ -85,7 +92,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	schema := NewExecutableSchema(Config{
 		Schema: servedSchema(),
 		Resolvers: &Resolver{DB: pool, Auth: opts.Auth, Ordering: &ordering.Service{DB: pool}, Webhooks: opts.Webhooks,
-			Hub: opts.Hub, present: present},
+			Lifecycle: opts.Lifecycle, Hub: opts.Hub, present: present},
 		Directives: DirectiveRoot{Auth: authDirective},
 		Complexity: listComplexity(),
 	})

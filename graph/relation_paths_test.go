@@ -60,6 +60,9 @@ func TestEveryRelationPathIsPrefetched(t *testing.T) {
 		"Order":         ids.Orders.Items[0].ID,
 		"Webhook":       hooks[0],
 	}
+	var two []string
+	a.pool.Select(&two, `SELECT id FROM customer WHERE deleted_at IS NULL ORDER BY created_at, id LIMIT 2`)
+	idOf["merge:source_id"], idOf["merge:target_id"] = two[0], two[1]
 
 	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
 	walked := 0
@@ -172,6 +175,9 @@ func arguments(f *ast.FieldDefinition, ids map[string]string) (string, bool) {
 			usesN = true
 		case "id":
 			args = append(args, fmt.Sprintf("id: %q", ids[f.Type.Name()]))
+		case "source_id", "target_id":
+			// A merge preview: two customers (ids["merge:source_id"], ...).
+			args = append(args, fmt.Sprintf("%s: %q", arg.Name, ids["merge:"+arg.Name]))
 		}
 	}
 	if len(args) == 0 {

@@ -14,6 +14,7 @@ import (
 
 	"customerservice/auth"
 	"customerservice/db"
+	"customerservice/lifecycle"
 	"customerservice/live"
 	"customerservice/ordering"
 	"customerservice/webhooks"
@@ -25,6 +26,8 @@ type Resolver struct {
 	Auth     *auth.Service
 	Ordering *ordering.Service
 	Webhooks *webhooks.Service
+	// Lifecycle runs merges, exports, erasures and account deletions.
+	Lifecycle *lifecycle.Service
 	// Hub serves the subscriptions; none are served when nil.
 	Hub *live.Hub
 	// present is the error presenter, for the errors that end a

@@ -330,6 +330,36 @@ func (r *mutationResolver) TransferOrder(ctx context.Context, orderID string, cu
 	return r.transferOrder(ctx, orderID, customerID, transferOptions(description, updateOrderEmail))
 }
 
+// MergeCustomers is the resolver for the merge_customers field.
+func (r *mutationResolver) MergeCustomers(ctx context.Context, sourceID string, targetID string, overrides *model.CustomerMergeChoices, giveUpIdentity *model.MergeSide) (*model.CustomerMerge, error) {
+	return r.mergeCustomers(ctx, sourceID, targetID, overrides, giveUpIdentity)
+}
+
+// AnonymizeCustomer is the resolver for the anonymize_customer field.
+func (r *mutationResolver) AnonymizeCustomer(ctx context.Context, id string) (*model.CustomerErasure, error) {
+	return r.anonymizeCustomer(ctx, id)
+}
+
+// RequestAccountDeletion is the resolver for the request_account_deletion field.
+func (r *mutationResolver) RequestAccountDeletion(ctx context.Context) (*db.AccountDeletion, error) {
+	return r.requestAccountDeletion(ctx)
+}
+
+// ConfirmAccountDeletion is the resolver for the confirm_account_deletion field.
+func (r *mutationResolver) ConfirmAccountDeletion(ctx context.Context, token string) (*db.AccountDeletion, error) {
+	return r.Lifecycle.ConfirmDeletion(ctx, token)
+}
+
+// CancelAccountDeletion is the resolver for the cancel_account_deletion field.
+func (r *mutationResolver) CancelAccountDeletion(ctx context.Context) (*db.AccountDeletion, error) {
+	return r.cancelAccountDeletion(ctx)
+}
+
+// ClaimGuestOrders is the resolver for the claim_guest_orders field.
+func (r *mutationResolver) ClaimGuestOrders(ctx context.Context, preview *bool, includeAddresses *bool) (*model.GuestOrderClaim, error) {
+	return r.claimGuestOrders(ctx, preview != nil && *preview, includeAddresses != nil && *includeAddresses)
+}
+
 // Customer is the resolver for the customer field.
 func (r *orderResolver) Customer(ctx context.Context, obj *db.Order) (*db.Customer, error) {
 	return load(ctx, loadersFrom(ctx).CustomerByID, obj.CustomerID)
@@ -418,6 +448,26 @@ func (r *queryResolver) MyAddresses(ctx context.Context, filter *db.AddressFilte
 // MySessions is the resolver for the my_sessions field.
 func (r *queryResolver) MySessions(ctx context.Context) ([]*db.Session, error) {
 	return r.Auth.Sessions(ctx)
+}
+
+// CustomerMergePreview is the resolver for the customer_merge_preview field.
+func (r *queryResolver) CustomerMergePreview(ctx context.Context, sourceID string, targetID string, overrides *model.CustomerMergeChoices, giveUpIdentity *model.MergeSide) (*model.CustomerMergePreview, error) {
+	return r.mergePreview(ctx, sourceID, targetID, overrides, giveUpIdentity)
+}
+
+// ExportCustomerData is the resolver for the export_customer_data field.
+func (r *queryResolver) ExportCustomerData(ctx context.Context, id string) (db.JSONObject, error) {
+	return r.Lifecycle.Export(ctx, id)
+}
+
+// ExportMyData is the resolver for the export_my_data field.
+func (r *queryResolver) ExportMyData(ctx context.Context) (db.JSONObject, error) {
+	return r.exportMyData(ctx)
+}
+
+// MyAccountDeletion is the resolver for the my_account_deletion field.
+func (r *queryResolver) MyAccountDeletion(ctx context.Context) (*db.AccountDeletion, error) {
+	return r.myAccountDeletion(ctx)
 }
 
 // ActorType is the resolver for the actor_type field.

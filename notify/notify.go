@@ -183,6 +183,15 @@ func render(n *db.Notification) Message {
 		m.Subject = "Your email was changed"
 		m.Body = fmt.Sprintf("The email of your account was changed from %s to %v at %v. "+
 			"If you did not do this, contact us at once.", n.Recipient, n.Data["new_email"], n.Data["changed_at"])
+	case "account_deletion":
+		m.Subject = "Confirm the deletion of your account"
+		m.Body = fmt.Sprintf("Someone signed in to the account of %s asked to delete it. If it was you, confirm with this token within 24 hours: %v\n"+
+			"The account is then deleted after %v, unless you cancel it. If it was not you, ignore this message and change your password.",
+			n.Recipient, n.Data["token"], n.Data["grace"])
+	case "account_deletion_scheduled":
+		m.Subject = "Your account will be deleted"
+		m.Body = fmt.Sprintf("The deletion of your account is confirmed: it will be anonymized at %v. "+
+			"Until then, sign in and cancel it if you change your mind.", n.Data["scheduled_for"])
 	default:
 		m.Subject = n.Template
 		m.Body = fmt.Sprint(n.Data)

@@ -27,6 +27,12 @@ func (s *Service) PlaceOrder(ctx context.Context, customerID string, o db.NewOrd
 		o.Email = customer.Email
 	}
 	return db.InTx(ctx, s.DB, func(tx db.Tx) (*db.Order, error) {
+		// Locked, so that a merge or erasure of the customer under way
+		// either ends first (and the order is refused) or waits and moves
+		// the order with the rest.
+		if err := db.LockCustomerForOrder(ctx, tx, customer.ID); err != nil {
+			return nil, err
+		}
 		return db.CreateOrder(ctx, tx, o)
 	})
 }

@@ -119,7 +119,7 @@ func (s *Service) requestTransfer(ctx context.Context, customerID, orderID, admi
 // requester set, one that customer made (Medusa's store route); empty, any
 // (an admin's). Returns NOT_FOUND when there is none to cancel.
 func (s *Service) CancelTransfer(ctx context.Context, orderID, requester string) error {
-	// In a transaction of its own, so that the event names who cancelled.
+	// In a transaction of its own, so that the event names who canceled.
 	_, err := db.InTx(ctx, s.DB, func(tx db.Tx) (struct{}, error) {
 		return struct{}{}, db.CancelTransfer(ctx, tx, orderID, requester)
 	})
@@ -150,7 +150,7 @@ func checkTransferRate(ctx context.Context, tx db.Tx, orderID, customerID string
 // customer's.
 func (s *Service) AcceptTransfer(ctx context.Context, customerID, orderID, token string) (*db.Order, error) {
 	return db.InTx(ctx, s.DB, func(tx db.Tx) (*db.Order, error) {
-		if _, err := db.CustomerByID(ctx, tx, customerID); err != nil {
+		if err := db.LockCustomerForOrder(ctx, tx, customerID); err != nil {
 			return nil, err
 		}
 		return db.AcceptTransfer(ctx, tx, orderID, customerID, auth.HashToken(token))

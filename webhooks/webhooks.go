@@ -253,7 +253,11 @@ var eventTypes = []string{
 	"auth.session_started", "auth.session_revoked", "auth.password_changed",
 	"auth.email_verification_requested", "auth.email_verified", "auth.email_change_requested", "auth.email_changed",
 	"order.placed", "order.updated", "order.transfer_requested", "order.transfer_accepted",
-	"order.transfer_declined", "order.transfer_replaced", "order.transfer_cancelled",
+	"order.transfer_declined", "order.transfer_replaced",
+	// The account lifecycle (migration 0016).
+	"order.transfer_canceled", "customer.merged", "customer.anonymized", "customer.deletion_requested",
+	"customer.deletion_scheduled", "customer.deletion_canceled", "customer.deletion_replaced", "customer.deletion_completed",
+	"customer.guest_orders_claimed",
 }
 
 // maxEventTypes bounds an endpoint's list, as the table does.

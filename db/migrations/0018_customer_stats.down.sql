@@ -31,11 +31,5 @@ BEGIN
     RETURN NULL;
 END
 $$;
--- Cancelled requests end as declined ones did before cancellation existed;
--- that is no change anyone made, so it writes no event.
-SELECT set_config('app.events', 'off', true);
-UPDATE order_transfer SET status = 'declined' WHERE status = 'cancelled';
-ALTER TABLE order_transfer DROP CONSTRAINT order_transfer_status_check;
-ALTER TABLE order_transfer ADD CONSTRAINT order_transfer_status_check
-    CHECK (status IN ('pending', 'accepted', 'declined', 'replaced'));
+
 ALTER TABLE order_transfer DROP COLUMN requested_by, DROP COLUMN update_order_email, DROP COLUMN description;

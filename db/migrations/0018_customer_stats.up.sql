@@ -5,14 +5,11 @@
 -- token's mail, Medusa's update_order_email (the order's email becomes the
 -- new owner's on accept), transfers an admin starts (requested_by: the
 -- admin user; null when the customer asked), and cancellation by the
--- requester or an admin.
+-- requester or an admin (the status 'canceled' of migration 0016).
 ALTER TABLE order_transfer
     ADD COLUMN description text CHECK (length(description) <= 1000),
     ADD COLUMN update_order_email boolean NOT NULL DEFAULT false,
     ADD COLUMN requested_by text REFERENCES admin_user (id);
-ALTER TABLE order_transfer DROP CONSTRAINT order_transfer_status_check;
-ALTER TABLE order_transfer ADD CONSTRAINT order_transfer_status_check
-    CHECK (status IN ('pending', 'accepted', 'declined', 'replaced', 'cancelled'));
 
 CREATE OR REPLACE FUNCTION order_transfer_event() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -75,9 +75,96 @@ type CustomerAccountInput struct {
 	Metadata    graphql.Omittable[db.JSONObject] `json:"metadata,omitempty"`
 }
 
+// Added: what an erasure did (counts only: the values are gone)
+type CustomerErasure struct {
+	CustomerID string `json:"customer_id"`
+	// orders kept for accounting, their email and address copies blanked
+	Orders int `json:"orders"`
+	// addresses deleted
+	Addresses int `json:"addresses"`
+	// pending order transfers canceled
+	Transfers int `json:"transfers"`
+	// events of the log whose personal values were redacted
+	Events int `json:"events"`
+	// whether a login identity was removed (an admin user's identity is kept, and only loses the customer)
+	IdentityRemoved bool `json:"identity_removed"`
+	// customers merged into this one earlier, erased with it
+	MergedCustomers []string `json:"merged_customers"`
+}
+
 type CustomerGroupInput struct {
 	Name     string                           `json:"name"`
 	Metadata graphql.Omittable[db.JSONObject] `json:"metadata,omitempty"`
+}
+
+// Added: a merge done (a record of it is kept; customer.merged is written)
+type CustomerMerge struct {
+	// cmerge_ and a ULID
+	ID       string `json:"id"`
+	SourceID string `json:"source_id"`
+	TargetID string `json:"target_id"`
+	// the target, after the merge
+	Customer        *db.Customer          `json:"customer"`
+	Fields          []*CustomerMergeField `json:"fields"`
+	IdentityGivenUp *MergeSide            `json:"identity_given_up,omitempty"`
+	KeptIdentity    *MergeSide            `json:"kept_identity,omitempty"`
+	Orders          *CustomerMergeRows    `json:"orders"`
+	Addresses       *CustomerMergeRows    `json:"addresses"`
+	Groups          *CustomerMergeRows    `json:"groups"`
+	Transfers       *CustomerMergeRows    `json:"transfers"`
+	CreatedAt       time.Time             `json:"created_at"`
+}
+
+// Added: whose value the merged customer keeps, per field; a field left out keeps the preview's default
+type CustomerMergeChoices struct {
+	Email       graphql.Omittable[*MergeSide] `json:"email,omitempty"`
+	FirstName   graphql.Omittable[*MergeSide] `json:"first_name,omitempty"`
+	LastName    graphql.Omittable[*MergeSide] `json:"last_name,omitempty"`
+	Phone       graphql.Omittable[*MergeSide] `json:"phone,omitempty"`
+	CompanyName graphql.Omittable[*MergeSide] `json:"company_name,omitempty"`
+	Metadata    graphql.Omittable[*MergeSide] `json:"metadata,omitempty"`
+}
+
+// Added: one field of the merged customer
+type CustomerMergeField struct {
+	// email, first_name, last_name, phone, company_name or metadata
+	Field string `json:"field"`
+	// the source's value (metadata as JSON text); null when empty
+	Source *string `json:"source,omitempty"`
+	// the target's value
+	Target *string `json:"target,omitempty"`
+	// the value the merged customer has
+	Kept     *string   `json:"kept,omitempty"`
+	KeptFrom MergeSide `json:"kept_from"`
+	// both customers have a value and they differ: overrides chooses (the target's by default)
+	Conflict bool `json:"conflict"`
+}
+
+// Added: what merge_customers would do with the same arguments, as the rows are now
+type CustomerMergePreview struct {
+	SourceID string                `json:"source_id"`
+	TargetID string                `json:"target_id"`
+	Fields   []*CustomerMergeField `json:"fields"`
+	// whether the merged customer is registered
+	HasAccount bool `json:"has_account"`
+	// both customers have a login identity: merge_customers refuses unless give_up_identity names one
+	IdentityConflict bool `json:"identity_conflict"`
+	// whose login identity logs in to the merged customer; null when none (or not chosen yet)
+	KeptIdentity *MergeSide `json:"kept_identity,omitempty"`
+	// the source's orders, which move to the target
+	Orders *CustomerMergeRows `json:"orders"`
+	// the source's addresses, which move to the target (the target's defaults stand)
+	Addresses *CustomerMergeRows `json:"addresses"`
+	// the source's groups the target joins
+	Groups *CustomerMergeRows `json:"groups"`
+	// pending order transfers the merge cancels: the source's requests, and those of its orders
+	Transfers *CustomerMergeRows `json:"transfers"`
+}
+
+// Added: rows a merge moves or ends
+type CustomerMergeRows struct {
+	Count int      `json:"count"`
+	Ids   []string `json:"ids"`
 }
 
 type DeleteResult struct {
@@ -108,6 +195,20 @@ type EventPage struct {
 	Items []*db.Event `json:"items"`
 	// the cursor of the next (older) page, for after; null on the last page
 	Next *string `json:"next,omitempty"`
+}
+
+// Added: the guest orders of a signed-in customer's verified email, found (preview) or claimed
+type GuestOrderClaim struct {
+	// true for a preview: nothing moved
+	Preview bool `json:"preview"`
+	// the guest customer of the email the orders come from; null when there is none
+	GuestCustomerID *string `json:"guest_customer_id,omitempty"`
+	// the orders, oldest first
+	Orders []*db.Order `json:"orders"`
+	// the guest's addresses: moved with include_addresses (otherwise deleted with the guest)
+	AddressIds []string `json:"address_ids"`
+	// pending transfers of those orders, canceled by the claim
+	CanceledTransferIds []string `json:"canceled_transfer_ids"`
 }
 
 type LineItemInput struct {
@@ -337,6 +438,62 @@ func (e *ErrorCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e ErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Added: one of the two customers of a merge: the SOURCE is merged into the TARGET, which stays
+type MergeSide string
+
+const (
+	MergeSideSource MergeSide = "SOURCE"
+	MergeSideTarget MergeSide = "TARGET"
+)
+
+var AllMergeSide = []MergeSide{
+	MergeSideSource,
+	MergeSideTarget,
+}
+
+func (e MergeSide) IsValid() bool {
+	switch e {
+	case MergeSideSource, MergeSideTarget:
+		return true
+	}
+	return false
+}
+
+func (e MergeSide) String() string {
+	return string(e)
+}
+
+func (e *MergeSide) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = MergeSide(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid MergeSide", str)
+	}
+	return nil
+}
+
+func (e MergeSide) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *MergeSide) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e MergeSide) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
