@@ -399,15 +399,15 @@ const maxJSONLine = 4 << 20
 
 // jsonCustomer is a line of a JSON Lines file, as an export writes it.
 type jsonCustomer struct {
-	Email       *string         `json:"email"`
-	HasAccount  *bool           `json:"has_account"`
-	FirstName   *string         `json:"first_name"`
-	LastName    *string         `json:"last_name"`
-	Phone       *string         `json:"phone"`
-	CompanyName *string         `json:"company_name"`
-	Metadata    map[string]any  `json:"metadata"`
-	Groups      []string        `json:"groups"`
-	Addresses   []jsonAddress   `json:"addresses"`
+	Email       *string        `json:"email"`
+	HasAccount  *bool          `json:"has_account"`
+	FirstName   *string        `json:"first_name"`
+	LastName    *string        `json:"last_name"`
+	Phone       *string        `json:"phone"`
+	CompanyName *string        `json:"company_name"`
+	Metadata    map[string]any `json:"metadata"`
+	Groups      []string       `json:"groups"`
+	Addresses   []jsonAddress  `json:"addresses"`
 }
 
 type jsonAddress struct {

@@ -16,9 +16,9 @@ import (
 // ImportInput is one customer of an import file as read, before the rules
 // of CreateCustomer and CreateAddress are applied (see CleanImport).
 type ImportInput struct {
-	Customer  CustomerFields
+	Customer   CustomerFields
 	HasAccount bool
-	Addresses []AddressFields
+	Addresses  []AddressFields
 	// Groups are the names of the groups the customer is to be a member of.
 	Groups []string
 }
@@ -48,7 +48,9 @@ type ImportAddress struct {
 
 // Key is what makes the customer unique among the living: its email (stored
 // lower-cased) and whether it has an account.
-func (c *ImportCustomer) Key() CustomerKey { return CustomerKey{Email: c.Email, HasAccount: c.HasAccount} }
+func (c *ImportCustomer) Key() CustomerKey {
+	return CustomerKey{Email: c.Email, HasAccount: c.HasAccount}
+}
 
 // CustomerKey is a customer's unique key among the living.
 type CustomerKey struct {
@@ -373,7 +375,7 @@ func ensureGroups(ctx context.Context, tx Tx, names map[string]string, createdBy
 
 // addressColumnsBatch holds addresses to insert, column by column.
 type addressColumnsBatch struct {
-	ids, customers                                                     []string
+	ids, customers                                                      []string
 	name, company, first, last, a1, a2, city, country, province, postal []sql.NullString
 	phone, metadata                                                     []sql.NullString
 	shipping, billing                                                   []bool
