@@ -5,6 +5,8 @@
 //	customerservice seed -customers N                load the reference benchmark dataset
 //	customerservice user create -email E -password-stdin  create an admin user
 //	customerservice bench [-scenario S] [-c N] [-duration D]  drive a running server and measure
+//	customerservice import -file F [-dry-run] [-on-conflict M]  import customers from CSV or JSON Lines
+//	customerservice export -format csv|jsonl -o F [filter flags]  export customers
 //	customerservice help                             list the commands and every setting
 //
 // With no DATABASE_URL it runs its own PostgreSQL cluster in DATA_DIR. The
@@ -51,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	cfg.tuneGC()
 	switch cmd {
-	case "serve", "seed", "user":
+	case "serve", "seed", "user", "import", "export":
 		// Not bench: it is a client, and the server it drives logs its own.
 		logSettings(logger, getenv, cfg)
 	}
@@ -64,8 +66,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = userCommand(ctx, cfg, args, stdin, logger)
 	case "bench":
 		err = benchCommand(ctx, cfg, args)
+	case "import":
+		err = importCommand(ctx, cfg, args, stderr, logger)
+	case "export":
+		err = exportCommand(ctx, cfg, args, stderr, logger)
 	default:
-		err = fmt.Errorf("unknown command %q; use serve, seed, user, bench or help", cmd)
+		err = fmt.Errorf("unknown command %q; use serve, seed, user, bench, import, export or help", cmd)
 	}
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -89,7 +95,7 @@ func newLogger(w io.Writer, production bool) *slog.Logger {
 
 // printHelp writes the commands and the settings.
 func printHelp(w io.Writer) {
-	fmt.Fprint(w, `usage: customerservice [serve | seed -customers N | user create -email E -password-stdin | bench [-scenario S] [-c N] [-duration D]]
+	fmt.Fprint(w, `usage: customerservice [serve | seed -customers N | user create -email E -password-stdin | bench [-scenario S] [-c N] [-duration D] | import -file F | export -o F]
 
 Commands (each lists its flags with -h):
   serve         serve GraphQL at /graphql and the Playground at / (the default)
@@ -97,6 +103,9 @@ Commands (each lists its flags with -h):
                 the demo logins into an empty database
   user create   create an admin user, its password read from standard input
   bench         drive a running server with concurrent clients and measure
+  import        import customers from a CSV or JSON Lines file (-file F
+                [-dry-run] [-on-conflict SKIP|UPDATE|ERROR] [-create-groups])
+  export        export customers to a file (-format csv|jsonl -o F, filter flags)
   help          this
 
 Settings, from the environment:

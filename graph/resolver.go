@@ -13,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"customerservice/auth"
+	"customerservice/bulk"
 	"customerservice/db"
 	"customerservice/live"
 	"customerservice/ordering"
@@ -25,6 +26,7 @@ type Resolver struct {
 	Auth     *auth.Service
 	Ordering *ordering.Service
 	Webhooks *webhooks.Service
+	Bulk     *bulk.Service
 	// Hub serves the subscriptions; none are served when nil.
 	Hub *live.Hub
 	// present is the error presenter, for the errors that end a

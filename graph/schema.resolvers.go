@@ -9,6 +9,8 @@ import (
 	"context"
 	"customerservice/db"
 	"customerservice/graph/model"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // Customer is the resolver for the customer field.
@@ -77,6 +79,21 @@ func (r *customerListResolver) Count(ctx context.Context, obj *model.CustomerLis
 		return load(ctx, loadersFrom(ctx).MemberCountByGroup, obj.GroupID)
 	}
 	return db.CountCustomers(ctx, r.conn(ctx), obj.Filter)
+}
+
+// Errors is the resolver for the errors field.
+func (r *importJobResolver) Errors(ctx context.Context, obj *db.ImportJob) ([]*db.RowError, error) {
+	return rowErrors(obj), nil
+}
+
+// ErrorCode is the resolver for the error_code field.
+func (r *importJobResolver) ErrorCode(ctx context.Context, obj *db.ImportJob) (*model.ErrorCode, error) {
+	return importErrorCode(obj), nil
+}
+
+// Code is the resolver for the code field.
+func (r *importRowErrorResolver) Code(ctx context.Context, obj *db.RowError) (model.ErrorCode, error) {
+	return model.ErrorCode(obj.Code), nil
 }
 
 // Register is the resolver for the register field.
@@ -245,6 +262,16 @@ func (r *mutationResolver) RemoveCustomersFromGroup(ctx context.Context, groupID
 	return prefetchedOne(ctx, prefetchGroups)(r.changeMembers(ctx, groupID, customerIds, false))
 }
 
+// ImportCustomers is the resolver for the import_customers field.
+func (r *mutationResolver) ImportCustomers(ctx context.Context, file graphql.Upload, options *model.ImportOptions) (*db.ImportJob, error) {
+	return r.importCustomers(ctx, file, options)
+}
+
+// ExportCustomers is the resolver for the export_customers field.
+func (r *mutationResolver) ExportCustomers(ctx context.Context, filter *db.CustomerFilter, format db.FileFormat, withDeleted *bool) (*model.ExportLink, error) {
+	return r.exportCustomers(filter, format, withDeleted)
+}
+
 // Customer is the resolver for the customer field.
 func (r *orderResolver) Customer(ctx context.Context, obj *db.Order) (*db.Customer, error) {
 	return load(ctx, loadersFrom(ctx).CustomerByID, obj.CustomerID)
@@ -325,6 +352,11 @@ func (r *queryResolver) Me(ctx context.Context) (*db.Customer, error) {
 	return prefetchedOne(ctx, prefetchCustomers)(db.CustomerByID(ctx, r.conn(ctx), id))
 }
 
+// ImportJob is the resolver for the import_job field.
+func (r *queryResolver) ImportJob(ctx context.Context, id string) (*db.ImportJob, error) {
+	return db.ImportJobByID(ctx, r.conn(ctx), id)
+}
+
 // CustomerEvents is the resolver for the customer_events field.
 func (r *subscriptionResolver) CustomerEvents(ctx context.Context, customerID *string, types []string, after *string) (<-chan *db.Event, error) {
 	return r.customerEventsLive(ctx, customerID, types, after)
@@ -367,6 +399,12 @@ func (r *Resolver) CustomerGroupList() CustomerGroupListResolver {
 // CustomerList returns CustomerListResolver implementation.
 func (r *Resolver) CustomerList() CustomerListResolver { return &customerListResolver{r} }
 
+// ImportJob returns ImportJobResolver implementation.
+func (r *Resolver) ImportJob() ImportJobResolver { return &importJobResolver{r} }
+
+// ImportRowError returns ImportRowErrorResolver implementation.
+func (r *Resolver) ImportRowError() ImportRowErrorResolver { return &importRowErrorResolver{r} }
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -394,6 +432,8 @@ type (
 	customerGroupResolver     struct{ *Resolver }
 	customerGroupListResolver struct{ *Resolver }
 	customerListResolver      struct{ *Resolver }
+	importJobResolver         struct{ *Resolver }
+	importRowErrorResolver    struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
 	orderResolver             struct{ *Resolver }
 	orderListResolver         struct{ *Resolver }
