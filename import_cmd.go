@@ -122,9 +122,14 @@ type byteBar struct {
 	start time.Time
 	total int64
 	read  *int64
+	last  time.Time
 }
 
 func (b *byteBar) update(done int64) {
+	if time.Since(b.last) < 200*time.Millisecond && *b.read < b.total {
+		return // five redraws a second are enough
+	}
+	b.last = time.Now()
 	const width = 30
 	read := *b.read
 	filled := int(width * read / max(b.total, 1))
