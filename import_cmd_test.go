@@ -81,8 +81,8 @@ func TestImportCommandResumesAfterKill9(t *testing.T) {
 	}
 	var after struct {
 		Jobs, Customers, Emails, Addresses int64
-		Status                            string
-		Created                           int64
+		Status                             string
+		Created                            int64
 	}
 	pool.Get(&after.Jobs, `SELECT count(*) FROM import_job`)
 	pool.Get(&after.Customers, `SELECT count(*) FROM customer`)
