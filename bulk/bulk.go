@@ -18,11 +18,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"customerservice/db"
+	"customerservice/errcode"
 )
 
 // Service runs imports and exports on DB.
@@ -77,10 +80,26 @@ func (s *Service) Start(ctx context.Context, upload io.Reader, name string, opts
 	if a, ok := db.EventActorFrom(ctx); ok {
 		runCtx = db.WithEventActor(runCtx, a)
 	}
+	// The run works on a copy: the job returned is the caller's to read.
+	run := *job
+	run.Errors = slices.Clone(job.Errors)
 	s.runs.Go(func() {
 		defer cleanup()
-		if _, err := s.Run(runCtx, job, spool, nil); err != nil && runCtx.Err() == nil {
-			s.Logger.Error("import", "job", job.ID, "error", err)
+		_, err := s.Run(runCtx, &run, spool, nil)
+		switch {
+		case err == nil:
+		case run.DryRun:
+			// A dry run is not resumed: say it ended, and why.
+			s.Logger.Error("import dry run", "job", run.ID, "error", err)
+			code, msg := errcode.Unavailable, "the dry run stopped before its end (the server stopped, or the database failed); run it again"
+			run.Status, run.ErrorCode, run.ErrorMessage = db.ImportFailed, &code, &msg
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := db.FinishImportJob(ctx, s.DB, &run); err != nil {
+				s.Logger.Error("import dry run", "job", run.ID, "error", err)
+			}
+		case runCtx.Err() == nil:
+			s.Logger.Error("import", "job", run.ID, "error", err)
 		}
 	})
 	return job, nil
