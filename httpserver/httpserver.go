@@ -128,7 +128,16 @@ func New(cfg Config) *Server {
 	if cfg.Exports != nil {
 		// Not behind the request deadline: a download of a million
 		// customers takes longer, and bounds itself.
-		mux.Handle("GET /exports/{token}", observe.Middleware(cfg.Logger, metrics, cfg.Tracing)(s.recoverPanics(cfg.Exports)))
+		exports := observe.Middleware(cfg.Logger, metrics, cfg.Tracing)(s.recoverPanics(cfg.Exports))
+		mux.HandleFunc("GET /exports/{token}", func(w http.ResponseWriter, r *http.Request) {
+			// The token is a download's authority: logs and spans show
+			// the path without it. (PathValue still has it.)
+			masked := *r
+			u := *r.URL
+			u.Path, u.RawPath = "/exports/-", ""
+			masked.URL = &u
+			exports.ServeHTTP(w, &masked)
+		})
 	}
 	if !cfg.Production && cfg.SchemaSDL != nil {
 		mux.HandleFunc("GET /graphql/schema.graphql", func(w http.ResponseWriter, r *http.Request) {
