@@ -93,3 +93,40 @@ func TestImportCommandResumesAfterKill9(t *testing.T) {
 		t.Errorf("after the resumed run: %+v; want one job, %d customers once each", after, n)
 	}
 }
+
+// TestExportCommandWritesWhatWasImported: the export command writes, for
+// a file in its own format, the file imported; its filter flags select.
+func TestExportCommandWritesWhatWasImported(t *testing.T) {
+	url := dbtest.URL(t)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.csv")
+	const file = "email,has_account,first_name,last_name,phone,company_name,metadata,groups,address_name,address_company,address_first_name,address_last_name,address_1,address_2,address_city,address_province,address_postal_code,address_country_code,address_phone,address_is_default_shipping,address_is_default_billing,address_metadata\n" +
+		"ann@example.com,true,Ann,Lee,,,\"{\"\"a\"\":1}\",VIP,home,,,,1 Main St,,Springfield,,,us,,true,true,\n" +
+		"ann@example.com,true,,,,,,,work,,,,2 Work Rd,,,,,us,,false,false,\n" +
+		"bob@example.com,false,Bob,,,,,,,,,,,,,,,,,,,\n"
+	if err := os.WriteFile(in, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := config{databaseURL: url, dataDir: dir, tokenTTL: time.Hour}
+	ctx := context.Background()
+	if err := importCommand(ctx, cfg, []string{"-file", in, "-create-groups"}, io.Discard, logger); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.csv")
+	if err := exportCommand(ctx, cfg, []string{"-format", "csv", "-o", out}, io.Discard, logger); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); string(got) != file {
+		t.Errorf("export:\n%s\nwant the file imported:\n%s", got, file)
+	}
+	if err := exportCommand(ctx, cfg, []string{"-format", "jsonl", "-o", out, "-has-account", "false"}, io.Discard, logger); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); strings.Count(string(got), "\n") != 1 || !strings.Contains(string(got), `"email":"bob@example.com"`) {
+		t.Errorf("export -has-account false:\n%s", got)
+	}
+	if err := exportCommand(ctx, cfg, []string{"-format", "xml", "-o", out}, io.Discard, logger); err == nil {
+		t.Error("-format xml exported")
+	}
+}
