@@ -163,15 +163,19 @@ func CleanImport(in ImportInput) (ImportCustomer, error) {
 // ExistingCustomers returns the ids of the living customers with the given
 // keys.
 func ExistingCustomers(ctx context.Context, q sqlx.QueryerContext, keys []CustomerKey) (map[CustomerKey]string, error) {
-	emails := make([]string, len(keys))
-	accounts := make([]bool, len(keys))
-	for i, k := range keys {
-		emails[i], accounts[i] = k.Email, k.HasAccount
+	want := make(map[CustomerKey]bool, len(keys))
+	emails := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if !want[CustomerKey{Email: k.Email, HasAccount: !k.HasAccount}] {
+			emails = append(emails, k.Email)
+		}
+		want[k] = true
 	}
-	const query = `SELECT c.id, c.email, c.has_account FROM customer c
-		JOIN unnest($1::text[], $2::bool[]) AS k(email, has_account) ON c.email = k.email AND c.has_account = k.has_account
-		WHERE c.deleted_at IS NULL`
-	rows, err := q.QueryContext(ctx, query, pq.Array(emails), pq.Array(accounts))
+	// By email alone, which the unique index (email, has_account) serves
+	// with one probe each; a join with the keys' unnest made the planner
+	// scan the table, a third of an import's time at 400,000 customers.
+	const query = `SELECT c.id, c.email, c.has_account FROM customer c WHERE c.email = ANY($1) AND c.deleted_at IS NULL`
+	rows, err := q.QueryContext(ctx, query, pq.Array(emails))
 	if err != nil {
 		return nil, fmt.Errorf("existing customers: %w", err)
 	}
@@ -183,7 +187,9 @@ func ExistingCustomers(ctx context.Context, q sqlx.QueryerContext, keys []Custom
 		if err := rows.Scan(&id, &k.Email, &k.HasAccount); err != nil {
 			return nil, fmt.Errorf("existing customers: %w", err)
 		}
-		out[k] = id
+		if want[k] {
+			out[k] = id
+		}
 	}
 	return out, rows.Err()
 }
