@@ -4,10 +4,12 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"customerservice/bulk"
 	"customerservice/db"
 	"customerservice/db/dbtest"
+	"customerservice/errcode"
 )
 
 // sample is a file of customers with what a round trip must keep: guests
@@ -86,6 +88,11 @@ func TestExportLinks(t *testing.T) {
 	req, err := links.Verify(token)
 	if err != nil || req.Format != db.FormatJSONL || req.Filter.HasAccount == nil || !*req.Filter.HasAccount {
 		t.Errorf("verify: %+v, %v", req, err)
+	}
+	expired, _ := bulk.NewLinks([]byte("a test secret of at least 32 bytes!!"), -time.Second)
+	old, _, _ := expired.Sign(db.CustomerFilter{}, db.FormatCSV)
+	if _, err := links.Verify(old); errcode.Of(err) != errcode.NotAllowed {
+		t.Errorf("an expired link: %v, want NOT_ALLOWED", err)
 	}
 	other, _ := bulk.NewLinks([]byte("another secret of at least 32 bytes!"), 0)
 	if _, err := other.Verify(token); err == nil {

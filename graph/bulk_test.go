@@ -189,6 +189,20 @@ func TestUploadLimits(t *testing.T) {
 	if status != http.StatusRequestEntityTooLarge || len(resp.Errors) != 1 || resp.Errors[0].Extensions["code"] != "PAYLOAD_TOO_LARGE" {
 		t.Errorf("too large: %d %+v", status, resp.Errors)
 	}
+	// An Idempotency-Key is refused: the same file sent again resumes its
+	// job instead.
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("operations", `{"query": "{ __typename }"}`)
+	mw.Close()
+	keyed, _ := http.NewRequest(http.MethodPost, srv.URL+"/graphql", &body)
+	keyed.Header.Set("Content-Type", mw.FormDataContentType())
+	keyed.Header.Set("Idempotency-Key", "k1")
+	if res, err := http.DefaultClient.Do(keyed); err != nil || res.StatusCode != http.StatusBadRequest {
+		t.Errorf("an upload with an Idempotency-Key: %v %v", res.StatusCode, err)
+	} else {
+		res.Body.Close()
+	}
 	// Without a length, the body's size is not known before it is read.
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/graphql", io.MultiReader(strings.NewReader("--x\r\n")))
 	req.Header.Set("Content-Type", "multipart/form-data; boundary=x")
