@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"customerservice/auth"
+	"customerservice/bulk"
 	"customerservice/db"
 	"customerservice/db/localpg"
 	"customerservice/graph"
@@ -196,6 +197,14 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		d.close()
 		return nil, err
 	}
+	links, err := bulk.NewLinks(secret, 0)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	// Imports run in the background; at close they stop between batches
+	// and a run of the same file resumes them.
+	imports := &bulk.Service{DB: d.pool, Links: links, Logger: logger}
 	guard := &webhooks.Guard{AllowPrivate: cfg.webhookAllowPrivate}
 	hooks := &webhooks.Service{DB: d.pool, Sealer: sealer, Guard: guard, RequireHTTPS: cfg.production}
 
@@ -243,9 +252,11 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		Probe: d.probe,
 		GraphQL: graph.NewHandler(d.pool, graph.Options{
 			Auth: svc, Webhooks: hooks, Lifecycle: accounts, Logger: logger, Production: cfg.production, TrustedDocuments: cfg.trustedDocuments, Hub: hub,
-			Sockets: sockets, OnSockets: cfg.roomForSockets, Replicas: replicas,
+			Sockets: sockets, OnSockets: cfg.roomForSockets, Replicas: replicas, Bulk: imports, MaxUpload: cfg.importMaxBytes,
 		}),
 		Replicas:       replicas,
+		MaxUpload:      cfg.importMaxBytes,
+		Exports:        imports.ExportHandler(),
 		Logger:         logger,
 		Registry:       registry,
 		PublicMetrics:  !cfg.production && cfg.metricsAddr == "",
@@ -259,6 +270,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	return &app{db: d, auth: svc, hub: hub, web: web, close: func() {
 		stopBackground()
 		jobs.Wait()
+		imports.Close()
 		// The last spans go out before the pool closes.
 		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

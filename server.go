@@ -6,6 +6,8 @@
 //	customerservice user create -email E -password-stdin  create an admin user
 //	customerservice bench [-scenario S] [-c N] [-duration D]  drive a running server and measure
 //	customerservice baseline                         serve the headline query without GraphQL, to measure against
+//	customerservice import -file F [-dry-run] [-on-conflict M]  import customers from CSV or JSON Lines
+//	customerservice export -format csv|jsonl -o F [filter flags]  export customers
 //	customerservice help                             list the commands and every setting
 //
 // With no DATABASE_URL it runs its own PostgreSQL cluster in DATA_DIR. The
@@ -52,7 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	cfg.tuneGC()
 	switch cmd {
-	case "serve", "seed", "user", "baseline":
+	case "serve", "seed", "user", "baseline", "import", "export":
 		// Not bench: it is a client, and the server it drives logs its own.
 		logSettings(logger, getenv, cfg)
 	}
@@ -67,8 +69,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = benchCommand(ctx, cfg, args)
 	case "baseline":
 		err = baselineCommand(ctx, cfg, logger)
+	case "import":
+		err = importCommand(ctx, cfg, args, stderr, logger)
+	case "export":
+		err = exportCommand(ctx, cfg, args, stderr, logger)
 	default:
-		err = fmt.Errorf("unknown command %q; use serve, seed, user, bench, baseline or help", cmd)
+		err = fmt.Errorf("unknown command %q; use serve, seed, user, bench, baseline, import, export or help", cmd)
 	}
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -92,7 +98,7 @@ func newLogger(w io.Writer, production bool) *slog.Logger {
 
 // printHelp writes the commands and the settings.
 func printHelp(w io.Writer) {
-	fmt.Fprint(w, `usage: customerservice [serve | seed -customers N | user create -email E -password-stdin | bench [-scenario S] [-c N] [-duration D] | baseline]
+	fmt.Fprint(w, `usage: customerservice [serve | seed -customers N | user create -email E -password-stdin | bench [-scenario S] [-c N] [-duration D] | baseline | import -file F | export -o F]
 
 Commands (each lists its flags with -h):
   serve         serve GraphQL at /graphql and the Playground at / (the default)
@@ -102,6 +108,9 @@ Commands (each lists its flags with -h):
   bench         drive a running server with concurrent clients and measure
   baseline      serve as serve does, but answer bench's headline query without
                 GraphQL (the same statements and JSON), to measure the server against
+  import        import customers from a CSV or JSON Lines file (-file F
+                [-dry-run] [-on-conflict SKIP|UPDATE|ERROR] [-create-groups])
+  export        export customers to a file (-format csv|jsonl -o F, filter flags)
   help          this
 
 Settings, from the environment:

@@ -18,6 +18,11 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	if args := os.Getenv(runForTest); args != "" {
+		os.Args = append([]string{os.Args[0]}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
 	os.Exit(dbtest.Main(m))
 }
 

@@ -57,6 +57,8 @@ type config struct {
 	// drainDelay is how long /readyz fails before the listener closes.
 	drainDelay time.Duration
 	maxConns   int
+	// importMaxBytes bounds an import file uploaded to import_customers.
+	importMaxBytes int64
 	// sockets bound the WebSocket connections of subscriptions.
 	sockets graph.SocketLimits
 	// corsOrigins may call the API from a browser.
@@ -292,6 +294,15 @@ var settings = []setting{
 		help: "Connections in the pool.",
 		parse: func(c *config, v string) (err error) {
 			c.maxConns, err = parseCount(v, 1)
+			return err
+		},
+	},
+	{
+		name: "IMPORT_MAX_BYTES", def: strconv.Itoa(graph.DefaultMaxUpload),
+		help: "Largest import file `import_customers` takes, in bytes (1 GiB by default, about five million customers with an address each as CSV). The upload is streamed to a temporary file, never held in memory; a larger one is refused with `PAYLOAD_TOO_LARGE` (413) from its Content-Length, before it is read.",
+		parse: func(c *config, v string) (err error) {
+			n, err := parseCount(v, 1024)
+			c.importMaxBytes = int64(n)
 			return err
 		},
 	},

@@ -55,6 +55,7 @@ func TestSettingsDefaults(t *testing.T) {
 		{"SHUTDOWN_DELAY", c.drainDelay, time.Duration(0)},
 		{"SHUTDOWN_GRACE", c.shutdownGrace, 20 * time.Second},
 		{"DB_MAX_CONNS", c.maxConns, 20},
+		{"IMPORT_MAX_BYTES", c.importMaxBytes, int64(1 << 30)},
 		{"WEBSOCKETS_PER_ACCOUNT", c.sockets.PerActor, 20},
 		{"SUBSCRIPTIONS_PER_WEBSOCKET", c.sockets.PerConnection, 10},
 		{"CORS_ORIGINS", strings.Join(c.corsOrigins, ","), "*"},

@@ -253,3 +253,10 @@ func RecordEvent(ctx context.Context, tx Tx, typ string, data JSONObject) error 
 	}
 	return nil
 }
+
+// EventActorFrom returns the actor WithEventActor put in ctx, for work that
+// goes on after the request (an import run in the background).
+func EventActorFrom(ctx context.Context) (EventActor, bool) {
+	a, ok := ctx.Value(eventActorKey{}).(EventActor)
+	return a, ok
+}

@@ -94,7 +94,27 @@ func (el *EventListener) Ping() error { return el.l.Ping() }
 // Close closes the connection.
 func (el *EventListener) Close() error {
 	close(el.done)
-	return el.l.Close()
+	// The driver's goroutine may be blocked handing over a notification,
+	// holding the lock its Close takes, once relay stops reading: after a
+	// flood of them (a bulk import's two million) the hub's ping gave up
+	// and its Close waited forever, the hub and the server's shutdown
+	// with it. Notifications are taken and dropped until it is closed.
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case _, ok := <-el.l.Notify:
+				if !ok {
+					return
+				}
+			case <-stop:
+				return
+			}
+		}
+	}()
+	err := el.l.Close()
+	close(stop)
+	return err
 }
 
 // withAppName sets application_name in a connection string, URL or

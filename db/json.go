@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"customerservice/errcode"
 )
 
 // JSONObject is a jsonb column holding a JSON object, such as metadata. A
@@ -53,4 +55,25 @@ func (o JSONObject) Value() (driver.Value, error) {
 	// reads with a version byte first.
 	b, err := json.Marshal(o)
 	return string(b), err
+}
+
+// MaxMetadataSize bounds a metadata object, encoded as JSON.
+const MaxMetadataSize = 16 << 10
+
+// CleanMetadata checks a metadata object as every writer of one must: at
+// most MaxMetadataSize bytes of JSON, without NUL characters (jsonb cannot
+// hold them). field names it in errors. Returns INVALID_DATA.
+func CleanMetadata(field string, m map[string]any) (JSONObject, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, errcode.Invalid(field, "%s must be a JSON object", field)
+	}
+	// json.Marshal writes NUL as \u0000.
+	if bytes.Contains(b, []byte(`\u0000`)) {
+		return nil, errcode.Invalid(field, "%s must not contain NUL characters", field)
+	}
+	if len(b) > MaxMetadataSize {
+		return nil, errcode.Invalid(field, "%s must be at most %d KiB of JSON, got %d bytes", field, MaxMetadataSize>>10, len(b))
+	}
+	return JSONObject(m), nil
 }

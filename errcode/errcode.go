@@ -55,12 +55,29 @@ const (
 	PersistedQueryNotInList Code = "PERSISTED_QUERY_NOT_IN_LIST"
 )
 
+// Codes of import files refused as a whole (package bulk), before or while
+// their rows are read.
+const (
+	// FileNotUTF8 is a file whose text is not UTF-8 (a spreadsheet's
+	// Latin-1 or UTF-16 export, say).
+	FileNotUTF8 Code = "FILE_NOT_UTF8"
+	// FileHeaderMissing is a CSV file without the header line, or an empty
+	// file.
+	FileHeaderMissing Code = "FILE_HEADER_MISSING"
+	// FileUnknownColumn is a CSV header or JSON Lines key the import does
+	// not know.
+	FileUnknownColumn Code = "FILE_UNKNOWN_COLUMN"
+	// FileMalformed is a file that is not CSV or JSON Lines: a quote left
+	// open, a line that is not a JSON object.
+	FileMalformed Code = "FILE_MALFORMED"
+)
+
 // Type returns Medusa's lowercase name for the code ("invalid_data", ...),
 // which clients written against Medusa switch on.
 func (c Code) Type() string {
 	switch c {
 	case InvalidData, QueryTooDeep, TooManyAliases, QueryTooLarge, QueryTooComplex, BatchNotSupported, PayloadTooLarge, TooManyErrors,
-		PersistedQueryNotFound:
+		PersistedQueryNotFound, FileNotUTF8, FileHeaderMissing, FileUnknownColumn, FileMalformed:
 		return "invalid_data"
 	case NotFound:
 		return "not_found"

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"customerservice/auth"
+	"customerservice/bulk"
 	"customerservice/db"
 	"customerservice/db/dbtest"
 	"customerservice/db/seed"
@@ -102,12 +104,19 @@ func newAPI(tb testing.TB, options ...func(*graph.Options)) *api {
 	}
 	// As a local server runs them: endpoints on any address, over http too.
 	hooks := &webhooks.Service{DB: pool, Sealer: sealer, Guard: &webhooks.Guard{AllowPrivate: true}}
-	opts := graph.Options{Auth: svc, Logger: logger, Webhooks: hooks}
+	links, err := bulk.NewLinks([]byte("a test secret of at least 32 bytes!!"), 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	imports := &bulk.Service{DB: pool, Links: links, Logger: logger}
+	tb.Cleanup(imports.Close) // before the database goes
+	opts := graph.Options{Auth: svc, Logger: logger, Webhooks: hooks, Bulk: imports}
 	for _, o := range options {
 		o(&opts)
 	}
 	reg := prometheus.NewRegistry()
-	web := httpserver.New(httpserver.Config{DB: pool, GraphQL: graph.NewHandler(pool, opts), Logger: logger, Registry: reg})
+	web := httpserver.New(httpserver.Config{DB: pool, GraphQL: graph.NewHandler(pool, opts), Logger: logger, Registry: reg,
+		MaxUpload: cmp.Or(opts.MaxUpload, graph.DefaultMaxUpload), Exports: opts.Bulk.ExportHandler()})
 	a := &api{tb: tb, pool: pool, auth: svc, h: web, reg: reg, sent: &mutationsSent{names: map[string]bool{}}}
 	user, err := svc.CreateUser(context.Background(), "admin@example.com", "admin password", nil, nil)
 	if err != nil {

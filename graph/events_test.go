@@ -3,6 +3,7 @@ package graph_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -387,6 +388,27 @@ func TestEveryMutationWritesItsEvent(t *testing.T) {
 	a.query(`mutation ($id: ID!) { delete_customer_group(id: $id) { id } }`, map[string]any{"id": g.ID}, &struct{}{})
 	step("delete_customer_group", "customer_group.deleted")
 
+	// An import writes what the mutations would, per customer, address and
+	// membership, as the admin user; its new group too. UPDATE of an
+	// existing customer writes customer.updated.
+	srv := httptest.NewServer(a.h)
+	defer srv.Close()
+	_, resp := upload(t, srv.URL, a.token, "email,first_name,groups,address_1\nimported@example.com,Imp,Imported,1 Main St\nother@example.com,Other,,\n",
+		`{create_groups: true, on_conflict: UPDATE}`)
+	var started struct {
+		ImportCustomers importJob `json:"import_customers"`
+	}
+	json.Unmarshal(resp.Data, &started)
+	a.waitForJob(started.ImportCustomers.ID)
+	a.sent.names["import_customers"] = true // sent as a multipart upload, not through a.post
+	ev = step("import_customers", "customer.created", "customer.updated", "customer_address.created", "customer_group.created",
+		"customer_group.customer_added")
+	for _, e := range ev {
+		if e.ActorType != "USER" || str(e.ActorID) != a.adminID || str(e.RequestID) == "" {
+			t.Errorf("import_customers' event: %+v", e)
+		}
+	}
+
 	// Every mutation of the schema was run above, but those that change
 	// nothing of a customer's story.
 	noEvent := map[string]string{
@@ -396,6 +418,7 @@ func TestEveryMutationWritesItsEvent(t *testing.T) {
 		"delete_webhook":        "configures deliveries",
 		"rotate_webhook_secret": "configures deliveries",
 		"redeliver":             "sends an event again; it is no new change",
+		"export_customers":      "reads; it changes nothing",
 	}
 	for _, f := range graph.NewExecutableSchema(graph.Config{}).Schema().Mutation.Fields {
 		if !a.sent.names[f.Name] && noEvent[f.Name] == "" {

@@ -37,6 +37,8 @@ type ResolverRoot interface {
 	CustomerGroupList() CustomerGroupListResolver
 	CustomerList() CustomerListResolver
 	CustomerStats() CustomerStatsResolver
+	ImportJob() ImportJobResolver
+	ImportRowError() ImportRowErrorResolver
 	Mutation() MutationResolver
 	Order() OrderResolver
 	OrderList() OrderListResolver
@@ -253,12 +255,48 @@ type ComplexityRoot struct {
 		Next  func(childComplexity int) int
 	}
 
+	ExportLink struct {
+		ExpiresAt func(childComplexity int) int
+		URL       func(childComplexity int) int
+	}
+
 	GuestOrderClaim struct {
 		AddressIds          func(childComplexity int) int
 		CanceledTransferIds func(childComplexity int) int
 		GuestCustomerID     func(childComplexity int) int
 		Orders              func(childComplexity int) int
 		Preview             func(childComplexity int) int
+	}
+
+	ImportJob struct {
+		BatchSize    func(childComplexity int) int
+		CreateGroups func(childComplexity int) int
+		Created      func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		DryRun       func(childComplexity int) int
+		ErrorCode    func(childComplexity int) int
+		ErrorMessage func(childComplexity int) int
+		Errors       func(childComplexity int) int
+		Failed       func(childComplexity int) int
+		FileName     func(childComplexity int) int
+		FileSha256   func(childComplexity int) int
+		FileSize     func(childComplexity int) int
+		FinishedAt   func(childComplexity int) int
+		Format       func(childComplexity int) int
+		ID           func(childComplexity int) int
+		OnConflict   func(childComplexity int) int
+		RowsDone     func(childComplexity int) int
+		Skipped      func(childComplexity int) int
+		Status       func(childComplexity int) int
+		Updated      func(childComplexity int) int
+		UpdatedAt    func(childComplexity int) int
+	}
+
+	ImportRowError struct {
+		Code    func(childComplexity int) int
+		Column  func(childComplexity int) int
+		Line    func(childComplexity int) int
+		Message func(childComplexity int) int
 	}
 
 	LineItem struct {
@@ -290,6 +328,8 @@ type ComplexityRoot struct {
 		DeleteCustomerGroup      func(childComplexity int, id string) int
 		DeleteMyAddress          func(childComplexity int, id string) int
 		DeleteWebhook            func(childComplexity int, id string) int
+		ExportCustomers          func(childComplexity int, filter *db.CustomerFilter, format db.FileFormat, withDeleted *bool) int
+		ImportCustomers          func(childComplexity int, file graphql.Upload, options *model.ImportOptions) int
 		Login                    func(childComplexity int, actorType model.ActorType, email string, password string) int
 		Logout                   func(childComplexity int) int
 		LogoutEverywhere         func(childComplexity int) int
@@ -368,6 +408,7 @@ type ComplexityRoot struct {
 		Customers            func(childComplexity int, filter *db.CustomerFilter, limit *int, offset *int, order *string, withDeleted *bool) int
 		ExportCustomerData   func(childComplexity int, id string) int
 		ExportMyData         func(childComplexity int) int
+		ImportJob            func(childComplexity int, id string) int
 		Me                   func(childComplexity int) int
 		MyAccountDeletion    func(childComplexity int) int
 		MyAddresses          func(childComplexity int, filter *db.AddressFilter, limit *int, offset *int, order *string) int
@@ -474,6 +515,13 @@ type CustomerListResolver interface {
 type CustomerStatsResolver interface {
 	AmountSpent(ctx context.Context, obj *db.CustomerStats, currencyCode string) (int, error)
 }
+type ImportJobResolver interface {
+	Errors(ctx context.Context, obj *db.ImportJob) ([]*db.RowError, error)
+	ErrorCode(ctx context.Context, obj *db.ImportJob) (*model.ErrorCode, error)
+}
+type ImportRowErrorResolver interface {
+	Code(ctx context.Context, obj *db.RowError) (model.ErrorCode, error)
+}
 type MutationResolver interface {
 	Register(ctx context.Context, actorType model.ActorType, email string, password string) (*model.AuthToken, error)
 	Login(ctx context.Context, actorType model.ActorType, email string, password string) (*model.AuthToken, error)
@@ -519,6 +567,8 @@ type MutationResolver interface {
 	ConfirmAccountDeletion(ctx context.Context, token string) (*db.AccountDeletion, error)
 	CancelAccountDeletion(ctx context.Context) (*db.AccountDeletion, error)
 	ClaimGuestOrders(ctx context.Context, preview *bool, includeAddresses *bool) (*model.GuestOrderClaim, error)
+	ImportCustomers(ctx context.Context, file graphql.Upload, options *model.ImportOptions) (*db.ImportJob, error)
+	ExportCustomers(ctx context.Context, filter *db.CustomerFilter, format db.FileFormat, withDeleted *bool) (*model.ExportLink, error)
 }
 type OrderResolver interface {
 	Customer(ctx context.Context, obj *db.Order) (*db.Customer, error)
@@ -545,6 +595,7 @@ type QueryResolver interface {
 	ExportCustomerData(ctx context.Context, id string) (db.JSONObject, error)
 	ExportMyData(ctx context.Context) (db.JSONObject, error)
 	MyAccountDeletion(ctx context.Context) (*db.AccountDeletion, error)
+	ImportJob(ctx context.Context, id string) (*db.ImportJob, error)
 }
 type SessionResolver interface {
 	ActorType(ctx context.Context, obj *db.Session) (model.ActorType, error)
@@ -1448,6 +1499,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EventPage.Next(childComplexity), true
 
+	case "ExportLink.expires_at":
+		if e.ComplexityRoot.ExportLink.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportLink.ExpiresAt(childComplexity), true
+	case "ExportLink.url":
+		if e.ComplexityRoot.ExportLink.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportLink.URL(childComplexity), true
+
 	case "GuestOrderClaim.address_ids":
 		if e.ComplexityRoot.GuestOrderClaim.AddressIds == nil {
 			break
@@ -1478,6 +1542,158 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GuestOrderClaim.Preview(childComplexity), true
+
+	case "ImportJob.batch_size":
+		if e.ComplexityRoot.ImportJob.BatchSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.BatchSize(childComplexity), true
+	case "ImportJob.create_groups":
+		if e.ComplexityRoot.ImportJob.CreateGroups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.CreateGroups(childComplexity), true
+	case "ImportJob.created":
+		if e.ComplexityRoot.ImportJob.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.Created(childComplexity), true
+	case "ImportJob.created_at":
+		if e.ComplexityRoot.ImportJob.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.CreatedAt(childComplexity), true
+	case "ImportJob.dry_run":
+		if e.ComplexityRoot.ImportJob.DryRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.DryRun(childComplexity), true
+	case "ImportJob.error_code":
+		if e.ComplexityRoot.ImportJob.ErrorCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.ErrorCode(childComplexity), true
+	case "ImportJob.error_message":
+		if e.ComplexityRoot.ImportJob.ErrorMessage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.ErrorMessage(childComplexity), true
+	case "ImportJob.errors":
+		if e.ComplexityRoot.ImportJob.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.Errors(childComplexity), true
+	case "ImportJob.failed":
+		if e.ComplexityRoot.ImportJob.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.Failed(childComplexity), true
+	case "ImportJob.file_name":
+		if e.ComplexityRoot.ImportJob.FileName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.FileName(childComplexity), true
+	case "ImportJob.file_sha256":
+		if e.ComplexityRoot.ImportJob.FileSha256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.FileSha256(childComplexity), true
+	case "ImportJob.file_size":
+		if e.ComplexityRoot.ImportJob.FileSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.FileSize(childComplexity), true
+	case "ImportJob.finished_at":
+		if e.ComplexityRoot.ImportJob.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.FinishedAt(childComplexity), true
+	case "ImportJob.format":
+		if e.ComplexityRoot.ImportJob.Format == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.Format(childComplexity), true
+	case "ImportJob.id":
+		if e.ComplexityRoot.ImportJob.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.ID(childComplexity), true
+	case "ImportJob.on_conflict":
+		if e.ComplexityRoot.ImportJob.OnConflict == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.OnConflict(childComplexity), true
+	case "ImportJob.rows_done":
+		if e.ComplexityRoot.ImportJob.RowsDone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.RowsDone(childComplexity), true
+	case "ImportJob.skipped":
+		if e.ComplexityRoot.ImportJob.Skipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.Skipped(childComplexity), true
+	case "ImportJob.status":
+		if e.ComplexityRoot.ImportJob.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.Status(childComplexity), true
+	case "ImportJob.updated":
+		if e.ComplexityRoot.ImportJob.Updated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.Updated(childComplexity), true
+	case "ImportJob.updated_at":
+		if e.ComplexityRoot.ImportJob.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportJob.UpdatedAt(childComplexity), true
+
+	case "ImportRowError.code":
+		if e.ComplexityRoot.ImportRowError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRowError.Code(childComplexity), true
+	case "ImportRowError.column":
+		if e.ComplexityRoot.ImportRowError.Column == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRowError.Column(childComplexity), true
+	case "ImportRowError.line":
+		if e.ComplexityRoot.ImportRowError.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRowError.Line(childComplexity), true
+	case "ImportRowError.message":
+		if e.ComplexityRoot.ImportRowError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRowError.Message(childComplexity), true
 
 	case "LineItem.id":
 		if e.ComplexityRoot.LineItem.ID == nil {
@@ -1725,6 +1941,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteWebhook(childComplexity, args["id"].(string)), true
+	case "Mutation.export_customers":
+		if e.ComplexityRoot.Mutation.ExportCustomers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_export_customers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ExportCustomers(childComplexity, args["filter"].(*db.CustomerFilter), args["format"].(db.FileFormat), args["with_deleted"].(*bool)), true
+	case "Mutation.import_customers":
+		if e.ComplexityRoot.Mutation.ImportCustomers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_import_customers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportCustomers(childComplexity, args["file"].(graphql.Upload), args["options"].(*model.ImportOptions)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -2243,6 +2481,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ExportMyData(childComplexity), true
+	case "Query.import_job":
+		if e.ComplexityRoot.Query.ImportJob == nil {
+			break
+		}
+
+		args, err := ec.field_Query_import_job_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ImportJob(childComplexity, args["id"].(string)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -2604,6 +2853,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCustomerGroupInput,
 		ec.unmarshalInputCustomerMergeChoices,
 		ec.unmarshalInputEventFilter,
+		ec.unmarshalInputImportOptions,
 		ec.unmarshalInputIntRange,
 		ec.unmarshalInputLineItemInput,
 		ec.unmarshalInputOrderAddressInput,
@@ -2771,6 +3021,15 @@ enum ErrorCode {
   PERSISTED_QUERY_NOT_FOUND
   "Added: the server runs only the operations of its manifest (PERSISTED_OPERATIONS), and this is not one"
   PERSISTED_QUERY_NOT_IN_LIST
+  # Bulk import (issue 17): a file refused as a whole.
+  "Added: the import file is not UTF-8 text"
+  FILE_NOT_UTF8
+  "Added: the import file has no header line (CSV), or nothing at all"
+  FILE_HEADER_MISSING
+  "Added: the import file has a column (CSV) or key (JSON Lines) the import does not know"
+  FILE_UNKNOWN_COLUMN
+  "Added: the import file is not well-formed CSV or JSON Lines (a quote left open, a line that is not a JSON object)"
+  FILE_MALFORMED
 }
 
 enum ActorType {
@@ -3673,6 +3932,112 @@ extend type Mutation {
   "Added: every order of the guest customer of the signed-in customer's login email moves to the account (preview: only lists them), with its addresses if asked; the emptied guest is soft-deleted. NOT_ALLOWED until the email is verified."
   claim_guest_orders(preview: Boolean = false, include_addresses: Boolean = false): GuestOrderClaim! @auth(actor: CUSTOMER)
 }
+
+# Bulk import and export of customers (issue 17; package bulk). Added.
+
+"Added: a file sent with the GraphQL multipart request specification (curl -F)"
+scalar Upload
+
+"Added: what an import does with a customer whose email and has_account exist"
+enum ImportConflict {
+  "keep the existing customer as it is"
+  SKIP
+  "write the fields the row gives (blank ones keep their value) and add it to the row's groups; its address book stays"
+  UPDATE
+  "refuse the row (DUPLICATE_ERROR); a real run stops at its batch"
+  ERROR
+}
+
+"Added"
+enum ImportStatus {
+  RUNNING
+  SUCCEEDED
+  FAILED
+}
+
+"Added: CSV (the header of README's Bulk import, or Shopify's customer export) or JSON Lines (one customer object a line)"
+enum FileFormat {
+  CSV
+  JSONL
+}
+
+"Added"
+input ImportOptions {
+  "check every row and count what a real run would do; nothing is written"
+  dry_run: Boolean = false
+  on_conflict: ImportConflict = ERROR
+  "create the groups the file names that do not exist (else such a row is NOT_FOUND)"
+  create_groups: Boolean = false
+}
+
+"Added: the fault of one row of an import file"
+type ImportRowError {
+  "the line the row starts on (a CSV file's header is line 1)"
+  line: Int!
+  "the CSV column or JSON key at fault; empty for the whole row"
+  column: String!
+  code: ErrorCode!
+  message: String!
+}
+
+"""
+Added: a run of an import file. A real run writes batches of batch_size
+customers, each in one transaction with rows_done, so that the same file
+sent again after a crash resumes this job where its last batch committed.
+"""
+type ImportJob {
+  id: ID!
+  status: ImportStatus!
+  format: FileFormat!
+  file_name: String
+  "bytes"
+  file_size: Int!
+  file_sha256: String!
+  dry_run: Boolean!
+  on_conflict: ImportConflict!
+  create_groups: Boolean!
+  batch_size: Int!
+  "customers of the file done (checked, for a dry run; committed, for a real run)"
+  rows_done: Int!
+  "customers created (or that a dry run would create)"
+  created: Int!
+  updated: Int!
+  skipped: Int!
+  "rows with errors"
+  failed: Int!
+  "the first 1,000 row errors, in line order"
+  errors: [ImportRowError!]!
+  "why the run failed: a FILE_ code for a file refused as a whole, INVALID_DATA for rows with errors"
+  error_code: ErrorCode
+  error_message: String
+  created_at: Time!
+  updated_at: Time!
+  finished_at: Time
+}
+
+"Added: where to download an export; the link needs no token, and works until expires_at"
+type ExportLink {
+  "a path on this server: GET it (curl -o customers.csv http://host:8080/exports/...)"
+  url: String!
+  expires_at: Time!
+}
+
+extend type Query {
+  "Added: an import's progress and result"
+  import_job(id: ID!): ImportJob! @auth(actor: USER)
+}
+
+extend type Mutation {
+  """
+  Added: imports customers with their addresses and groups from a CSV or
+  JSON Lines file, sent as a multipart request. The file is checked for its
+  header at once (FILE_ codes) and run in the background: poll
+  import_job(id). At most IMPORT_MAX_BYTES.
+  """
+  import_customers(file: Upload!, options: ImportOptions): ImportJob! @auth(actor: USER)
+  "Added: a download link of the customers the filter selects (as customers does), for 15 minutes"
+  export_customers(filter: CustomerFilter, format: FileFormat! = CSV, with_deleted: Boolean = false): ExportLink! @auth(actor: USER)
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -4083,6 +4448,16 @@ func (ec *executionContext) childFields_EventPage(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type EventPage", field.Name)
 }
 
+func (ec *executionContext) childFields_ExportLink(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "url":
+		return ec.fieldContext_ExportLink_url(ctx, field)
+	case "expires_at":
+		return ec.fieldContext_ExportLink_expires_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ExportLink", field.Name)
+}
+
 func (ec *executionContext) childFields_GuestOrderClaim(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "preview":
@@ -4097,6 +4472,68 @@ func (ec *executionContext) childFields_GuestOrderClaim(ctx context.Context, fie
 		return ec.fieldContext_GuestOrderClaim_canceled_transfer_ids(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GuestOrderClaim", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportJob(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ImportJob_id(ctx, field)
+	case "status":
+		return ec.fieldContext_ImportJob_status(ctx, field)
+	case "format":
+		return ec.fieldContext_ImportJob_format(ctx, field)
+	case "file_name":
+		return ec.fieldContext_ImportJob_file_name(ctx, field)
+	case "file_size":
+		return ec.fieldContext_ImportJob_file_size(ctx, field)
+	case "file_sha256":
+		return ec.fieldContext_ImportJob_file_sha256(ctx, field)
+	case "dry_run":
+		return ec.fieldContext_ImportJob_dry_run(ctx, field)
+	case "on_conflict":
+		return ec.fieldContext_ImportJob_on_conflict(ctx, field)
+	case "create_groups":
+		return ec.fieldContext_ImportJob_create_groups(ctx, field)
+	case "batch_size":
+		return ec.fieldContext_ImportJob_batch_size(ctx, field)
+	case "rows_done":
+		return ec.fieldContext_ImportJob_rows_done(ctx, field)
+	case "created":
+		return ec.fieldContext_ImportJob_created(ctx, field)
+	case "updated":
+		return ec.fieldContext_ImportJob_updated(ctx, field)
+	case "skipped":
+		return ec.fieldContext_ImportJob_skipped(ctx, field)
+	case "failed":
+		return ec.fieldContext_ImportJob_failed(ctx, field)
+	case "errors":
+		return ec.fieldContext_ImportJob_errors(ctx, field)
+	case "error_code":
+		return ec.fieldContext_ImportJob_error_code(ctx, field)
+	case "error_message":
+		return ec.fieldContext_ImportJob_error_message(ctx, field)
+	case "created_at":
+		return ec.fieldContext_ImportJob_created_at(ctx, field)
+	case "updated_at":
+		return ec.fieldContext_ImportJob_updated_at(ctx, field)
+	case "finished_at":
+		return ec.fieldContext_ImportJob_finished_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportJob", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportRowError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "line":
+		return ec.fieldContext_ImportRowError_line(ctx, field)
+	case "column":
+		return ec.fieldContext_ImportRowError_column(ctx, field)
+	case "code":
+		return ec.fieldContext_ImportRowError_code(ctx, field)
+	case "message":
+		return ec.fieldContext_ImportRowError_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportRowError", field.Name)
 }
 
 func (ec *executionContext) childFields_LineItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4841,6 +5278,58 @@ func (ec *executionContext) field_Mutation_delete_webhook_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_export_customers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*db.CustomerFilter, error) {
+			return ec.unmarshalOCustomerFilter2ᚖcustomerserviceᚋdbᚐCustomerFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "format",
+		func(ctx context.Context, v any) (db.FileFormat, error) {
+			return ec.unmarshalNFileFormat2customerserviceᚋdbᚐFileFormat(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["format"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "with_deleted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["with_deleted"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_import_customers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (graphql.Upload, error) {
+			return ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "options",
+		func(ctx context.Context, v any) (*model.ImportOptions, error) {
+			return ec.unmarshalOImportOptions2ᚖcustomerserviceᚋgraphᚋmodelᚐImportOptions(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["options"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_login_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5476,6 +5965,20 @@ func (ec *executionContext) field_Query_customers_args(ctx context.Context, rawA
 }
 
 func (ec *executionContext) field_Query_export_customer_data_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_import_job_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -9251,6 +9754,52 @@ func (ec *executionContext) fieldContext_EventPage_next(_ context.Context, field
 	return graphql.NewScalarFieldContext("EventPage", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _ExportLink_url(ctx context.Context, field graphql.CollectedField, obj *model.ExportLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExportLink_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExportLink_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExportLink", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ExportLink_expires_at(ctx context.Context, field graphql.CollectedField, obj *model.ExportLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExportLink_expires_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExportLink_expires_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExportLink", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
 func (ec *executionContext) _GuestOrderClaim_preview(ctx context.Context, field graphql.CollectedField, obj *model.GuestOrderClaim) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9373,6 +9922,590 @@ func (ec *executionContext) _GuestOrderClaim_canceled_transfer_ids(ctx context.C
 }
 func (ec *executionContext) fieldContext_GuestOrderClaim_canceled_transfer_ids(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("GuestOrderClaim", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_id(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type ID does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_status(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v db.ImportStatus) graphql.Marshaler {
+			return ec.marshalNImportStatus2customerserviceᚋdbᚐImportStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type ImportStatus does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_format(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_format(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Format, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v db.FileFormat) graphql.Marshaler {
+			return ec.marshalNFileFormat2customerserviceᚋdbᚐFileFormat(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_format(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type FileFormat does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_file_name(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_file_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_file_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_file_size(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_file_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_file_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_file_sha256(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_file_sha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileSha256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_file_sha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_dry_run(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_dry_run(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DryRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_dry_run(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_on_conflict(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_on_conflict(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OnConflict, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v db.ImportConflict) graphql.Marshaler {
+			return ec.marshalNImportConflict2customerserviceᚋdbᚐImportConflict(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_on_conflict(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type ImportConflict does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_create_groups(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_create_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreateGroups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_create_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_batch_size(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_batch_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BatchSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_batch_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_rows_done(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_rows_done(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsDone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_rows_done(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_created(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_updated(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_updated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Updated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_updated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_skipped(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_skipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Skipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_skipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_failed(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_errors(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportJob().Errors(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*db.RowError) graphql.Marshaler {
+			return ec.marshalNImportRowError2ᚕᚖcustomerserviceᚋdbᚐRowErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportJob",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRowError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportJob_error_code(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_error_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportJob().ErrorCode(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ErrorCode) graphql.Marshaler {
+			return ec.marshalOErrorCode2ᚖcustomerserviceᚋgraphᚋmodelᚐErrorCode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_error_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, true, true, errors.New("field of type ErrorCode does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_error_message(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_error_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorMessage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_error_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_created_at(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_created_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_created_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_updated_at(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_updated_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_updated_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ImportJob_finished_at(ctx context.Context, field graphql.CollectedField, obj *db.ImportJob) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportJob_finished_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportJob_finished_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportJob", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ImportRowError_line(ctx context.Context, field graphql.CollectedField, obj *db.RowError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRowError_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Line, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRowError_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRowError", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImportRowError_column(ctx context.Context, field graphql.CollectedField, obj *db.RowError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRowError_column(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Column, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRowError_column(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRowError", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ImportRowError_code(ctx context.Context, field graphql.CollectedField, obj *db.RowError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRowError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportRowError().Code(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ErrorCode) graphql.Marshaler {
+			return ec.marshalNErrorCode2customerserviceᚋgraphᚋmodelᚐErrorCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRowError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRowError", field, true, true, errors.New("field of type ErrorCode does not have child fields"))
+}
+
+func (ec *executionContext) _ImportRowError_message(ctx context.Context, field graphql.CollectedField, obj *db.RowError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRowError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRowError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRowError", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _LineItem_id(ctx context.Context, field graphql.CollectedField, obj *db.LineItem) (ret graphql.Marshaler) {
@@ -11861,6 +12994,130 @@ func (ec *executionContext) fieldContext_Mutation_claim_guest_orders(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_import_customers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_import_customers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportCustomers(ctx, fc.Args["file"].(graphql.Upload), fc.Args["options"].(*model.ImportOptions))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *db.ImportJob
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.ImportJob
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *db.ImportJob) graphql.Marshaler {
+			return ec.marshalNImportJob2ᚖcustomerserviceᚋdbᚐImportJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_import_customers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportJob(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_import_customers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_export_customers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_export_customers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ExportCustomers(ctx, fc.Args["filter"].(*db.CustomerFilter), fc.Args["format"].(db.FileFormat), fc.Args["with_deleted"].(*bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *model.ExportLink
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.ExportLink
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ExportLink) graphql.Marshaler {
+			return ec.marshalNExportLink2ᚖcustomerserviceᚋgraphᚋmodelᚐExportLink(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_export_customers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExportLink(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_export_customers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Order_id(ctx context.Context, field graphql.CollectedField, obj *db.Order) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13514,6 +14771,68 @@ func (ec *executionContext) fieldContext_Query_my_account_deletion(_ context.Con
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AccountDeletion(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_import_job(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_import_job(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ImportJob(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *db.ImportJob
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *db.ImportJob
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *db.ImportJob) graphql.Marshaler {
+			return ec.marshalNImportJob2ᚖcustomerserviceᚋdbᚐImportJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_import_job(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportJob(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_import_job_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -16477,6 +17796,60 @@ func (ec *executionContext) unmarshalInputEventFilter(ctx context.Context, obj a
 	return it, nil
 }
 
+func (ec *executionContext) unmarshalInputImportOptions(ctx context.Context, obj any) (model.ImportOptions, error) {
+	var it model.ImportOptions
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["dry_run"]; !present {
+		asMap["dry_run"] = false
+	}
+	if _, present := asMap["on_conflict"]; !present {
+		asMap["on_conflict"] = "ERROR"
+	}
+	if _, present := asMap["create_groups"]; !present {
+		asMap["create_groups"] = false
+	}
+
+	fieldsInOrder := [...]string{"dry_run", "on_conflict", "create_groups"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "dry_run":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dry_run"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DryRun = graphql.OmittableOf(data)
+		case "on_conflict":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("on_conflict"))
+			data, err := ec.unmarshalOImportConflict2ᚖcustomerserviceᚋdbᚐImportConflict(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OnConflict = graphql.OmittableOf(data)
+		case "create_groups":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("create_groups"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreateGroups = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
 func (ec *executionContext) unmarshalInputIntRange(ctx context.Context, obj any) (db.IntRange, error) {
 	var it db.IntRange
 	if obj == nil {
@@ -18522,6 +19895,49 @@ func (ec *executionContext) _EventPage(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var exportLinkImplementors = []string{"ExportLink"}
+
+func (ec *executionContext) _ExportLink(ctx context.Context, sel ast.SelectionSet, obj *model.ExportLink) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, exportLinkImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ExportLink")
+		case "url":
+			out.Values[i] = ec._ExportLink_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expires_at":
+			out.Values[i] = ec._ExportLink_expires_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var guestOrderClaimImplementors = []string{"GuestOrderClaim"}
 
 func (ec *executionContext) _GuestOrderClaim(ctx context.Context, sel ast.SelectionSet, obj *model.GuestOrderClaim) graphql.Marshaler {
@@ -18556,6 +19972,197 @@ func (ec *executionContext) _GuestOrderClaim(ctx context.Context, sel ast.Select
 			}
 		case "canceled_transfer_ids":
 			out.Values[i] = ec._GuestOrderClaim_canceled_transfer_ids(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var importJobImplementors = []string{"ImportJob"}
+
+func (ec *executionContext) _ImportJob(ctx context.Context, sel ast.SelectionSet, obj *db.ImportJob) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importJobImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportJob")
+		case "id":
+			out.Values[i] = ec._ImportJob_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ImportJob_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "format":
+			out.Values[i] = ec._ImportJob_format(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "file_name":
+			out.Values[i] = ec._ImportJob_file_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "file_size":
+			out.Values[i] = ec._ImportJob_file_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "file_sha256":
+			out.Values[i] = ec._ImportJob_file_sha256(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dry_run":
+			out.Values[i] = ec._ImportJob_dry_run(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "on_conflict":
+			out.Values[i] = ec._ImportJob_on_conflict(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "create_groups":
+			out.Values[i] = ec._ImportJob_create_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "batch_size":
+			out.Values[i] = ec._ImportJob_batch_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows_done":
+			out.Values[i] = ec._ImportJob_rows_done(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "created":
+			out.Values[i] = ec._ImportJob_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updated":
+			out.Values[i] = ec._ImportJob_updated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skipped":
+			out.Values[i] = ec._ImportJob_skipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._ImportJob_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ImportJob_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error_code":
+			out.Values[i] = ec._ImportJob_error_code(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error_message":
+			out.Values[i] = ec._ImportJob_error_message(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "created_at":
+			out.Values[i] = ec._ImportJob_created_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updated_at":
+			out.Values[i] = ec._ImportJob_updated_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finished_at":
+			out.Values[i] = ec._ImportJob_finished_at(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var importRowErrorImplementors = []string{"ImportRowError"}
+
+func (ec *executionContext) _ImportRowError(ctx context.Context, sel ast.SelectionSet, obj *db.RowError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importRowErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportRowError")
+		case "line":
+			out.Values[i] = ec._ImportRowError_line(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "column":
+			out.Values[i] = ec._ImportRowError_column(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._ImportRowError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ImportRowError_message(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -18962,6 +20569,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "claim_guest_orders":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_claim_guest_orders(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "import_customers":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_import_customers(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "export_customers":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_export_customers(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -19701,6 +21322,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				}()
 				res = ec._Query_my_account_deletion(ctx, field)
 				if res == graphql.RequiredNull {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "import_job":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_import_job(ctx, field)
+				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
@@ -20947,6 +22590,16 @@ func (ec *executionContext) marshalNEmailVerification2ᚖcustomerserviceᚋgraph
 	return ec._EmailVerification(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNErrorCode2customerserviceᚋgraphᚋmodelᚐErrorCode(ctx context.Context, v any) (model.ErrorCode, error) {
+	var res model.ErrorCode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNErrorCode2customerserviceᚋgraphᚋmodelᚐErrorCode(ctx context.Context, sel ast.SelectionSet, v model.ErrorCode) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNEvent2ᚕᚖcustomerserviceᚋdbᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Event) graphql.Marshaler {
 	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -21015,6 +22668,44 @@ func (ec *executionContext) marshalNEventPage2ᚖcustomerserviceᚋgraphᚋmodel
 	return ec._EventPage(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNExportLink2ᚖcustomerserviceᚋgraphᚋmodelᚐExportLink(ctx context.Context, sel ast.SelectionSet, v *model.ExportLink) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ExportLink(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFileFormat2customerserviceᚋdbᚐFileFormat(ctx context.Context, v any) (db.FileFormat, error) {
+	tmp, err := model.UnmarshalString(v)
+	res := unmarshalNFileFormat2customerserviceᚋdbᚐFileFormat[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFileFormat2customerserviceᚋdbᚐFileFormat(ctx context.Context, sel ast.SelectionSet, v db.FileFormat) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalString(marshalNFileFormat2customerserviceᚋdbᚐFileFormat[v])
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+var (
+	unmarshalNFileFormat2customerserviceᚋdbᚐFileFormat = map[string]db.FileFormat{
+		"CSV":   db.FormatCSV,
+		"JSONL": db.FormatJSONL,
+	}
+	marshalNFileFormat2customerserviceᚋdbᚐFileFormat = map[db.FileFormat]string{
+		db.FormatCSV:   "CSV",
+		db.FormatJSONL: "JSONL",
+	}
+)
+
 func (ec *executionContext) marshalNGuestOrderClaim2ᚖcustomerserviceᚋgraphᚋmodelᚐGuestOrderClaim(ctx context.Context, sel ast.SelectionSet, v *model.GuestOrderClaim) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -21069,6 +22760,102 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 
 	return ret
 }
+
+func (ec *executionContext) unmarshalNImportConflict2customerserviceᚋdbᚐImportConflict(ctx context.Context, v any) (db.ImportConflict, error) {
+	tmp, err := model.UnmarshalString(v)
+	res := unmarshalNImportConflict2customerserviceᚋdbᚐImportConflict[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportConflict2customerserviceᚋdbᚐImportConflict(ctx context.Context, sel ast.SelectionSet, v db.ImportConflict) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalString(marshalNImportConflict2customerserviceᚋdbᚐImportConflict[v])
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+var (
+	unmarshalNImportConflict2customerserviceᚋdbᚐImportConflict = map[string]db.ImportConflict{
+		"SKIP":   db.ConflictSkip,
+		"UPDATE": db.ConflictUpdate,
+		"ERROR":  db.ConflictError,
+	}
+	marshalNImportConflict2customerserviceᚋdbᚐImportConflict = map[db.ImportConflict]string{
+		db.ConflictSkip:   "SKIP",
+		db.ConflictUpdate: "UPDATE",
+		db.ConflictError:  "ERROR",
+	}
+)
+
+func (ec *executionContext) marshalNImportJob2ᚖcustomerserviceᚋdbᚐImportJob(ctx context.Context, sel ast.SelectionSet, v *db.ImportJob) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ImportJob(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportRowError2ᚕᚖcustomerserviceᚋdbᚐRowErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.RowError) graphql.Marshaler {
+	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportRowError2ᚖcustomerserviceᚋdbᚐRowError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportRowError2ᚖcustomerserviceᚋdbᚐRowError(ctx context.Context, sel ast.SelectionSet, v *db.RowError) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._ImportRowError(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNImportStatus2customerserviceᚋdbᚐImportStatus(ctx context.Context, v any) (db.ImportStatus, error) {
+	tmp, err := model.UnmarshalString(v)
+	res := unmarshalNImportStatus2customerserviceᚋdbᚐImportStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportStatus2customerserviceᚋdbᚐImportStatus(ctx context.Context, sel ast.SelectionSet, v db.ImportStatus) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalString(marshalNImportStatus2customerserviceᚋdbᚐImportStatus[v])
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+var (
+	unmarshalNImportStatus2customerserviceᚋdbᚐImportStatus = map[string]db.ImportStatus{
+		"RUNNING":   db.ImportRunning,
+		"SUCCEEDED": db.ImportSucceeded,
+		"FAILED":    db.ImportFailed,
+	}
+	marshalNImportStatus2customerserviceᚋdbᚐImportStatus = map[db.ImportStatus]string{
+		db.ImportRunning:   "RUNNING",
+		db.ImportSucceeded: "SUCCEEDED",
+		db.ImportFailed:    "FAILED",
+	}
+)
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := model.UnmarshalInt(ctx, v)
@@ -21360,6 +23147,22 @@ func (ec *executionContext) unmarshalNUpdateMeInput2customerserviceᚋgraphᚋmo
 func (ec *executionContext) unmarshalNUpdateWebhookInput2customerserviceᚋgraphᚋmodelᚐUpdateWebhookInput(ctx context.Context, v any) (model.UpdateWebhookInput, error) {
 	res, err := ec.unmarshalInputUpdateWebhookInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNWebhook2ᚕᚖcustomerserviceᚋdbᚐWebhookᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Webhook) graphql.Marshaler {
@@ -21705,6 +23508,22 @@ func (ec *executionContext) unmarshalOCustomerMergeChoices2ᚖcustomerserviceᚋ
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOErrorCode2ᚖcustomerserviceᚋgraphᚋmodelᚐErrorCode(ctx context.Context, v any) (*model.ErrorCode, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.ErrorCode)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOErrorCode2ᚖcustomerserviceᚋgraphᚋmodelᚐErrorCode(ctx context.Context, sel ast.SelectionSet, v *model.ErrorCode) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOEventFilter2ᚖcustomerserviceᚋdbᚐEventFilter(ctx context.Context, v any) (*db.EventFilter, error) {
 	if v == nil {
 		return nil, nil
@@ -21764,6 +23583,46 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	_ = ctx
 	res := model.MarshalID(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOImportConflict2ᚖcustomerserviceᚋdbᚐImportConflict(ctx context.Context, v any) (*db.ImportConflict, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := model.UnmarshalString(v)
+	res := unmarshalOImportConflict2ᚖcustomerserviceᚋdbᚐImportConflict[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOImportConflict2ᚖcustomerserviceᚋdbᚐImportConflict(ctx context.Context, sel ast.SelectionSet, v *db.ImportConflict) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalString(marshalOImportConflict2ᚖcustomerserviceᚋdbᚐImportConflict[*v])
+	return res
+}
+
+var (
+	unmarshalOImportConflict2ᚖcustomerserviceᚋdbᚐImportConflict = map[string]db.ImportConflict{
+		"SKIP":   db.ConflictSkip,
+		"UPDATE": db.ConflictUpdate,
+		"ERROR":  db.ConflictError,
+	}
+	marshalOImportConflict2ᚖcustomerserviceᚋdbᚐImportConflict = map[db.ImportConflict]string{
+		db.ConflictSkip:   "SKIP",
+		db.ConflictUpdate: "UPDATE",
+		db.ConflictError:  "ERROR",
+	}
+)
+
+func (ec *executionContext) unmarshalOImportOptions2ᚖcustomerserviceᚋgraphᚋmodelᚐImportOptions(ctx context.Context, v any) (*model.ImportOptions, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputImportOptions(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {

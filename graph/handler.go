@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"customerservice/auth"
+	"customerservice/bulk"
 	"customerservice/db"
 	"customerservice/errcode"
 	"customerservice/lifecycle"
@@ -57,6 +58,12 @@ type Options struct {
 	// Sockets bound the WebSocket connections; DefaultSocketLimits when
 	// zero.
 	Sockets SocketLimits
+	// Bulk runs customer imports and exports; without one, a service on
+	// the pool without export links (export_customers fails INTERNAL).
+	Bulk *bulk.Service
+	// MaxUpload bounds a file upload (import_customers);
+	// DefaultMaxUpload when 0.
+	MaxUpload int64
 	// OnSockets, when not nil, is told how many WebSocket connections are
 	// open whenever that changes (the server makes room for their memory).
 	OnSockets func(open int)
@@ -79,6 +86,12 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	if opts.Lifecycle == nil {
 		opts.Lifecycle = &lifecycle.Service{DB: pool}
 	}
+	if opts.Bulk == nil {
+		opts.Bulk = &bulk.Service{DB: pool, Logger: opts.Logger}
+	}
+	if opts.MaxUpload == 0 {
+		opts.MaxUpload = DefaultMaxUpload
+	}
 	if opts.LoaderWait == 0 {
 		opts.LoaderWait = DefaultLoaderWait
 	}
@@ -92,7 +105,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	schema := NewExecutableSchema(Config{
 		Schema: servedSchema(),
 		Resolvers: &Resolver{DB: pool, Auth: opts.Auth, Ordering: &ordering.Service{DB: pool}, Webhooks: opts.Webhooks,
-			Lifecycle: opts.Lifecycle, Hub: opts.Hub, present: present},
+			Lifecycle: opts.Lifecycle, Bulk: opts.Bulk, Hub: opts.Hub, present: present},
 		Directives: DirectiveRoot{Auth: authDirective},
 		Complexity: listComplexity(),
 	})
@@ -101,6 +114,9 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	// link or an image tag could otherwise trigger.
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
+	// File uploads (import_customers), which httpserver bounds: files
+	// above 1 MiB are spooled to disk, not held in memory.
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: opts.MaxUpload, MaxMemory: 1 << 20})
 	sockets := newSockets(opts.Sockets, opts.Auth, opts.Hub, opts.Logger)
 	sockets.onOpen = opts.OnSockets
 	srv.AddTransport(wsTransport{sockets.transport()})

@@ -59,6 +59,7 @@ func TestEveryRelationPathIsPrefetched(t *testing.T) {
 		"CustomerGroup": ids.CustomerGroups.Items[0].ID,
 		"Order":         ids.Orders.Items[0].ID,
 		"Webhook":       hooks[0],
+		"ImportJob":     importJobForWalk(t, a),
 	}
 	var two []string
 	a.pool.Select(&two, `SELECT id FROM customer WHERE deleted_at IS NULL ORDER BY created_at, id LIMIT 2`)
@@ -100,6 +101,22 @@ func TestEveryRelationPathIsPrefetched(t *testing.T) {
 	if walked < 100 {
 		t.Errorf("walked %d paths: the walk no longer follows the schema's relations", walked)
 	}
+}
+
+// importJobForWalk records an import job with a row error, for the walk
+// to read.
+func importJobForWalk(t *testing.T, a *api) string {
+	t.Helper()
+	job, err := db.CreateImportJob(context.Background(), a.pool, db.ImportJob{FileSha256: strings.Repeat("0", 64),
+		Format: db.FormatCSV, OnConflict: db.ConflictSkip, BatchSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job.Status, job.Errors = db.ImportFailed, db.RowErrors{{Line: 2, Column: "email", Code: "INVALID_DATA", Message: "bad"}}
+	if err := db.FinishImportJob(context.Background(), a.pool, job); err != nil {
+		t.Fatal(err)
+	}
+	return job.ID
 }
 
 // path is the selection that follows one path of relations from a field,

@@ -13,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"customerservice/auth"
+	"customerservice/bulk"
 	"customerservice/db"
 	"customerservice/lifecycle"
 	"customerservice/live"
@@ -28,6 +29,8 @@ type Resolver struct {
 	Webhooks *webhooks.Service
 	// Lifecycle runs merges, exports, erasures and account deletions.
 	Lifecycle *lifecycle.Service
+	// Bulk imports and exports customers.
+	Bulk *bulk.Service
 	// Hub serves the subscriptions; none are served when nil.
 	Hub *live.Hub
 	// present is the error presenter, for the errors that end a

@@ -10,6 +10,8 @@ import (
 	"customerservice/db"
 	"customerservice/graph/model"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // Customer is the resolver for the customer field.
@@ -109,6 +111,21 @@ func (r *customerListResolver) Count(ctx context.Context, obj *model.CustomerLis
 // AmountSpent is the resolver for the amount_spent field.
 func (r *customerStatsResolver) AmountSpent(ctx context.Context, obj *db.CustomerStats, currencyCode string) (int, error) {
 	return amountSpent(obj, currencyCode)
+}
+
+// Errors is the resolver for the errors field.
+func (r *importJobResolver) Errors(ctx context.Context, obj *db.ImportJob) ([]*db.RowError, error) {
+	return rowErrors(obj), nil
+}
+
+// ErrorCode is the resolver for the error_code field.
+func (r *importJobResolver) ErrorCode(ctx context.Context, obj *db.ImportJob) (*model.ErrorCode, error) {
+	return importErrorCode(obj), nil
+}
+
+// Code is the resolver for the code field.
+func (r *importRowErrorResolver) Code(ctx context.Context, obj *db.RowError) (model.ErrorCode, error) {
+	return model.ErrorCode(obj.Code), nil
 }
 
 // Register is the resolver for the register field.
@@ -360,6 +377,16 @@ func (r *mutationResolver) ClaimGuestOrders(ctx context.Context, preview *bool, 
 	return r.claimGuestOrders(ctx, preview != nil && *preview, includeAddresses != nil && *includeAddresses)
 }
 
+// ImportCustomers is the resolver for the import_customers field.
+func (r *mutationResolver) ImportCustomers(ctx context.Context, file graphql.Upload, options *model.ImportOptions) (*db.ImportJob, error) {
+	return r.importCustomers(ctx, file, options)
+}
+
+// ExportCustomers is the resolver for the export_customers field.
+func (r *mutationResolver) ExportCustomers(ctx context.Context, filter *db.CustomerFilter, format db.FileFormat, withDeleted *bool) (*model.ExportLink, error) {
+	return r.exportCustomers(filter, format, withDeleted)
+}
+
 // Customer is the resolver for the customer field.
 func (r *orderResolver) Customer(ctx context.Context, obj *db.Order) (*db.Customer, error) {
 	return load(ctx, loadersFrom(ctx).CustomerByID, obj.CustomerID)
@@ -470,6 +497,11 @@ func (r *queryResolver) MyAccountDeletion(ctx context.Context) (*db.AccountDelet
 	return r.myAccountDeletion(ctx)
 }
 
+// ImportJob is the resolver for the import_job field.
+func (r *queryResolver) ImportJob(ctx context.Context, id string) (*db.ImportJob, error) {
+	return db.ImportJobByID(ctx, r.conn(ctx), id)
+}
+
 // ActorType is the resolver for the actor_type field.
 func (r *sessionResolver) ActorType(ctx context.Context, obj *db.Session) (model.ActorType, error) {
 	return sessionActorType(obj), nil
@@ -523,6 +555,12 @@ func (r *Resolver) CustomerList() CustomerListResolver { return &customerListRes
 // CustomerStats returns CustomerStatsResolver implementation.
 func (r *Resolver) CustomerStats() CustomerStatsResolver { return &customerStatsResolver{r} }
 
+// ImportJob returns ImportJobResolver implementation.
+func (r *Resolver) ImportJob() ImportJobResolver { return &importJobResolver{r} }
+
+// ImportRowError returns ImportRowErrorResolver implementation.
+func (r *Resolver) ImportRowError() ImportRowErrorResolver { return &importRowErrorResolver{r} }
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -555,6 +593,8 @@ type (
 	customerGroupListResolver struct{ *Resolver }
 	customerListResolver      struct{ *Resolver }
 	customerStatsResolver     struct{ *Resolver }
+	importJobResolver         struct{ *Resolver }
+	importRowErrorResolver    struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
 	orderResolver             struct{ *Resolver }
 	orderListResolver         struct{ *Resolver }

@@ -71,6 +71,13 @@ type Config struct {
 	SchemaSDL []byte
 	// MaxBody bounds request bodies (DefaultMaxBody when 0).
 	MaxBody int64
+	// MaxUpload bounds multipart requests (file uploads, for
+	// import_customers), which are streamed to the GraphQL handler rather
+	// than read here; 0 refuses them.
+	MaxUpload int64
+	// Exports serves GET /exports/{token}, export downloads (bulk); none
+	// when nil.
+	Exports http.Handler
 	// RequestTimeout bounds a request, its SQL included
 	// (DefaultRequestTimeout when 0).
 	RequestTimeout time.Duration
@@ -123,6 +130,20 @@ func New(cfg Config) *Server {
 	graphql := observe.Middleware(cfg.Logger, metrics, cfg.Tracing)(
 		s.recoverPanics(s.cors(s.guard(s.deadline(s.consistent(s.idempotent(s.clientAddr(cfg.GraphQL))))))))
 	mux.Handle("/graphql", graphql)
+	if cfg.Exports != nil {
+		// Not behind the request deadline: a download of a million
+		// customers takes longer, and bounds itself.
+		exports := observe.Middleware(cfg.Logger, metrics, cfg.Tracing)(s.recoverPanics(cfg.Exports))
+		mux.HandleFunc("GET /exports/{token}", func(w http.ResponseWriter, r *http.Request) {
+			// The token is a download's authority: logs and spans show
+			// the path without it. (PathValue still has it.)
+			masked := *r
+			u := *r.URL
+			u.Path, u.RawPath = "/exports/-", ""
+			masked.URL = &u
+			exports.ServeHTTP(w, &masked)
+		})
+	}
 	if !cfg.Production && cfg.SchemaSDL != nil {
 		mux.HandleFunc("GET /graphql/schema.graphql", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -200,7 +221,12 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			writeError(w, r, http.StatusMethodNotAllowed, errcode.InvalidData, "use POST with a JSON body, or GET for queries")
 			return
 		}
-		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err == nil && mt == "multipart/form-data" && s.cfg.MaxUpload > 0 {
+			s.upload(next, w, r)
+			return
+		}
+		if err != nil || mt != "application/json" {
 			writeError(w, r, http.StatusUnsupportedMediaType, errcode.InvalidData, "POST bodies must be application/json")
 			return
 		}
@@ -250,6 +276,28 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// upload admits a multipart request (the GraphQL multipart request
+// specification: a file upload) of at most MaxUpload bytes, which gqlgen's
+// transport then streams to a temporary file. It must say its length:
+// gqlgen reads a body of unknown length into memory.
+func (s *Server) upload(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.ContentLength < 0:
+		writeError(w, r, http.StatusLengthRequired, errcode.InvalidData, "an upload must have a Content-Length")
+		return
+	case r.ContentLength > s.cfg.MaxUpload:
+		writeError(w, r, http.StatusRequestEntityTooLarge, errcode.PayloadTooLarge,
+			fmt.Sprintf("the upload is larger than %d bytes (IMPORT_MAX_BYTES)", s.cfg.MaxUpload))
+		return
+	case r.Header.Get("Idempotency-Key") != "":
+		writeError(w, r, http.StatusBadRequest, errcode.InvalidData,
+			"Idempotency-Key is not taken with uploads: sending the same file again resumes its import instead")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)
+	next.ServeHTTP(w, r)
 }
 
 // withPersistedID returns a request body that names a persisted document
@@ -322,7 +370,15 @@ func (s *Server) deadline(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		timeout := s.cfg.RequestTimeout
+		if s.cfg.MaxUpload > 0 && isUpload(r) {
+			// A file upload takes the time its bytes take to arrive, past
+			// the server's read timeout too.
+			timeout = max(timeout, UploadTimeout)
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout + time.Minute))
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		rec := &recorder{header: http.Header{}, status: http.StatusOK}
 		finished := make(chan any, 1)
@@ -330,7 +386,7 @@ func (s *Server) deadline(next http.Handler) http.Handler {
 			defer func() { finished <- recover() }()
 			next.ServeHTTP(rec, r.WithContext(ctx))
 		}()
-		t := time.NewTimer(s.cfg.RequestTimeout + answerGrace)
+		t := time.NewTimer(timeout + answerGrace)
 		defer t.Stop()
 		select {
 		case p := <-finished:
@@ -344,6 +400,17 @@ func (s *Server) deadline(next http.Handler) http.Handler {
 			writeError(w, r, http.StatusServiceUnavailable, errcode.Timeout, "The request ran past its deadline and was stopped")
 		}
 	})
+}
+
+// UploadTimeout bounds a file upload's request, in place of the request
+// deadline: the upload arrives, is spooled and its header checked, and the
+// import goes on in the background.
+const UploadTimeout = 10 * time.Minute
+
+// isUpload reports whether r is a multipart POST, a file upload.
+func isUpload(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return r.Method == http.MethodPost && err == nil && mt == "multipart/form-data"
 }
 
 // isWebSocket reports whether r asks to upgrade to a WebSocket: a GET with

@@ -197,6 +197,13 @@ type EventPage struct {
 	Next *string `json:"next,omitempty"`
 }
 
+// Added: where to download an export; the link needs no token, and works until expires_at
+type ExportLink struct {
+	// a path on this server: GET it (curl -o customers.csv http://host:8080/exports/...)
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
 // Added: the guest orders of a signed-in customer's verified email, found (preview) or claimed
 type GuestOrderClaim struct {
 	// true for a preview: nothing moved
@@ -209,6 +216,15 @@ type GuestOrderClaim struct {
 	AddressIds []string `json:"address_ids"`
 	// pending transfers of those orders, canceled by the claim
 	CanceledTransferIds []string `json:"canceled_transfer_ids"`
+}
+
+// Added
+type ImportOptions struct {
+	// check every row and count what a real run would do; nothing is written
+	DryRun     graphql.Omittable[*bool]              `json:"dry_run,omitempty"`
+	OnConflict graphql.Omittable[*db.ImportConflict] `json:"on_conflict,omitempty"`
+	// create the groups the file names that do not exist (else such a row is NOT_FOUND)
+	CreateGroups graphql.Omittable[*bool] `json:"create_groups,omitempty"`
 }
 
 type LineItemInput struct {
@@ -374,6 +390,14 @@ const (
 	ErrorCodePersistedQueryNotFound ErrorCode = "PERSISTED_QUERY_NOT_FOUND"
 	// Added: the server runs only the operations of its manifest (PERSISTED_OPERATIONS), and this is not one
 	ErrorCodePersistedQueryNotInList ErrorCode = "PERSISTED_QUERY_NOT_IN_LIST"
+	// Added: the import file is not UTF-8 text
+	ErrorCodeFileNotUTF8 ErrorCode = "FILE_NOT_UTF8"
+	// Added: the import file has no header line (CSV), or nothing at all
+	ErrorCodeFileHeaderMissing ErrorCode = "FILE_HEADER_MISSING"
+	// Added: the import file has a column (CSV) or key (JSON Lines) the import does not know
+	ErrorCodeFileUnknownColumn ErrorCode = "FILE_UNKNOWN_COLUMN"
+	// Added: the import file is not well-formed CSV or JSON Lines (a quote left open, a line that is not a JSON object)
+	ErrorCodeFileMalformed ErrorCode = "FILE_MALFORMED"
 )
 
 var AllErrorCode = []ErrorCode{
@@ -398,11 +422,15 @@ var AllErrorCode = []ErrorCode{
 	ErrorCodeCancelled,
 	ErrorCodePersistedQueryNotFound,
 	ErrorCodePersistedQueryNotInList,
+	ErrorCodeFileNotUTF8,
+	ErrorCodeFileHeaderMissing,
+	ErrorCodeFileUnknownColumn,
+	ErrorCodeFileMalformed,
 }
 
 func (e ErrorCode) IsValid() bool {
 	switch e {
-	case ErrorCodeInvalidData, ErrorCodeNotFound, ErrorCodeDuplicateError, ErrorCodeUnauthorized, ErrorCodeNotAllowed, ErrorCodeConflict, ErrorCodeInternal, ErrorCodeQueryTooDeep, ErrorCodeTooManyAliases, ErrorCodeQueryTooLarge, ErrorCodeQueryTooComplex, ErrorCodeBatchNotSupported, ErrorCodePayloadTooLarge, ErrorCodeTimeout, ErrorCodeServiceUnavailable, ErrorCodeTooManyErrors, ErrorCodeRateLimited, ErrorCodeIntrospectionDisabled, ErrorCodeCancelled, ErrorCodePersistedQueryNotFound, ErrorCodePersistedQueryNotInList:
+	case ErrorCodeInvalidData, ErrorCodeNotFound, ErrorCodeDuplicateError, ErrorCodeUnauthorized, ErrorCodeNotAllowed, ErrorCodeConflict, ErrorCodeInternal, ErrorCodeQueryTooDeep, ErrorCodeTooManyAliases, ErrorCodeQueryTooLarge, ErrorCodeQueryTooComplex, ErrorCodeBatchNotSupported, ErrorCodePayloadTooLarge, ErrorCodeTimeout, ErrorCodeServiceUnavailable, ErrorCodeTooManyErrors, ErrorCodeRateLimited, ErrorCodeIntrospectionDisabled, ErrorCodeCancelled, ErrorCodePersistedQueryNotFound, ErrorCodePersistedQueryNotInList, ErrorCodeFileNotUTF8, ErrorCodeFileHeaderMissing, ErrorCodeFileUnknownColumn, ErrorCodeFileMalformed:
 		return true
 	}
 	return false

@@ -18,7 +18,7 @@ import (
 )
 
 // MaxMetadataSize bounds a metadata object, encoded as JSON.
-const MaxMetadataSize = 16 << 10
+const MaxMetadataSize = db.MaxMetadataSize
 
 // MarshalJSONObject writes the JSON scalar, numbers digit for digit as they
 // were stored.
@@ -53,18 +53,7 @@ func UnmarshalJSONObject(ctx context.Context, v any) (db.JSONObject, error) {
 			m = exact
 		}
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, errcode.Invalid(field, "%s must be a JSON object", field)
-	}
-	// jsonb cannot hold NUL characters; json.Marshal writes them as \u0000.
-	if strings.Contains(string(b), `\u0000`) {
-		return nil, errcode.Invalid(field, "%s must not contain NUL characters", field)
-	}
-	if len(b) > MaxMetadataSize {
-		return nil, errcode.Invalid(field, "%s must be at most %d KiB of JSON, got %d bytes", field, MaxMetadataSize>>10, len(b))
-	}
-	return db.JSONObject(m), nil
+	return db.CleanMetadata(field, m)
 }
 
 // MarshalInt writes the Int scalar. Outputs are written whatever their
