@@ -18,7 +18,9 @@ func TestGracefulShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg := testConfig(dbtest.URL(t), t.TempDir())
-	cfg.drainDelay = 300 * time.Millisecond
+	// Long enough that /readyz is asked while draining on a loaded
+	// machine; the listener closes after it.
+	cfg.drainDelay = 2 * time.Second
 	a, err := newApp(ctx, cfg, quietLogger())
 	if err != nil {
 		t.Fatal(err)
@@ -50,9 +52,14 @@ func TestGracefulShutdown(t *testing.T) {
 		<-started
 	}
 	cancel() // as SIGTERM does
-	time.Sleep(50 * time.Millisecond)
-	if s := c.status("/readyz"); s != http.StatusServiceUnavailable {
-		t.Errorf("/readyz while draining = %d, want 503", s)
+	ready := 0
+	for deadline := time.Now().Add(1500 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if ready = c.status("/readyz"); ready == http.StatusServiceUnavailable {
+			break
+		}
+	}
+	if ready != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while draining = %d, want 503", ready)
 	}
 	wg.Wait()
 	if err := <-served; err != nil {
