@@ -13,7 +13,9 @@ const ExportFormat = "customerservice.customer-export/1"
 
 // customerExportQ builds the whole document in one statement, each part
 // with its columns named: what a secret column holds (password and token
-// hashes, the token generation, outbox tokens) is never selected.
+// hashes, the token generation, refresh tokens, outbox tokens) is never
+// selected. A session is listed with where and when it was used; its
+// refresh tokens are not.
 const customerExportQ = `WITH
 	c AS (SELECT c.id, c.email, c.first_name, c.last_name, c.phone, c.company_name, c.has_account, c.metadata,
 			c.created_by, c.created_at, c.updated_at, c.deleted_at FROM customer c WHERE c.id = $1),
@@ -27,6 +29,11 @@ SELECT jsonb_build_object(
 	'identity', (SELECT jsonb_build_object('id', ident.id, 'email', ident.email, 'provider', 'emailpass',
 			'also_admin_user', ident.user_id IS NOT NULL, 'created_at', ident.created_at, 'updated_at', ident.updated_at)
 		FROM ident),
+	'sessions', coalesce((SELECT jsonb_agg(jsonb_build_object('id', se.id, 'actor_type', se.actor_type,
+			'user_agent', se.user_agent, 'client_address', se.client_address, 'created_at', se.created_at,
+			'last_used_at', se.last_used_at, 'expires_at', se.expires_at, 'revoked_at', se.revoked_at,
+			'revoked_reason', se.revoked_reason) ORDER BY se.created_at, se.id)
+		FROM auth_session se WHERE se.auth_identity_id IN (SELECT id FROM ident) AND se.actor_type = 'customer'), '[]'),
 	'addresses', coalesce((SELECT jsonb_agg(jsonb_build_object('id', a.id, 'address_name', a.address_name,
 			'is_default_shipping', a.is_default_shipping, 'is_default_billing', a.is_default_billing, 'company', a.company,
 			'first_name', a.first_name, 'last_name', a.last_name, 'address_1', a.address_1, 'address_2', a.address_2,

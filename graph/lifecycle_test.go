@@ -604,9 +604,18 @@ func TestExportCustomerData(t *testing.T) {
 			Template string         `json:"template"`
 			Data     map[string]any `json:"data"`
 		} `json:"notifications"`
+		Sessions []struct {
+			ID        string `json:"id"`
+			ActorType string `json:"actor_type"`
+		} `json:"sessions"`
 	}
 	if err := json.Unmarshal(doc, &got); err != nil {
 		t.Fatal(err)
+	}
+	// The session sign-up started, without its refresh tokens.
+	if len(got.Sessions) != 1 || !strings.HasPrefix(got.Sessions[0].ID, "sess_") || got.Sessions[0].ActorType != "customer" ||
+		strings.Contains(string(doc), "refresh") {
+		t.Errorf("the export's sessions: %+v", got.Sessions)
 	}
 	if got.Format == "" || got.Customer.ID != id || got.Customer.FirstName != "Ada" || got.Customer.Phone != "+44 20 7946 0000" ||
 		got.Identity.Email != "ada@example.com" || len(got.Addresses) != 1 || got.Addresses[0].City != "London" ||
