@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,8 +19,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"customerservice/auth"
-	"customerservice/db"
 	"customerservice/db/dbtest"
 )
 
@@ -132,23 +129,7 @@ func TestKillDuringKeyedWrites(t *testing.T) {
 	server := startServer(t, env...)
 	defer func() { server.cmd.Process.Kill(); server.cmd.Wait() }()
 
-	ctx := context.Background()
-	pool, err := db.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	svc, err := authService(config{tokenSecret: secret, tokenTTL: time.Hour}, pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.CreateUser(ctx, "ops@example.com", "ops password", nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := svc.Login(ctx, auth.User, "ops@example.com", "ops password")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, admin := adminOn(t, url, secret)
 
 	var (
 		mu       sync.Mutex

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"customerservice/auth"
 	"customerservice/db"
 	"customerservice/db/dbtest"
@@ -40,6 +42,31 @@ func startInstances(t *testing.T, n int, env ...string) *instances {
 		}
 	})
 	return in
+}
+
+// adminOn opens a pool on the database at url, closed with the test, and
+// creates an admin user there whose token the servers signing with secret
+// accept.
+func adminOn(t *testing.T, url, secret string) (*sqlx.DB, auth.Token) {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := db.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	svc, err := authService(config{tokenSecret: secret, tokenTTL: time.Hour}, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateUser(ctx, "ops@example.com", "ops password", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := svc.Login(ctx, auth.User, "ops@example.com", "ops password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool, admin
 }
 
 // gqlAnswer is a GraphQL answer with its errors' codes.
@@ -131,22 +158,7 @@ func TestThreeInstancesKeepEveryGuarantee(t *testing.T) {
 	in := startInstances(t, 3, "DATABASE_URL="+url, "DATA_DIR="+t.TempDir(), "TOKEN_SECRET="+secret, "DEMO_CUSTOMERS=0")
 
 	ctx := context.Background()
-	pool, err := db.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	svc, err := authService(config{tokenSecret: secret, tokenTTL: time.Hour}, pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.CreateUser(ctx, "ops@example.com", "ops password", nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := svc.Login(ctx, auth.User, "ops@example.com", "ops password")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, admin := adminOn(t, url, secret)
 	const contenders = 30
 
 	t.Run("email uniqueness", func(t *testing.T) {

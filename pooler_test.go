@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"customerservice/auth"
-	"customerservice/db"
 	"customerservice/db/dbtest"
 	"customerservice/gqlws"
 )
@@ -129,22 +127,7 @@ func TestBehindPgBouncer(t *testing.T) {
 	in := startInstances(t, 1, append(common, "DATABASE_URL="+pooled, "DATABASE_DIRECT_URL="+direct, "DATABASE_POOLER=transaction")...)
 
 	ctx := context.Background()
-	pool, err := db.Open(ctx, direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	svc, err := authService(config{tokenSecret: secret, tokenTTL: time.Hour}, pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.CreateUser(ctx, "ops@example.com", "ops password", nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := svc.Login(ctx, auth.User, "ops@example.com", "ops password")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, admin := adminOn(t, direct, secret)
 
 	// A subscription, whose events come through the direct connection's
 	// LISTEN.

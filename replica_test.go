@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"customerservice/auth"
 	"customerservice/db"
 	"customerservice/db/localpg"
 )
@@ -51,27 +50,12 @@ func TestReadReplica(t *testing.T) {
 	defer func() { server.cmd.Process.Signal(syscall.SIGTERM); server.cmd.Wait() }()
 
 	ctx := context.Background()
-	pool, err := db.Open(ctx, primary.URL("customerservice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	_, admin := adminOn(t, primary.URL("customerservice"), secret)
 	onStandby, err := db.Open(ctx, standby.URL("customerservice"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer onStandby.Close()
-	svc, err := authService(config{tokenSecret: secret, tokenTTL: time.Hour}, pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.CreateUser(ctx, "ops@example.com", "ops password", nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := svc.Login(ctx, auth.User, "ops@example.com", "ops password")
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	send := func(query string, vars map[string]any, token string) (body, answered string) {
