@@ -126,20 +126,20 @@ func (c *conds) add(cond string, args ...any) {
 }
 
 func (c *conds) timeRange(column string, r *TimeRange) {
-	if r == nil {
-		return
+	if r != nil {
+		bounds(c, column, r.Gt, r.Gte, r.Lt, r.Lte)
 	}
-	if r.Gt != nil {
-		c.add(column+" > ?", *r.Gt)
-	}
-	if r.Gte != nil {
-		c.add(column+" >= ?", *r.Gte)
-	}
-	if r.Lt != nil {
-		c.add(column+" < ?", *r.Lt)
-	}
-	if r.Lte != nil {
-		c.add(column+" <= ?", *r.Lte)
+}
+
+// bounds adds a range's bounds on column; a nil bound is open.
+func bounds[T any](c *conds, column string, gt, gte, lt, lte *T) {
+	for _, b := range []struct {
+		op    string
+		value *T
+	}{{">", gt}, {">=", gte}, {"<", lt}, {"<=", lte}} {
+		if b.value != nil {
+			c.add(column+" "+b.op+" ?", *b.value)
+		}
 	}
 }
 
@@ -152,20 +152,8 @@ type IntRange struct {
 }
 
 func (c *conds) intRange(column string, r *IntRange) {
-	if r == nil {
-		return
-	}
-	if r.Gt != nil {
-		c.add(column+" > ?", *r.Gt)
-	}
-	if r.Gte != nil {
-		c.add(column+" >= ?", *r.Gte)
-	}
-	if r.Lt != nil {
-		c.add(column+" < ?", *r.Lt)
-	}
-	if r.Lte != nil {
-		c.add(column+" <= ?", *r.Lte)
+	if r != nil {
+		bounds(c, column, r.Gt, r.Gte, r.Lt, r.Lte)
 	}
 }
 
