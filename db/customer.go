@@ -285,6 +285,7 @@ func ListCustomers(ctx context.Context, q sqlx.QueryerContext, f CustomerFilter,
 	if err != nil {
 		return nil, err
 	}
+	p.keyset(&c, "c")
 	join := p.Sort.join()
 	if stats {
 		join = statsJoin

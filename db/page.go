@@ -23,6 +23,9 @@ type Page struct {
 	Limit  int
 	Offset int
 	Sort   Sort
+	// After, when set, starts the page after that row instead of at
+	// Offset (see Keyset).
+	After *Keyset
 }
 
 // Sort orders a list by one whitelisted column, then by id in the same

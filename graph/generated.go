@@ -162,10 +162,11 @@ type ComplexityRoot struct {
 	}
 
 	CustomerList struct {
-		Count  func(childComplexity int) int
-		Items  func(childComplexity int) int
-		Limit  func(childComplexity int) int
-		Offset func(childComplexity int) int
+		Count    func(childComplexity int) int
+		Items    func(childComplexity int) int
+		Limit    func(childComplexity int) int
+		Offset   func(childComplexity int) int
+		PageInfo func(childComplexity int) int
 	}
 
 	CustomerMerge struct {
@@ -399,13 +400,18 @@ type ComplexityRoot struct {
 		SentTo    func(childComplexity int) int
 	}
 
+	PageInfo struct {
+		EndCursor   func(childComplexity int) int
+		HasNextPage func(childComplexity int) int
+	}
+
 	Query struct {
 		Customer             func(childComplexity int, id string) int
 		CustomerEvents       func(childComplexity int, filter *db.EventFilter, limit *int, after *string) int
 		CustomerGroup        func(childComplexity int, id string) int
 		CustomerGroups       func(childComplexity int, filter *db.CustomerGroupFilter, limit *int, offset *int, order *string) int
 		CustomerMergePreview func(childComplexity int, sourceID string, targetID string, overrides *model.CustomerMergeChoices, giveUpIdentity *model.MergeSide) int
-		Customers            func(childComplexity int, filter *db.CustomerFilter, limit *int, offset *int, order *string, withDeleted *bool) int
+		Customers            func(childComplexity int, filter *db.CustomerFilter, limit *int, offset *int, order *string, withDeleted *bool, after *string) int
 		ExportCustomerData   func(childComplexity int, id string) int
 		ExportMyData         func(childComplexity int) int
 		ImportJob            func(childComplexity int, id string) int
@@ -511,6 +517,8 @@ type CustomerGroupListResolver interface {
 type CustomerListResolver interface {
 	Items(ctx context.Context, obj *model.CustomerList) ([]*db.Customer, error)
 	Count(ctx context.Context, obj *model.CustomerList) (int, error)
+
+	PageInfo(ctx context.Context, obj *model.CustomerList) (*model.PageInfo, error)
 }
 type CustomerStatsResolver interface {
 	AmountSpent(ctx context.Context, obj *db.CustomerStats, currencyCode string) (int, error)
@@ -580,7 +588,7 @@ type OrderListResolver interface {
 }
 type QueryResolver interface {
 	Customer(ctx context.Context, id string) (*db.Customer, error)
-	Customers(ctx context.Context, filter *db.CustomerFilter, limit *int, offset *int, order *string, withDeleted *bool) (*model.CustomerList, error)
+	Customers(ctx context.Context, filter *db.CustomerFilter, limit *int, offset *int, order *string, withDeleted *bool, after *string) (*model.CustomerList, error)
 	CustomerGroup(ctx context.Context, id string) (*db.CustomerGroup, error)
 	CustomerGroups(ctx context.Context, filter *db.CustomerGroupFilter, limit *int, offset *int, order *string) (*model.CustomerGroupList, error)
 	Orders(ctx context.Context, filter *db.OrderFilter, limit *int, offset *int, order *string) (*model.OrderList, error)
@@ -1141,6 +1149,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CustomerList.Offset(childComplexity), true
+	case "CustomerList.page_info":
+		if e.ComplexityRoot.CustomerList.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerList.PageInfo(childComplexity), true
 
 	case "CustomerMerge.addresses":
 		if e.ComplexityRoot.CustomerMerge.Addresses == nil {
@@ -2398,6 +2412,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OrderTransferRequest.SentTo(childComplexity), true
 
+	case "PageInfo.end_cursor":
+		if e.ComplexityRoot.PageInfo.EndCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.EndCursor(childComplexity), true
+	case "PageInfo.has_next_page":
+		if e.ComplexityRoot.PageInfo.HasNextPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+
 	case "Query.customer":
 		if e.ComplexityRoot.Query.Customer == nil {
 			break
@@ -2463,7 +2490,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Customers(childComplexity, args["filter"].(*db.CustomerFilter), args["limit"].(*int), args["offset"].(*int), args["order"].(*string), args["with_deleted"].(*bool)), true
+		return e.ComplexityRoot.Query.Customers(childComplexity, args["filter"].(*db.CustomerFilter), args["limit"].(*int), args["offset"].(*int), args["order"].(*string), args["with_deleted"].(*bool), args["after"].(*string)), true
 	case "Query.export_customer_data":
 		if e.ComplexityRoot.Query.ExportCustomerData == nil {
 			break
@@ -3154,6 +3181,16 @@ type CustomerList {
   count: Int!
   offset: Int!
   limit: Int!
+  "Added: where this page ends, for the next (cursor pagination; see customers' after)"
+  page_info: PageInfo!
+}
+
+"Added: where a page ends"
+type PageInfo {
+  "the cursor of the page's last row, to send as after for the next page; null for an empty page, and for lists that do not take after yet (a group's members)"
+  end_cursor: String
+  "whether rows follow this page"
+  has_next_page: Boolean!
 }
 
 type CustomerGroupList {
@@ -3645,7 +3682,10 @@ input PlaceOrderInput {
 type Query {
   # Admin (USER actor)
   customer(id: ID!): Customer! @auth(actor: USER)
-  customers(filter: CustomerFilter, limit: Int = 20, offset: Int = 0, order: String = "-created_at", with_deleted: Boolean = false): CustomerList! @auth(actor: USER)
+  """
+  offset: rows skipped, which the database reads and drops: page 40,000 of 25 reads a million rows. after (Added): the page_info.end_cursor of the page before, for orders created_at, updated_at and email (- in front or not): every page then costs what the first costs. Send one or the other.
+  """
+  customers(filter: CustomerFilter, limit: Int = 20, offset: Int = 0, order: String = "-created_at", with_deleted: Boolean = false, after: String): CustomerList! @auth(actor: USER)
   customer_group(id: ID!): CustomerGroup! @auth(actor: USER)
   customer_groups(filter: CustomerGroupFilter, limit: Int = 20, offset: Int = 0, order: String = "-created_at"): CustomerGroupList! @auth(actor: USER)
   orders(filter: OrderFilter, limit: Int = 20, offset: Int = 0, order: String = "-created_at"): OrderList! @auth(actor: USER)
@@ -4270,6 +4310,8 @@ func (ec *executionContext) childFields_CustomerList(ctx context.Context, field 
 		return ec.fieldContext_CustomerList_offset(ctx, field)
 	case "limit":
 		return ec.fieldContext_CustomerList_limit(ctx, field)
+	case "page_info":
+		return ec.fieldContext_CustomerList_page_info(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustomerList", field.Name)
 }
@@ -4636,6 +4678,16 @@ func (ec *executionContext) childFields_OrderTransferRequest(ctx context.Context
 		return ec.fieldContext_OrderTransferRequest_expires_at(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderTransferRequest", field.Name)
+}
+
+func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "end_cursor":
+		return ec.fieldContext_PageInfo_end_cursor(ctx, field)
+	case "has_next_page":
+		return ec.fieldContext_PageInfo_has_next_page(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
 func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5961,6 +6013,14 @@ func (ec *executionContext) field_Query_customers_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["with_deleted"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg5
 	return args, nil
 }
 
@@ -8303,6 +8363,38 @@ func (ec *executionContext) _CustomerList_limit(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_CustomerList_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CustomerList", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerList_page_info(ctx context.Context, field graphql.CollectedField, obj *model.CustomerList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerList_page_info(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CustomerList().PageInfo(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖcustomerserviceᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerList_page_info(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerList",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CustomerMerge_id(ctx context.Context, field graphql.CollectedField, obj *model.CustomerMerge) (ret graphql.Marshaler) {
@@ -13876,6 +13968,52 @@ func (ec *executionContext) fieldContext_OrderTransferRequest_expires_at(_ conte
 	return graphql.NewScalarFieldContext("OrderTransferRequest", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _PageInfo_end_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_end_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_end_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _PageInfo_has_next_page(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_has_next_page(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasNextPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_has_next_page(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
 func (ec *executionContext) _Query_customer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13948,7 +14086,7 @@ func (ec *executionContext) _Query_customers(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Customers(ctx, fc.Args["filter"].(*db.CustomerFilter), fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string), fc.Args["with_deleted"].(*bool))
+			return ec.Resolvers.Query().Customers(ctx, fc.Args["filter"].(*db.CustomerFilter), fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string), fc.Args["with_deleted"].(*bool), fc.Args["after"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -19259,6 +19397,44 @@ func (ec *executionContext) _CustomerList(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "page_info":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._CustomerList_page_info(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20937,6 +21113,49 @@ func (ec *executionContext) _OrderTransferRequest(ctx context.Context, sel ast.S
 			}
 		case "expires_at":
 			out.Values[i] = ec._OrderTransferRequest_expires_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var pageInfoImplementors = []string{"PageInfo"}
+
+func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PageInfo")
+		case "end_cursor":
+			out.Values[i] = ec._PageInfo_end_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "has_next_page":
+			out.Values[i] = ec._PageInfo_has_next_page(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -23040,6 +23259,16 @@ func (ec *executionContext) marshalNOrderTransferRequest2ᚖcustomerserviceᚋgr
 		return graphql.Null
 	}
 	return ec._OrderTransferRequest(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPageInfo2ᚖcustomerserviceᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._PageInfo(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNPlaceOrderInput2customerserviceᚋgraphᚋmodelᚐPlaceOrderInput(ctx context.Context, v any) (model.PlaceOrderInput, error) {

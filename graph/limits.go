@@ -80,7 +80,7 @@ func listCost(child int, limit *int) int {
 // listComplexity prices the paginated list fields by their limit.
 func listComplexity() ComplexityRoot {
 	var c ComplexityRoot
-	c.Query.Customers = func(child int, _ *db.CustomerFilter, limit, _ *int, _ *string, _ *bool) int {
+	c.Query.Customers = func(child int, _ *db.CustomerFilter, limit, _ *int, _ *string, _ *bool, _ *string) int {
 		return listCost(child, limit)
 	}
 	c.Query.CustomerGroups = func(child int, _ *db.CustomerGroupFilter, limit, _ *int, _ *string) int {

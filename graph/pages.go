@@ -4,6 +4,8 @@ package graph
 // the pages the list resolvers read.
 
 import (
+	"context"
+
 	"customerservice/db"
 	"customerservice/graph/model"
 )
@@ -27,9 +29,13 @@ func stringOr(p *string, def string) string {
 
 const defaultOrder = "-created_at"
 
-func customerList(filter *db.CustomerFilter, limit, offset *int, order *string, withDeleted *bool) (*model.CustomerList, error) {
-	page, err := db.NewCustomerPage(intOr(limit, db.DefaultLimit), intOr(offset, 0), stringOr(order, defaultOrder))
+func customerList(filter *db.CustomerFilter, limit, offset *int, order *string, withDeleted *bool, after *string) (*model.CustomerList, error) {
+	o := stringOr(order, defaultOrder)
+	page, err := db.NewCustomerPage(intOr(limit, db.DefaultLimit), intOr(offset, 0), o)
 	if err != nil {
+		return nil, err
+	}
+	if page.After, err = db.ParseKeyset("after", o, page, after); err != nil {
 		return nil, err
 	}
 	var f db.CustomerFilter
@@ -40,7 +46,7 @@ func customerList(filter *db.CustomerFilter, limit, offset *int, order *string, 
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	return &model.CustomerList{Page: page, Filter: f}, nil
+	return &model.CustomerList{Page: page, Filter: f, Order: o}, nil
 }
 
 func groupMemberList(groupID string, limit, offset *int, order *string) (*model.CustomerList, error) {
@@ -85,4 +91,27 @@ func customerOrderList(customerID string, limit, offset *int) (*model.OrderList,
 		return nil, err
 	}
 	return &model.OrderList{Page: page, CustomerID: customerID}, nil
+}
+
+// customerPageInfo says where a customer page ends: a root list reads its
+// end (one statement, the page's ids and one row more); a group's members
+// take no cursor yet, and their count says whether more follow.
+func (r *Resolver) customerPageInfo(ctx context.Context, l *model.CustomerList) (*model.PageInfo, error) {
+	if l.GroupID != "" {
+		n, err := load(ctx, loadersFrom(ctx).MemberCountByGroup, l.GroupID)
+		if err != nil {
+			return nil, err
+		}
+		return &model.PageInfo{HasNextPage: l.Page.Offset+l.Page.Limit < n}, nil
+	}
+	end, more, err := db.CustomerPageEnd(ctx, r.conn(ctx), l.Filter, l.Page, l.Order)
+	if err != nil {
+		return nil, err
+	}
+	info := &model.PageInfo{HasNextPage: more}
+	if end != nil {
+		cursor := end.Cursor()
+		info.EndCursor = &cursor
+	}
+	return info, nil
 }

@@ -301,7 +301,7 @@ func prefetchGroupFields(ctx context.Context, groups []*db.CustomerGroup, fields
 		}
 		for _, lf := range children(ctx, f, "CustomerList") {
 			switch lf.Name {
-			case "count":
+			case "count", "page_info": // a members page's end comes from the count
 				tasks = append(tasks, func() { l.MemberCountByGroup.prefetch(ctx, ids) })
 			case "items":
 				tasks = append(tasks, func() {

@@ -108,6 +108,11 @@ func (r *customerListResolver) Count(ctx context.Context, obj *model.CustomerLis
 	return db.CountCustomers(ctx, r.conn(ctx), obj.Filter)
 }
 
+// PageInfo is the resolver for the page_info field.
+func (r *customerListResolver) PageInfo(ctx context.Context, obj *model.CustomerList) (*model.PageInfo, error) {
+	return r.customerPageInfo(ctx, obj)
+}
+
 // AmountSpent is the resolver for the amount_spent field.
 func (r *customerStatsResolver) AmountSpent(ctx context.Context, obj *db.CustomerStats, currencyCode string) (int, error) {
 	return amountSpent(obj, currencyCode)
@@ -419,8 +424,8 @@ func (r *queryResolver) Customer(ctx context.Context, id string) (*db.Customer, 
 }
 
 // Customers is the resolver for the customers field.
-func (r *queryResolver) Customers(ctx context.Context, filter *db.CustomerFilter, limit *int, offset *int, order *string, withDeleted *bool) (*model.CustomerList, error) {
-	return customerList(filter, limit, offset, order, withDeleted)
+func (r *queryResolver) Customers(ctx context.Context, filter *db.CustomerFilter, limit *int, offset *int, order *string, withDeleted *bool, after *string) (*model.CustomerList, error) {
+	return customerList(filter, limit, offset, order, withDeleted, after)
 }
 
 // CustomerGroup is the resolver for the customer_group field.

@@ -144,6 +144,7 @@ func (v *CustomerPageCustomersCustomerListItemsCustomerGroupsCustomerGroup) GetN
 
 // CustomerPageResponse is returned by CustomerPage on success.
 type CustomerPageResponse struct {
+	// offset: rows skipped, which the database reads and drops: page 40,000 of 25 reads a million rows. after (Added): the page_info.end_cursor of the page before, for orders created_at, updated_at and email (- in front or not): every page then costs what the first costs. Send one or the other.
 	Customers CustomerPageCustomersCustomerList `json:"customers"`
 }
 

@@ -12,6 +12,8 @@ type CustomerList struct {
 	Page    db.Page
 	Filter  db.CustomerFilter
 	GroupID string
+	// Order is the API order the page follows, for its cursors.
+	Order string
 }
 
 // Limit is the page size.

@@ -243,6 +243,14 @@ type OrderTransferRequest struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// Added: where a page ends
+type PageInfo struct {
+	// the cursor of the page's last row, to send as after for the next page; null for an empty page, and for lists that do not take after yet (a group's members)
+	EndCursor *string `json:"end_cursor,omitempty"`
+	// whether rows follow this page
+	HasNextPage bool `json:"has_next_page"`
+}
+
 type PlaceOrderInput struct {
 	// required for guests; a signed-in customer's order uses the customer's email when omitted
 	Email           graphql.Omittable[*string]          `json:"email,omitempty"`
