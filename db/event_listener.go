@@ -10,8 +10,10 @@ import (
 	"github.com/lib/pq"
 )
 
-// EventsChannel is the channel write_event notifies (migration 0013), with
-// the new event's sequence number as the payload.
+// EventsChannel is the channel the event log notifies, with the new
+// events' sequence numbers as the payload: one number (write_event,
+// migration 0013), or a statement's numbers as a list of numbers and
+// ranges, "12,15-1014" (write_events, migration 0019).
 const EventsChannel = "customer_events"
 
 // listenerAppName names the listener's connection in pg_stat_activity, so
@@ -53,7 +55,8 @@ func ListenEvents(dsn string, onState func(state string, err error)) (*EventList
 }
 
 // relay turns the driver's notifications into sequence numbers. A payload
-// that is not one (nobody else should notify this channel) is dropped.
+// that is not a list of them (nobody else should notify this channel) is
+// dropped.
 func (el *EventListener) relay() {
 	defer close(el.notes)
 	for {
@@ -64,17 +67,22 @@ func (el *EventListener) relay() {
 			if !ok {
 				return
 			}
-			var seq int64
+			// A nil notification means the driver connected again.
+			ranges := []seqRange{{0, 0}}
 			if n != nil {
 				var err error
-				if seq, err = strconv.ParseInt(n.Extra, 10, 64); err != nil || seq < 1 {
+				if ranges, err = parseSeqs(n.Extra); err != nil {
 					continue
 				}
 			}
-			select {
-			case el.notes <- seq:
-			case <-el.done:
-				return
+			for _, r := range ranges {
+				for seq := r.from; seq <= r.to; seq++ {
+					select {
+					case el.notes <- seq:
+					case <-el.done:
+						return
+					}
+				}
 			}
 		}
 	}
@@ -131,4 +139,28 @@ func withAppName(dsn, name string) (string, error) {
 		return u.String(), nil
 	}
 	return dsn + " application_name=" + name, nil
+}
+
+// seqRange is the sequence numbers from through to.
+type seqRange struct{ from, to int64 }
+
+// parseSeqs reads a notification's payload: sequence numbers and ranges
+// of them, separated by commas, each at least 1, ranges low to high.
+func parseSeqs(payload string) ([]seqRange, error) {
+	var out []seqRange
+	for _, item := range strings.Split(payload, ",") {
+		lo, hi, isRange := strings.Cut(item, "-")
+		from, err := strconv.ParseInt(lo, 10, 64)
+		if err != nil || from < 1 {
+			return nil, fmt.Errorf("event notification %q: not a sequence number", item)
+		}
+		to := from
+		if isRange {
+			if to, err = strconv.ParseInt(hi, 10, 64); err != nil || to < from {
+				return nil, fmt.Errorf("event notification %q: not a range", item)
+			}
+		}
+		out = append(out, seqRange{from, to})
+	}
+	return out, nil
 }

@@ -5,3 +5,14 @@ import "io/fs"
 // Migrations are the embedded migration files, for tests that run them
 // down and up.
 var Migrations fs.FS = migrations
+
+// ParseSeqs reads an event notification's payload, as the listener does:
+// each range as {from, to}.
+func ParseSeqs(payload string) ([][2]int64, error) {
+	ranges, err := parseSeqs(payload)
+	out := make([][2]int64, len(ranges))
+	for i, r := range ranges {
+		out[i] = [2]int64{r.from, r.to}
+	}
+	return out, err
+}
