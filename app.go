@@ -226,8 +226,28 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	}
 	accounts := &lifecycle.Service{DB: d.pool, Grace: grace}
 	jobs.Go(func() { accounts.RunDeletions(background, time.Minute, logger) })
-	jobs.Go(func() { purgeIdempotencyKeys(background, d.pool, logger) })
-	jobs.Go(func() { purgeLoginThrottle(background, d.pool, svc, logger) })
+	jobs.Go(func() {
+		hourly(background, logger, "purge idempotency keys", func(ctx context.Context) error {
+			return db.PurgeIdempotencyKeys(ctx, d.pool)
+		})
+	})
+	jobs.Go(func() {
+		hourly(background, logger, "purge login throttle", func(ctx context.Context) error {
+			return db.PurgeLoginThrottle(ctx, d.pool, svc.Policy())
+		})
+	})
+	jobs.Go(func() {
+		hourly(background, logger, "purge sessions", func(ctx context.Context) error {
+			_, err := db.PurgeSessions(ctx, d.pool, auth.SessionRetention)
+			return err
+		})
+	})
+	// A search's cost follows how far the counts lag behind the customers.
+	jobs.Go(func() {
+		hourly(background, logger, "refresh search trigrams", func(ctx context.Context) error {
+			return db.RefreshSearchTrigrams(ctx, d.pool)
+		})
+	})
 	// The subscriptions' events: one listening connection per server.
 	// When it stops, it closes the WebSocket connections.
 	registry := prometheus.NewRegistry()
@@ -288,33 +308,15 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 // presenting a token newer than that goes to the primary meanwhile.
 const replicaPoll = 50 * time.Millisecond
 
-// purgeIdempotencyKeys deletes expired idempotency keys every hour.
-func purgeIdempotencyKeys(ctx context.Context, pool *sqlx.DB, logger *slog.Logger) {
+// hourly runs job at once and then every hour until ctx ends, and logs
+// its failures: the housekeeping every server does (purges that
+// several servers may run alike, and the search trigrams' counts).
+func hourly(ctx context.Context, logger *slog.Logger, name string, job func(context.Context) error) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if err := db.PurgeIdempotencyKeys(ctx, pool); err != nil && ctx.Err() == nil {
-			logger.Warn("purge idempotency keys", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// purgeLoginThrottle deletes spent login throttling rows every hour, and
-// sessions and email tokens past their use.
-func purgeLoginThrottle(ctx context.Context, pool *sqlx.DB, svc *auth.Service, logger *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if err := db.PurgeLoginThrottle(ctx, pool, svc.Policy()); err != nil && ctx.Err() == nil {
-			logger.Warn("purge login throttle", "error", err)
-		}
-		if _, err := db.PurgeSessions(ctx, pool, auth.SessionRetention); err != nil && ctx.Err() == nil {
-			logger.Warn("purge sessions", "error", err)
+		if err := job(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn(name, "error", err)
 		}
 		select {
 		case <-ctx.Done():

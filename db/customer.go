@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -52,6 +53,10 @@ var customerColumns = customerTable.all()
 // CustomerColumns returns the columns that serve the named fields of a
 // customer, with its id.
 func CustomerColumns(fields []string) Columns[Customer] { return customerTable.pick(fields) }
+
+// searchWindow is how many characters of a longer q the trigram index is
+// asked for: search_pattern's six.
+const searchWindow = 6
 
 // customerSearchText is the text the q filter searches. It must stay the
 // expression of the trigram index customer_search_idx, or searches scan the
@@ -160,7 +165,15 @@ func (f *CustomerFilter) add(c *conds, prefix string, depth int, objects *int) (
 		if err != nil {
 			return false, err
 		}
-		if q != "" {
+		switch {
+		case utf8.RuneCountInString(q) > searchWindow:
+			// The index is asked for q's most selective six characters
+			// (search_pattern, migration 0020), and the rows it finds are
+			// checked against all of q by an expression the index does not
+			// serve, so that the planner cannot ask it for all of q's
+			// trigrams again.
+			c.add("("+customerSearchText+" ILIKE (SELECT search_pattern(?)) AND ("+customerSearchText+" || '') ILIKE ?)", q, likePattern(q))
+		case q != "":
 			c.add(customerSearchText+" ILIKE ?", likePattern(q))
 		}
 	}
