@@ -5,3 +5,14 @@ import "io/fs"
 // Migrations are the embedded migration files, for tests that run them
 // down and up.
 var Migrations fs.FS = migrations
+
+// CustomerPageSQL is the statement of the page p of the customers f
+// selects, for tests that EXPLAIN it.
+func CustomerPageSQL(f CustomerFilter, p Page) (string, []any, error) {
+	l, err := customerQuery(f, p)
+	if err != nil {
+		return "", nil, err
+	}
+	query, args := l.sql(customerTable.list(Columns[Customer]{}), p.Limit)
+	return query, args, nil
+}
