@@ -242,8 +242,8 @@ type AddressFilter struct {
 }
 
 var addressSort = sortColumns{
-	"created_at": {"created_at", kindTime, notNull},
-	"updated_at": {"updated_at", kindTime, notNull},
+	"created_at": by("created_at", kindTime),
+	"updated_at": by("updated_at", kindTime),
 }
 
 // NewAddressPage validates list arguments for a list of addresses.

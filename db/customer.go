@@ -110,14 +110,16 @@ const (
 )
 
 var customerSort = sortColumns{
-	"created_at":    {"created_at", kindTime, notNull},
-	"updated_at":    {"updated_at", kindTime, notNull},
-	"email":         {"email", kindText, notNull},
-	"first_name":    {"first_name", kindText, nullsHigh},
-	"last_name":     {"last_name", kindText, nullsHigh},
-	"company_name":  {"company_name", kindText, nullsHigh},
-	"order_count":   {"s.order_count", kindInt, notNull},
-	"last_order_at": {"s.last_order_at", kindTime, nullsLow},
+	"created_at": by("created_at", kindTime),
+	"updated_at": by("updated_at", kindTime),
+	"email":      by("email", kindText),
+	// No index orders the names (customer_first_name_idx and its like are
+	// on lower(name), for filters).
+	"first_name":    {column: "first_name", kind: kindText, nulls: nullsHigh, unindexed: true},
+	"last_name":     {column: "last_name", kind: kindText, nulls: nullsHigh, unindexed: true},
+	"company_name":  {column: "company_name", kind: kindText, nulls: nullsHigh, unindexed: true},
+	"order_count":   by("s.order_count", kindInt),
+	"last_order_at": {column: "s.last_order_at", kind: kindTime, nulls: nullsLow},
 }
 
 // NewCustomerPage validates list arguments for the list of customers.

@@ -57,9 +57,9 @@ type CustomerGroupFilter struct {
 }
 
 var groupSort = sortColumns{
-	"created_at": {"created_at", kindTime, notNull},
-	"updated_at": {"updated_at", kindTime, notNull},
-	"name":       {"name", kindText, notNull},
+	"created_at": by("created_at", kindTime),
+	"updated_at": by("updated_at", kindTime),
+	"name":       by("name", kindText),
 }
 
 // NewGroupPage validates list arguments for a list of customer groups.

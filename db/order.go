@@ -120,11 +120,11 @@ type OrderFilter struct {
 }
 
 var orderSort = sortColumns{
-	"created_at": {"created_at", kindTime, notNull},
-	"updated_at": {"updated_at", kindTime, notNull},
-	"display_id": {"display_id", kindInt, notNull},
-	"email":      {"email", kindText, notNull},
-	"total":      {"total", kindInt, notNull},
+	"created_at": by("created_at", kindTime),
+	"updated_at": by("updated_at", kindTime),
+	"display_id": by("display_id", kindInt),
+	"email":      by("email", kindText),
+	"total":      by("total", kindInt),
 }
 
 // NewOrderPage validates list arguments for the list of orders.

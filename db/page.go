@@ -46,6 +46,9 @@ type Sort struct {
 	Kind valueKind
 	// Nulls is where the column's nulls sort, if it has any.
 	Nulls nullOrder
+	// Unindexed is true for a column no index orders, which every page
+	// reads whole (see keyset).
+	Unindexed bool
 }
 
 // valueKind is the type of a sort column's values.
@@ -85,13 +88,17 @@ func (s Sort) join() string {
 }
 
 // sortColumn is a column a list may be ordered by: its SQL name (s.name
-// for a column of customer_stats), its values' kind and where its nulls
-// sort.
+// for a column of customer_stats), its values' kind, where its nulls sort
+// and whether no index orders it.
 type sortColumn struct {
-	column string
-	kind   valueKind
-	nulls  nullOrder
+	column    string
+	kind      valueKind
+	nulls     nullOrder
+	unindexed bool
 }
+
+// by is a sort column without nulls.
+func by(column string, kind valueKind) sortColumn { return sortColumn{column: column, kind: kind} }
 
 // sortColumns lists the API names a list may be ordered by and their columns.
 type sortColumns map[string]sortColumn
@@ -111,7 +118,7 @@ func newPage(list string, limit, offset int, order string, columns sortColumns) 
 	if !ok {
 		return Page{}, errcode.Invalid("order", "cannot order by %q; use one of %s, with - in front for descending order", order, columns)
 	}
-	sort := Sort{Column: col.column, Desc: desc, Kind: col.kind, Nulls: col.nulls}
+	sort := Sort{Column: col.column, Desc: desc, Kind: col.kind, Nulls: col.nulls, Unindexed: col.unindexed}
 	if c, ok := strings.CutPrefix(col.column, "s."); ok {
 		sort.Column, sort.Stats = c, true
 	}

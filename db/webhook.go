@@ -142,7 +142,7 @@ func WebhookByID(ctx context.Context, q sqlx.QueryerContext, id string) (*Webhoo
 	return getWebhook(ctx, q, id, query, id)
 }
 
-var webhookSort = sortColumns{"created_at": {"created_at", kindTime, notNull}}
+var webhookSort = sortColumns{"created_at": by("created_at", kindTime)}
 
 // NewWebhookPage validates the arguments of a page of endpoints, newest
 // first. Returns INVALID_DATA for a bound it does not accept.
