@@ -242,14 +242,14 @@ type AddressFilter struct {
 }
 
 var addressSort = sortColumns{
-	"created_at": "created_at",
-	"updated_at": "updated_at",
+	"created_at": by("created_at", kindTime),
+	"updated_at": by("updated_at", kindTime),
 }
 
 // NewAddressPage validates list arguments for a list of addresses.
 // Returns INVALID_DATA for a bound or order it does not accept.
 func NewAddressPage(limit, offset int, order string) (Page, error) {
-	return newPage(limit, offset, order, addressSort)
+	return newPage(listOfMyAddresses, limit, offset, order, addressSort)
 }
 
 // Validate reports a filter the list cannot run with: INVALID_DATA.
@@ -289,20 +289,25 @@ func (f AddressFilter) conds(customerID string) (conds, error) {
 	return c, nil
 }
 
+// addressQuery is the page p of the living addresses of a customer that f
+// selects.
+func addressQuery(customerID string, f AddressFilter, p Page) (listQuery, error) {
+	c, err := f.conds(customerID)
+	return listQuery{from: "customer_address a", alias: "a", where: c, page: p}, err
+}
+
 // ListAddresses returns one page of the living addresses of a customer that
 // f selects, with the columns cols. Returns INVALID_DATA for a bad filter.
 func ListAddresses(ctx context.Context, q sqlx.QueryerContext, customerID string, f AddressFilter, p Page, cols Columns[Address]) ([]*Address, error) {
-	c, err := f.conds(customerID)
-	if err != nil {
-		return nil, err
-	}
-	query := fmt.Sprintf(`SELECT %s FROM customer_address a %s ORDER BY %s LIMIT ? OFFSET ?`,
-		addressTable.list(cols), c.where(), p.Sort.orderBy("a"))
-	out, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, p.Limit, p.Offset), addressTable.targets(cols))
-	if err != nil {
-		return nil, fmt.Errorf("list addresses: %w", err)
-	}
-	return out, nil
+	l, err := addressQuery(customerID, f, p)
+	return listPage(ctx, q, "addresses", l, err, addressTable.list(cols), addressTable.targets(cols))
+}
+
+// AddressPageEnd returns where the page p of a customer's living addresses
+// that f selects ends. Returns INVALID_DATA for a bad filter.
+func AddressPageEnd(ctx context.Context, q sqlx.QueryerContext, customerID string, f AddressFilter, p Page) (PageEnd, error) {
+	l, err := addressQuery(customerID, f, p)
+	return pageEnd(ctx, q, "address", l, err)
 }
 
 // CountAddresses returns how many living addresses of a customer f

@@ -63,19 +63,29 @@ func TestBatchResultsFollowKeys(t *testing.T) {
 	}
 
 	// (17i)%5 orders: customer 3 has 1, 2 has 4, 5 has none.
-	orders, err := db.OrdersByCustomerIDs(ctx, pool, keys, 2, 1, db.Columns[db.Order]{})
+	page, _ := db.NewCustomerOrderPage(2, 1)
+	orders, err := db.OrdersByCustomerIDs(ctx, pool, keys, page, db.Columns[db.Order]{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{0, 0, 2, 0, 0}; !lengths(orders, want) {
-		t.Errorf("OrdersByCustomerIDs(limit 2, offset 1) lengths = %v, want %v", lensOf(orders), want)
+	if want := []int{0, 0, 2, 0, 0}; !lengths(rowsOf(orders), want) {
+		t.Errorf("OrdersByCustomerIDs(limit 2, offset 1) lengths = %v, want %v", lensOf(rowsOf(orders)), want)
 	}
-	orders, err = db.OrdersByCustomerIDs(ctx, pool, keys, 5, 0, db.Columns[db.Order]{})
+	if more := orders[2].End.More; !more {
+		t.Errorf("customer 2's orders after 3 of 4: more = %v, want true", more)
+	}
+	page, _ = db.NewCustomerOrderPage(5, 0)
+	orders, err = db.OrdersByCustomerIDs(ctx, pool, keys, page, db.Columns[db.Order]{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{1, 0, 4, 0, 1}; !lengths(orders, want) {
-		t.Errorf("OrdersByCustomerIDs(limit 5) lengths = %v, want %v", lensOf(orders), want)
+	if want := []int{1, 0, 4, 0, 1}; !lengths(rowsOf(orders), want) {
+		t.Errorf("OrdersByCustomerIDs(limit 5) lengths = %v, want %v", lensOf(rowsOf(orders)), want)
+	}
+	for i, o := range orders {
+		if o.End.More || (len(o.Rows) > 0) != (o.End.Cursor != "") {
+			t.Errorf("key %d: %d orders end %+v, want no more and a cursor for a page with rows", i, len(o.Rows), o.End)
+		}
 	}
 	counts, err := db.CountOrdersByCustomerIDs(ctx, pool, keys)
 	if err != nil {
@@ -87,6 +97,14 @@ func TestBatchResultsFollowKeys(t *testing.T) {
 	if _, err := db.CustomersByIDs(ctx, pool, nil, db.Columns[db.Customer]{}); err != nil {
 		t.Errorf("no keys: %v", err)
 	}
+}
+
+func rowsOf[T any](slices []db.Slice[T]) [][]*T {
+	out := make([][]*T, len(slices))
+	for i, s := range slices {
+		out[i] = s.Rows
+	}
+	return out
 }
 
 func lensOf[T any](lists [][]T) []int {

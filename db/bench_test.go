@@ -43,6 +43,7 @@ func BenchmarkBatches(b *testing.B) {
 	pool, ids := benchDB(b)
 	ctx := context.Background()
 	page, _ := db.NewCustomerPage(100, 0, "-created_at")
+	orderPage, _ := db.NewCustomerOrderPage(5, 0)
 	customers := db.CustomerColumns([]string{"id", "email"})
 	addresses := db.AddressColumns([]string{"id"})
 	groups := db.GroupColumns([]string{"id"})
@@ -79,7 +80,7 @@ func BenchmarkBatches(b *testing.B) {
 			return err
 		},
 		"OrdersByCustomerIDs/all": func() error {
-			_, err := db.OrdersByCustomerIDs(ctx, pool, ids, 5, 0, all.orders)
+			_, err := db.OrdersByCustomerIDs(ctx, pool, ids, orderPage, all.orders)
 			return err
 		},
 		"CountOrdersByCustomerIDs": func() error { _, err := db.CountOrdersByCustomerIDs(ctx, pool, ids); return err },

@@ -115,20 +115,28 @@ const (
 )
 
 var customerSort = sortColumns{
-	"created_at":    "created_at",
-	"updated_at":    "updated_at",
-	"email":         "email",
-	"first_name":    "first_name",
-	"last_name":     "last_name",
-	"company_name":  "company_name",
-	"order_count":   "s.order_count",
-	"last_order_at": "s.last_order_at",
+	"created_at": by("created_at", kindTime),
+	"updated_at": by("updated_at", kindTime),
+	"email":      by("email", kindText),
+	// No index orders the names (customer_first_name_idx and its like are
+	// on lower(name), for filters).
+	"first_name":    {column: "first_name", kind: kindText, nulls: nullsHigh, unindexed: true},
+	"last_name":     {column: "last_name", kind: kindText, nulls: nullsHigh, unindexed: true},
+	"company_name":  {column: "company_name", kind: kindText, nulls: nullsHigh, unindexed: true},
+	"order_count":   by("s.order_count", kindInt),
+	"last_order_at": {column: "s.last_order_at", kind: kindTime, nulls: nullsLow},
 }
 
-// NewCustomerPage validates list arguments for a list of customers.
+// NewCustomerPage validates list arguments for the list of customers.
 // Returns INVALID_DATA for a bound or order it does not accept.
 func NewCustomerPage(limit, offset int, order string) (Page, error) {
-	return newPage(limit, offset, order, customerSort)
+	return newPage(listOfCustomers, limit, offset, order, customerSort)
+}
+
+// NewMemberPage validates list arguments for a group's members.
+// Returns INVALID_DATA for a bound or order it does not accept.
+func NewMemberPage(limit, offset int, order string) (Page, error) {
+	return newPage(listOfGroupMembers, limit, offset, order, customerSort)
 }
 
 // Validate reports a filter the list cannot run with: INVALID_DATA.
@@ -291,25 +299,31 @@ func lowerNames(names []string) []string {
 	return out
 }
 
-// ListCustomers returns one page of the customers f selects, with the
-// columns cols. Returns INVALID_DATA for a bad filter.
-func ListCustomers(ctx context.Context, q sqlx.QueryerContext, f CustomerFilter, p Page, cols Columns[Customer]) ([]*Customer, error) {
+// customerQuery is the page p of the customers f selects.
+func customerQuery(f CustomerFilter, p Page) (listQuery, error) {
 	c, stats, err := f.conds()
 	if err != nil {
-		return nil, err
+		return listQuery{}, err
 	}
-	p.keyset(&c, "c")
 	join := p.Sort.join()
 	if stats {
 		join = statsJoin
 	}
-	query := fmt.Sprintf(`SELECT %s FROM customer c%s %s ORDER BY %s LIMIT ? OFFSET ?`,
-		customerTable.list(cols), join, c.where(), p.Sort.orderBy("c"))
-	out, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, p.Limit, p.Offset), customerTable.targets(cols))
-	if err != nil {
-		return nil, fmt.Errorf("list customers: %w", err)
-	}
-	return out, nil
+	return listQuery{from: "customer c" + join, alias: "c", where: c, page: p}, nil
+}
+
+// ListCustomers returns one page of the customers f selects, with the
+// columns cols. Returns INVALID_DATA for a bad filter.
+func ListCustomers(ctx context.Context, q sqlx.QueryerContext, f CustomerFilter, p Page, cols Columns[Customer]) ([]*Customer, error) {
+	l, err := customerQuery(f, p)
+	return listPage(ctx, q, "customers", l, err, customerTable.list(cols), customerTable.targets(cols))
+}
+
+// CustomerPageEnd returns where the page p of the customers f selects
+// ends. Returns INVALID_DATA for a bad filter.
+func CustomerPageEnd(ctx context.Context, q sqlx.QueryerContext, f CustomerFilter, p Page) (PageEnd, error) {
+	l, err := customerQuery(f, p)
+	return pageEnd(ctx, q, "customer", l, err)
 }
 
 // CountCustomers returns how many customers f selects.
@@ -370,34 +384,20 @@ func CustomersByIDs(ctx context.Context, q sqlx.QueryerContext, ids []string, co
 }
 
 // CustomersByGroupIDs returns one page of each group's living members, with
-// the columns cols, in key order.
-func CustomersByGroupIDs(ctx context.Context, q sqlx.QueryerContext, groupIDs []string, p Page, cols Columns[Customer]) ([][]*Customer, error) {
-	// LATERAL gives each group its own LIMIT/OFFSET in one statement. The
-	// page walks customers in the sort's index order and keeps members, a
-	// primary-key probe each: a group of 100,000 members is not sorted
-	// whole for a page of 20.
-	query := fmt.Sprintf(`SELECT k.key, %s
-		FROM (SELECT DISTINCT unnest($1::text[])) AS k(key)
-		CROSS JOIN LATERAL (
-			SELECT %s FROM customer c%s
-			WHERE c.deleted_at IS NULL AND EXISTS (
-				SELECT 1 FROM customer_group_customer m WHERE m.customer_group_id = k.key AND m.customer_id = c.id)
-			ORDER BY %s LIMIT $2 OFFSET $3
-		) c`, customerTable.list(cols), customerTable.list(cols), p.Sort.join(), p.Sort.orderBy("c"))
-	targets := customerTable.targets(cols)
-	rows, err := selectRows(ctx, q, query, []any{pq.Array(groupIDs), p.Limit, p.Offset}, func(r *groupMember) []any {
-		return append([]any{&r.Key}, targets(&r.Customer)...)
-	})
+// the columns cols, and where it ends, in key order.
+func CustomersByGroupIDs(ctx context.Context, q sqlx.QueryerContext, groupIDs []string, p Page, cols Columns[Customer]) ([]Slice[Customer], error) {
+	// Each group's page walks customers in the sort's index order and
+	// keeps members, a primary-key probe each: a group of 100,000 members
+	// is not sorted whole for a page of 20.
+	var c conds
+	c.add("c.deleted_at IS NULL")
+	c.add("EXISTS (SELECT 1 FROM customer_group_customer m WHERE m.customer_group_id = k.key AND m.customer_id = c.id)")
+	l := listQuery{from: "customer c" + p.Sort.join(), alias: "c", where: c, page: p}
+	out, err := perParent(ctx, q, l, groupIDs, customerTable.list(cols), customerTable.targets(cols))
 	if err != nil {
 		return nil, fmt.Errorf("customers by group ids: %w", err)
 	}
-	return byParent(groupIDs, rows, func(r *groupMember) (string, *Customer) { return r.Key, &r.Customer }), nil
-}
-
-// groupMember is a customer fetched as a member of the group Key.
-type groupMember struct {
-	Key string `db:"key"`
-	Customer
+	return out, nil
 }
 
 // CountCustomersByGroupIDs returns the number of members of each group, in

@@ -57,15 +57,15 @@ type CustomerGroupFilter struct {
 }
 
 var groupSort = sortColumns{
-	"created_at": "created_at",
-	"updated_at": "updated_at",
-	"name":       "name",
+	"created_at": by("created_at", kindTime),
+	"updated_at": by("updated_at", kindTime),
+	"name":       by("name", kindText),
 }
 
 // NewGroupPage validates list arguments for a list of customer groups.
 // Returns INVALID_DATA for a bound or order it does not accept.
 func NewGroupPage(limit, offset int, order string) (Page, error) {
-	return newPage(limit, offset, order, groupSort)
+	return newPage(listOfGroups, limit, offset, order, groupSort)
 }
 
 // Validate reports a filter the list cannot run with: INVALID_DATA.
@@ -109,20 +109,24 @@ func (f CustomerGroupFilter) conds() (conds, error) {
 	return c, nil
 }
 
+// groupQuery is the page p of the customer groups f selects.
+func groupQuery(f CustomerGroupFilter, p Page) (listQuery, error) {
+	c, err := f.conds()
+	return listQuery{from: "customer_group g", alias: "g", where: c, page: p}, err
+}
+
 // ListGroups returns one page of the customer groups f selects, with the
 // columns cols. Returns INVALID_DATA for a bad filter.
 func ListGroups(ctx context.Context, q sqlx.QueryerContext, f CustomerGroupFilter, p Page, cols Columns[CustomerGroup]) ([]*CustomerGroup, error) {
-	c, err := f.conds()
-	if err != nil {
-		return nil, err
-	}
-	query := fmt.Sprintf(`SELECT %s FROM customer_group g %s ORDER BY %s LIMIT ? OFFSET ?`,
-		groupTable.list(cols), c.where(), p.Sort.orderBy("g"))
-	out, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, p.Limit, p.Offset), groupTable.targets(cols))
-	if err != nil {
-		return nil, fmt.Errorf("list customer groups: %w", err)
-	}
-	return out, nil
+	l, err := groupQuery(f, p)
+	return listPage(ctx, q, "customer groups", l, err, groupTable.list(cols), groupTable.targets(cols))
+}
+
+// GroupPageEnd returns where the page p of the customer groups f selects
+// ends. Returns INVALID_DATA for a bad filter.
+func GroupPageEnd(ctx context.Context, q sqlx.QueryerContext, f CustomerGroupFilter, p Page) (PageEnd, error) {
+	l, err := groupQuery(f, p)
+	return pageEnd(ctx, q, "customer group", l, err)
 }
 
 // CountGroups returns how many customer groups f selects.

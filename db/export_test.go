@@ -16,3 +16,14 @@ func ParseSeqs(payload string) ([][2]int64, error) {
 	}
 	return out, err
 }
+
+// CustomerPageSQL is the statement of the page p of the customers f
+// selects, for tests that EXPLAIN it.
+func CustomerPageSQL(f CustomerFilter, p Page) (string, []any, error) {
+	l, err := customerQuery(f, p)
+	if err != nil {
+		return "", nil, err
+	}
+	query, args := l.sql(customerTable.list(Columns[Customer]{}), p.Limit)
+	return query, args, nil
+}

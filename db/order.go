@@ -120,17 +120,23 @@ type OrderFilter struct {
 }
 
 var orderSort = sortColumns{
-	"created_at": "created_at",
-	"updated_at": "updated_at",
-	"display_id": "display_id",
-	"email":      "email",
-	"total":      "total",
+	"created_at": by("created_at", kindTime),
+	"updated_at": by("updated_at", kindTime),
+	"display_id": by("display_id", kindInt),
+	"email":      by("email", kindText),
+	"total":      by("total", kindInt),
 }
 
-// NewOrderPage validates list arguments for a list of orders.
+// NewOrderPage validates list arguments for the list of orders.
 // Returns INVALID_DATA for a bound or order it does not accept.
 func NewOrderPage(limit, offset int, order string) (Page, error) {
-	return newPage(limit, offset, order, orderSort)
+	return newPage(listOfOrders, limit, offset, order, orderSort)
+}
+
+// NewCustomerOrderPage validates list arguments for a customer's orders,
+// newest first. Returns INVALID_DATA for a bound it does not accept.
+func NewCustomerOrderPage(limit, offset int) (Page, error) {
+	return newPage(listOfCustomerOrders, limit, offset, "-created_at", orderSort)
 }
 
 func (f OrderFilter) conds() conds {
@@ -162,14 +168,16 @@ func (f OrderFilter) conds() conds {
 // ListOrders returns one page of the orders f selects, with the columns
 // cols.
 func ListOrders(ctx context.Context, q sqlx.QueryerContext, f OrderFilter, p Page, cols Columns[Order]) ([]*Order, error) {
-	c := f.conds()
-	query := fmt.Sprintf(`SELECT %s FROM orders o %s ORDER BY %s LIMIT ? OFFSET ?`,
-		orderTable.list(cols), c.where(), p.Sort.orderBy("o"))
-	out, err := selectRows(ctx, q, sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, p.Limit, p.Offset), orderTable.targets(cols))
-	if err != nil {
-		return nil, fmt.Errorf("list orders: %w", err)
-	}
-	return out, nil
+	return listPage(ctx, q, "orders", orderQuery(f, p), nil, orderTable.list(cols), orderTable.targets(cols))
+}
+
+func orderQuery(f OrderFilter, p Page) listQuery {
+	return listQuery{from: "orders o", alias: "o", where: f.conds(), page: p}
+}
+
+// OrderPageEnd returns where the page p of the orders f selects ends.
+func OrderPageEnd(ctx context.Context, q sqlx.QueryerContext, f OrderFilter, p Page) (PageEnd, error) {
+	return pageEnd(ctx, q, "order", orderQuery(f, p), nil)
 }
 
 // CountOrders returns how many orders f selects.
@@ -201,32 +209,17 @@ func OrderNotFound(id string) error {
 }
 
 // OrdersByCustomerIDs returns one page of each customer's orders, with the
-// columns cols, newest first, in key order.
-func OrdersByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customerIDs []string, limit, offset int, cols Columns[Order]) ([][]*Order, error) {
-	// LATERAL gives each customer its own LIMIT/OFFSET in one statement,
-	// each an index scan of orders_customer_idx.
-	list := orderTable.list(cols)
-	query := `SELECT k.key, ` + list + `
-		FROM (SELECT DISTINCT unnest($1::text[])) AS k(key)
-		CROSS JOIN LATERAL (
-			SELECT ` + list + ` FROM orders o
-			WHERE o.customer_id = k.key
-			ORDER BY o.created_at DESC, o.id DESC LIMIT $2 OFFSET $3
-		) o`
-	targets := orderTable.targets(cols)
-	rows, err := selectRows(ctx, q, query, []any{pq.Array(customerIDs), limit, offset}, func(r *customerOrderRow) []any {
-		return append([]any{&r.Key}, targets(&r.Order)...)
-	})
+// columns cols, newest first, and where it ends, in key order.
+func OrdersByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customerIDs []string, p Page, cols Columns[Order]) ([]Slice[Order], error) {
+	// Each customer's page is an index scan of orders_customer_idx.
+	var c conds
+	c.add("o.customer_id = k.key")
+	l := listQuery{from: "orders o", alias: "o", where: c, page: p}
+	out, err := perParent(ctx, q, l, customerIDs, orderTable.list(cols), orderTable.targets(cols))
 	if err != nil {
 		return nil, fmt.Errorf("orders by customer ids: %w", err)
 	}
-	return byParent(customerIDs, rows, func(r *customerOrderRow) (string, *Order) { return r.Key, &r.Order }), nil
-}
-
-// customerOrderRow is an order fetched as one of the customer Key's.
-type customerOrderRow struct {
-	Key string `db:"key"`
-	Order
+	return out, nil
 }
 
 // CountOrdersByCustomerIDs returns the number of orders of each customer,

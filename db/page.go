@@ -23,9 +23,15 @@ type Page struct {
 	Limit  int
 	Offset int
 	Sort   Sort
-	// After, when set, starts the page after that row instead of at
-	// Offset (see Keyset).
-	After *Keyset
+	// List names the list the page belongs to ("customers",
+	// "customer_group.customers") and Order the API order it follows
+	// ("-created_at"): a cursor is made for one list and one order.
+	List  string
+	Order string
+	// After, when set (an ID), starts the page after that row instead of
+	// at Offset (see Keyset). A value, not a pointer, so that a Page is a
+	// loader key that two fields sending the same cursor share.
+	After Keyset
 }
 
 // Sort orders a list by one whitelisted column, then by id in the same
@@ -36,10 +42,37 @@ type Sort struct {
 	// Stats is true for a column of customer_stats (alias s), which the
 	// list joins (see join).
 	Stats bool
-	// NullsLow sorts nulls as the lowest values: first ascending, last
-	// descending (a customer who never ordered has the oldest last order).
-	NullsLow bool
+	// Kind is how the column's values travel in a cursor.
+	Kind valueKind
+	// Nulls is where the column's nulls sort, if it has any.
+	Nulls nullOrder
+	// Unindexed is true for a column no index orders, which every page
+	// reads whole (see keyset).
+	Unindexed bool
 }
+
+// valueKind is the type of a sort column's values.
+type valueKind int
+
+const (
+	kindText valueKind = iota
+	kindTime
+	kindInt
+)
+
+// nullOrder is where a sort column's nulls come in its order.
+type nullOrder int
+
+const (
+	notNull nullOrder = iota
+	// nullsHigh is PostgreSQL's default: nulls sort as the highest
+	// values, last ascending and first descending.
+	nullsHigh
+	// nullsLow sorts nulls as the lowest values: first ascending, last
+	// descending (a customer who never ordered has the oldest last
+	// order); the ORDER BY says NULLS FIRST or NULLS LAST.
+	nullsLow
+)
 
 // statsJoin joins a customer's statistics (customer_stats, alias s) to
 // customer c: every customer has its row (migration 0018), so the join
@@ -54,12 +87,26 @@ func (s Sort) join() string {
 	return ""
 }
 
-// sortColumns lists the API names a list may be ordered by and their columns.
-type sortColumns map[string]string
+// sortColumn is a column a list may be ordered by: its SQL name (s.name
+// for a column of customer_stats), its values' kind, where its nulls sort
+// and whether no index orders it.
+type sortColumn struct {
+	column    string
+	kind      valueKind
+	nulls     nullOrder
+	unindexed bool
+}
 
-// newPage validates the list arguments a client sent. An argument out of
-// bounds is an INVALID_DATA error naming it, never silently clamped.
-func newPage(limit, offset int, order string, columns sortColumns) (Page, error) {
+// by is a sort column without nulls.
+func by(column string, kind valueKind) sortColumn { return sortColumn{column: column, kind: kind} }
+
+// sortColumns lists the API names a list may be ordered by and their columns.
+type sortColumns map[string]sortColumn
+
+// newPage validates the list arguments a client sent for the list named
+// list. An argument out of bounds is an INVALID_DATA error naming it, never
+// silently clamped.
+func newPage(list string, limit, offset int, order string, columns sortColumns) (Page, error) {
 	if limit < 1 || limit > MaxLimit {
 		return Page{}, errcode.Invalid("limit", "limit must be between 1 and %d, got %d", MaxLimit, limit)
 	}
@@ -71,12 +118,11 @@ func newPage(limit, offset int, order string, columns sortColumns) (Page, error)
 	if !ok {
 		return Page{}, errcode.Invalid("order", "cannot order by %q; use one of %s, with - in front for descending order", order, columns)
 	}
-	sort := Sort{Column: col, Desc: desc}
-	if c, ok := strings.CutPrefix(col, "s."); ok {
+	sort := Sort{Column: col.column, Desc: desc, Kind: col.kind, Nulls: col.nulls, Unindexed: col.unindexed}
+	if c, ok := strings.CutPrefix(col.column, "s."); ok {
 		sort.Column, sort.Stats = c, true
-		sort.NullsLow = c == "last_order_at"
 	}
-	return Page{Limit: limit, Offset: offset, Sort: sort}, nil
+	return Page{Limit: limit, Offset: offset, Sort: sort, List: list, Order: order}, nil
 }
 
 func (c sortColumns) String() string {
@@ -88,24 +134,47 @@ func (c sortColumns) String() string {
 	return strings.Join(names, ", ")
 }
 
+// column returns the sort column qualified: by alias, or by s for a
+// column of customer_stats.
+func (s Sort) column(alias string) string {
+	if s.Stats {
+		return "s." + s.Column
+	}
+	return alias + "." + s.Column
+}
+
+// tieBreak returns the id column that breaks ties of the sort value in a
+// keyset: s.customer_id for a column of customer_stats, which equals c.id
+// through the join and, unlike it, sits in the statistics' indexes beside
+// the column, so that the row comparison is an index condition.
+func (s Sort) tieBreak(alias string) string {
+	if s.Stats {
+		return "s.customer_id"
+	}
+	return alias + ".id"
+}
+
 // orderBy returns the ORDER BY list for the sort, with columns qualified by
 // alias.
 func (s Sort) orderBy(alias string) string {
+	return s.orderByColumns(s.column(alias), alias+".id")
+}
+
+// orderByColumns returns the ORDER BY list for the sort of column, then
+// id.
+func (s Sort) orderByColumns(column, id string) string {
 	dir := "ASC"
 	if s.Desc {
 		dir = "DESC"
 	}
-	table, nulls := alias, ""
-	if s.Stats {
-		table = "s"
-	}
-	if s.NullsLow {
+	nulls := ""
+	if s.Nulls == nullsLow {
 		nulls = " NULLS FIRST"
 		if s.Desc {
 			nulls = " NULLS LAST"
 		}
 	}
-	return fmt.Sprintf("%s.%s %s%s, %s.id %s", table, s.Column, dir, nulls, alias, dir)
+	return fmt.Sprintf("%s %s%s, %s %s", column, dir, nulls, id, dir)
 }
 
 // TimeRange bounds a timestamp; nil bounds are open.

@@ -142,23 +142,28 @@ func WebhookByID(ctx context.Context, q sqlx.QueryerContext, id string) (*Webhoo
 	return getWebhook(ctx, q, id, query, id)
 }
 
-var webhookSort = sortColumns{"created_at": "created_at"}
+var webhookSort = sortColumns{"created_at": by("created_at", kindTime)}
 
 // NewWebhookPage validates the arguments of a page of endpoints, newest
 // first. Returns INVALID_DATA for a bound it does not accept.
 func NewWebhookPage(limit, offset int) (Page, error) {
-	return newPage(limit, offset, "-created_at", webhookSort)
+	return newPage(listOfWebhooks, limit, offset, "-created_at", webhookSort)
+}
+
+func webhookQuery(p Page) listQuery {
+	var c conds
+	c.add("w.deleted_at IS NULL")
+	return listQuery{from: "webhook_endpoint w", alias: "w", where: c, page: p}
 }
 
 // ListWebhooks returns a page of the living endpoints.
 func ListWebhooks(ctx context.Context, q sqlx.QueryerContext, p Page) ([]*Webhook, error) {
-	query := `SELECT ` + webhookColumns + ` FROM webhook_endpoint w WHERE w.deleted_at IS NULL
-		ORDER BY ` + p.Sort.orderBy("w") + ` LIMIT $1 OFFSET $2`
-	out, err := selectRows(ctx, q, query, []any{p.Limit, p.Offset}, webhookTargets)
-	if err != nil {
-		return nil, fmt.Errorf("list webhooks: %w", err)
-	}
-	return out, nil
+	return listPage(ctx, q, "webhooks", webhookQuery(p), nil, webhookColumns, webhookTargets)
+}
+
+// WebhookPageEnd returns where the page p of the living endpoints ends.
+func WebhookPageEnd(ctx context.Context, q sqlx.QueryerContext, p Page) (PageEnd, error) {
+	return pageEnd(ctx, q, "webhook", webhookQuery(p), nil)
 }
 
 // CountWebhooks returns how many endpoints are living.

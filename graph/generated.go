@@ -86,10 +86,11 @@ type ComplexityRoot struct {
 	}
 
 	AddressList struct {
-		Count  func(childComplexity int) int
-		Items  func(childComplexity int) int
-		Limit  func(childComplexity int) int
-		Offset func(childComplexity int) int
+		Count    func(childComplexity int) int
+		Items    func(childComplexity int) int
+		Limit    func(childComplexity int) int
+		Offset   func(childComplexity int) int
+		PageInfo func(childComplexity int) int
 	}
 
 	AmountSpent struct {
@@ -121,7 +122,7 @@ type ComplexityRoot struct {
 		ID                func(childComplexity int) int
 		LastName          func(childComplexity int) int
 		Metadata          func(childComplexity int) int
-		Orders            func(childComplexity int, limit *int, offset *int) int
+		Orders            func(childComplexity int, limit *int, offset *int, after *string) int
 		Phone             func(childComplexity int) int
 		ShippingAddresses func(childComplexity int) int
 		Stats             func(childComplexity int) int
@@ -147,7 +148,7 @@ type ComplexityRoot struct {
 	CustomerGroup struct {
 		CreatedAt func(childComplexity int) int
 		CreatedBy func(childComplexity int) int
-		Customers func(childComplexity int, limit *int, offset *int, order *string) int
+		Customers func(childComplexity int, limit *int, offset *int, order *string, after *string) int
 		ID        func(childComplexity int) int
 		Metadata  func(childComplexity int) int
 		Name      func(childComplexity int) int
@@ -155,10 +156,11 @@ type ComplexityRoot struct {
 	}
 
 	CustomerGroupList struct {
-		Count  func(childComplexity int) int
-		Items  func(childComplexity int) int
-		Limit  func(childComplexity int) int
-		Offset func(childComplexity int) int
+		Count    func(childComplexity int) int
+		Items    func(childComplexity int) int
+		Limit    func(childComplexity int) int
+		Offset   func(childComplexity int) int
+		PageInfo func(childComplexity int) int
 	}
 
 	CustomerList struct {
@@ -388,10 +390,11 @@ type ComplexityRoot struct {
 	}
 
 	OrderList struct {
-		Count  func(childComplexity int) int
-		Items  func(childComplexity int) int
-		Limit  func(childComplexity int) int
-		Offset func(childComplexity int) int
+		Count    func(childComplexity int) int
+		Items    func(childComplexity int) int
+		Limit    func(childComplexity int) int
+		Offset   func(childComplexity int) int
+		PageInfo func(childComplexity int) int
 	}
 
 	OrderTransferRequest struct {
@@ -409,7 +412,7 @@ type ComplexityRoot struct {
 		Customer             func(childComplexity int, id string) int
 		CustomerEvents       func(childComplexity int, filter *db.EventFilter, limit *int, after *string) int
 		CustomerGroup        func(childComplexity int, id string) int
-		CustomerGroups       func(childComplexity int, filter *db.CustomerGroupFilter, limit *int, offset *int, order *string) int
+		CustomerGroups       func(childComplexity int, filter *db.CustomerGroupFilter, limit *int, offset *int, order *string, after *string) int
 		CustomerMergePreview func(childComplexity int, sourceID string, targetID string, overrides *model.CustomerMergeChoices, giveUpIdentity *model.MergeSide) int
 		Customers            func(childComplexity int, filter *db.CustomerFilter, limit *int, offset *int, order *string, withDeleted *bool, after *string) int
 		ExportCustomerData   func(childComplexity int, id string) int
@@ -417,12 +420,12 @@ type ComplexityRoot struct {
 		ImportJob            func(childComplexity int, id string) int
 		Me                   func(childComplexity int) int
 		MyAccountDeletion    func(childComplexity int) int
-		MyAddresses          func(childComplexity int, filter *db.AddressFilter, limit *int, offset *int, order *string) int
+		MyAddresses          func(childComplexity int, filter *db.AddressFilter, limit *int, offset *int, order *string, after *string) int
 		MySessions           func(childComplexity int) int
 		Order                func(childComplexity int, id string) int
-		Orders               func(childComplexity int, filter *db.OrderFilter, limit *int, offset *int, order *string) int
+		Orders               func(childComplexity int, filter *db.OrderFilter, limit *int, offset *int, order *string, after *string) int
 		Webhook              func(childComplexity int, id string) int
-		Webhooks             func(childComplexity int, limit *int, offset *int) int
+		Webhooks             func(childComplexity int, limit *int, offset *int, after *string) int
 	}
 
 	Session struct {
@@ -473,10 +476,11 @@ type ComplexityRoot struct {
 	}
 
 	WebhookList struct {
-		Count  func(childComplexity int) int
-		Items  func(childComplexity int) int
-		Limit  func(childComplexity int) int
-		Offset func(childComplexity int) int
+		Count    func(childComplexity int) int
+		Items    func(childComplexity int) int
+		Limit    func(childComplexity int) int
+		Offset   func(childComplexity int) int
+		PageInfo func(childComplexity int) int
 	}
 
 	WebhookSecret struct {
@@ -495,10 +499,12 @@ type AddressResolver interface {
 type AddressListResolver interface {
 	Items(ctx context.Context, obj *model.AddressList) ([]*db.Address, error)
 	Count(ctx context.Context, obj *model.AddressList) (int, error)
+
+	PageInfo(ctx context.Context, obj *model.AddressList) (*model.PageInfo, error)
 }
 type CustomerResolver interface {
 	Groups(ctx context.Context, obj *db.Customer) ([]*db.CustomerGroup, error)
-	Orders(ctx context.Context, obj *db.Customer, limit *int, offset *int) (*model.OrderList, error)
+	Orders(ctx context.Context, obj *db.Customer, limit *int, offset *int, after *string) (*model.OrderList, error)
 	Timeline(ctx context.Context, obj *db.Customer, limit *int, after *string) (*model.EventPage, error)
 	Addresses(ctx context.Context, obj *db.Customer) ([]*db.Address, error)
 	BillingAddress(ctx context.Context, obj *db.Customer) (*db.Address, error)
@@ -508,11 +514,13 @@ type CustomerResolver interface {
 	Stats(ctx context.Context, obj *db.Customer) (*db.CustomerStats, error)
 }
 type CustomerGroupResolver interface {
-	Customers(ctx context.Context, obj *db.CustomerGroup, limit *int, offset *int, order *string) (*model.CustomerList, error)
+	Customers(ctx context.Context, obj *db.CustomerGroup, limit *int, offset *int, order *string, after *string) (*model.CustomerList, error)
 }
 type CustomerGroupListResolver interface {
 	Items(ctx context.Context, obj *model.CustomerGroupList) ([]*db.CustomerGroup, error)
 	Count(ctx context.Context, obj *model.CustomerGroupList) (int, error)
+
+	PageInfo(ctx context.Context, obj *model.CustomerGroupList) (*model.PageInfo, error)
 }
 type CustomerListResolver interface {
 	Items(ctx context.Context, obj *model.CustomerList) ([]*db.Customer, error)
@@ -585,19 +593,21 @@ type OrderResolver interface {
 type OrderListResolver interface {
 	Items(ctx context.Context, obj *model.OrderList) ([]*db.Order, error)
 	Count(ctx context.Context, obj *model.OrderList) (int, error)
+
+	PageInfo(ctx context.Context, obj *model.OrderList) (*model.PageInfo, error)
 }
 type QueryResolver interface {
 	Customer(ctx context.Context, id string) (*db.Customer, error)
 	Customers(ctx context.Context, filter *db.CustomerFilter, limit *int, offset *int, order *string, withDeleted *bool, after *string) (*model.CustomerList, error)
 	CustomerGroup(ctx context.Context, id string) (*db.CustomerGroup, error)
-	CustomerGroups(ctx context.Context, filter *db.CustomerGroupFilter, limit *int, offset *int, order *string) (*model.CustomerGroupList, error)
-	Orders(ctx context.Context, filter *db.OrderFilter, limit *int, offset *int, order *string) (*model.OrderList, error)
+	CustomerGroups(ctx context.Context, filter *db.CustomerGroupFilter, limit *int, offset *int, order *string, after *string) (*model.CustomerGroupList, error)
+	Orders(ctx context.Context, filter *db.OrderFilter, limit *int, offset *int, order *string, after *string) (*model.OrderList, error)
 	CustomerEvents(ctx context.Context, filter *db.EventFilter, limit *int, after *string) (*model.EventPage, error)
-	Webhooks(ctx context.Context, limit *int, offset *int) (*model.WebhookList, error)
+	Webhooks(ctx context.Context, limit *int, offset *int, after *string) (*model.WebhookList, error)
 	Webhook(ctx context.Context, id string) (*db.Webhook, error)
 	Order(ctx context.Context, id string) (*db.Order, error)
 	Me(ctx context.Context) (*db.Customer, error)
-	MyAddresses(ctx context.Context, filter *db.AddressFilter, limit *int, offset *int, order *string) (*model.AddressList, error)
+	MyAddresses(ctx context.Context, filter *db.AddressFilter, limit *int, offset *int, order *string, after *string) (*model.AddressList, error)
 	MySessions(ctx context.Context) ([]*db.Session, error)
 	CustomerMergePreview(ctx context.Context, sourceID string, targetID string, overrides *model.CustomerMergeChoices, giveUpIdentity *model.MergeSide) (*model.CustomerMergePreview, error)
 	ExportCustomerData(ctx context.Context, id string) (db.JSONObject, error)
@@ -618,6 +628,8 @@ type WebhookResolver interface {
 type WebhookListResolver interface {
 	Items(ctx context.Context, obj *model.WebhookList) ([]*db.Webhook, error)
 	Count(ctx context.Context, obj *model.WebhookList) (int, error)
+
+	PageInfo(ctx context.Context, obj *model.WebhookList) (*model.PageInfo, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -814,6 +826,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AddressList.Offset(childComplexity), true
+	case "AddressList.page_info":
+		if e.ComplexityRoot.AddressList.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddressList.PageInfo(childComplexity), true
 
 	case "AmountSpent.amount":
 		if e.ComplexityRoot.AmountSpent.Amount == nil {
@@ -959,7 +977,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Customer.Orders(childComplexity, args["limit"].(*int), args["offset"].(*int)), true
+		return e.ComplexityRoot.Customer.Orders(childComplexity, args["limit"].(*int), args["offset"].(*int), args["after"].(*string)), true
 	case "Customer.phone":
 		if e.ComplexityRoot.Customer.Phone == nil {
 			break
@@ -1074,7 +1092,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.CustomerGroup.Customers(childComplexity, args["limit"].(*int), args["offset"].(*int), args["order"].(*string)), true
+		return e.ComplexityRoot.CustomerGroup.Customers(childComplexity, args["limit"].(*int), args["offset"].(*int), args["order"].(*string), args["after"].(*string)), true
 	case "CustomerGroup.id":
 		if e.ComplexityRoot.CustomerGroup.ID == nil {
 			break
@@ -1124,6 +1142,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CustomerGroupList.Offset(childComplexity), true
+	case "CustomerGroupList.page_info":
+		if e.ComplexityRoot.CustomerGroupList.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerGroupList.PageInfo(childComplexity), true
 
 	case "CustomerList.count":
 		if e.ComplexityRoot.CustomerList.Count == nil {
@@ -2392,6 +2416,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderList.Offset(childComplexity), true
+	case "OrderList.page_info":
+		if e.ComplexityRoot.OrderList.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderList.PageInfo(childComplexity), true
 
 	case "OrderTransferRequest.expires_at":
 		if e.ComplexityRoot.OrderTransferRequest.ExpiresAt == nil {
@@ -2468,7 +2498,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.CustomerGroups(childComplexity, args["filter"].(*db.CustomerGroupFilter), args["limit"].(*int), args["offset"].(*int), args["order"].(*string)), true
+		return e.ComplexityRoot.Query.CustomerGroups(childComplexity, args["filter"].(*db.CustomerGroupFilter), args["limit"].(*int), args["offset"].(*int), args["order"].(*string), args["after"].(*string)), true
 	case "Query.customer_merge_preview":
 		if e.ComplexityRoot.Query.CustomerMergePreview == nil {
 			break
@@ -2542,7 +2572,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.MyAddresses(childComplexity, args["filter"].(*db.AddressFilter), args["limit"].(*int), args["offset"].(*int), args["order"].(*string)), true
+		return e.ComplexityRoot.Query.MyAddresses(childComplexity, args["filter"].(*db.AddressFilter), args["limit"].(*int), args["offset"].(*int), args["order"].(*string), args["after"].(*string)), true
 	case "Query.my_sessions":
 		if e.ComplexityRoot.Query.MySessions == nil {
 			break
@@ -2570,7 +2600,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Orders(childComplexity, args["filter"].(*db.OrderFilter), args["limit"].(*int), args["offset"].(*int), args["order"].(*string)), true
+		return e.ComplexityRoot.Query.Orders(childComplexity, args["filter"].(*db.OrderFilter), args["limit"].(*int), args["offset"].(*int), args["order"].(*string), args["after"].(*string)), true
 	case "Query.webhook":
 		if e.ComplexityRoot.Query.Webhook == nil {
 			break
@@ -2592,7 +2622,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Webhooks(childComplexity, args["limit"].(*int), args["offset"].(*int)), true
+		return e.ComplexityRoot.Query.Webhooks(childComplexity, args["limit"].(*int), args["offset"].(*int), args["after"].(*string)), true
 
 	case "Session.actor_type":
 		if e.ComplexityRoot.Session.ActorType == nil {
@@ -2847,6 +2877,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WebhookList.Offset(childComplexity), true
+	case "WebhookList.page_info":
+		if e.ComplexityRoot.WebhookList.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookList.PageInfo(childComplexity), true
 
 	case "WebhookSecret.secret":
 		if e.ComplexityRoot.WebhookSecret.Secret == nil {
@@ -2999,6 +3035,16 @@ var sources = []*ast.Source{
 # - Lists take limit (1..100, default 20), offset (>= 0) and order
 #   ("created_at", "-created_at", "email", "-email", ...); anything outside
 #   the bounds is an INVALID_DATA error, not a silent clamp.
+# - Added: every list also takes after, the page_info.end_cursor of the
+#   page before (keyset pagination on the list's order, ties broken by id):
+#   a page after a cursor costs what the first page costs, where an offset
+#   makes the database read and drop the rows it skips (page 40,000 of 25
+#   by offset reads a million rows). A cursor belongs to the list and the
+#   order it was made for; another list's, another order's, one sent with
+#   an offset other than 0, or text this API did not give out is
+#   INVALID_DATA (field "after"). A cursor is a position, not a snapshot:
+#   rows deleted or added before it do not shift the next page, and the
+#   filter may change between pages.
 # - Auth: "Authorization: Bearer <token>". Admin operations need a token whose
 #   actor is a USER; storefront "my" operations need a CUSTOMER actor.
 
@@ -3080,8 +3126,8 @@ type Customer {
   updated_at: Time!
   deleted_at: Time
   groups: [CustomerGroup!]!
-  "newest first"
-  orders(limit: Int = 20, offset: Int = 0): OrderList!
+  "newest first. offset: rows skipped, read and dropped by the database; after (Added): the page_info.end_cursor of the page before, which costs what the first page costs"
+  orders(limit: Int = 20, offset: Int = 0, after: String): OrderList!
   "Added: the customer's story, newest first: every change to it, its addresses, groups, login and orders, with what changed"
   timeline(limit: Int = 20, after: String): EventPage! @auth(actor: USER)
   "the whole address book, oldest first"
@@ -3103,7 +3149,12 @@ type CustomerGroup {
   created_by: String
   created_at: Time!
   updated_at: Time!
-  customers(limit: Int = 20, offset: Int = 0, order: String = "-created_at"): CustomerList! @auth(actor: USER)
+  """
+  offset: members skipped, read and dropped by the database. after (Added):
+  the page_info.end_cursor of the page before, for any order: every page
+  then costs what the first costs.
+  """
+  customers(limit: Int = 20, offset: Int = 0, order: String = "-created_at", after: String): CustomerList! @auth(actor: USER)
 }
 
 type Address {
@@ -3181,13 +3232,13 @@ type CustomerList {
   count: Int!
   offset: Int!
   limit: Int!
-  "Added: where this page ends, for the next (cursor pagination; see customers' after)"
+  "Added: where this page ends, for the next (cursor pagination: after)"
   page_info: PageInfo!
 }
 
 "Added: where a page ends"
 type PageInfo {
-  "the cursor of the page's last row, to send as after for the next page; null for an empty page, and for lists that do not take after yet (a group's members)"
+  "the cursor of the page's last row, to send as after (with the same order) for the next page; null for an empty page"
   end_cursor: String
   "whether rows follow this page"
   has_next_page: Boolean!
@@ -3198,6 +3249,8 @@ type CustomerGroupList {
   count: Int!
   offset: Int!
   limit: Int!
+  "Added: where this page ends, for the next (cursor pagination: after)"
+  page_info: PageInfo!
 }
 
 type OrderList {
@@ -3205,6 +3258,8 @@ type OrderList {
   count: Int!
   offset: Int!
   limit: Int!
+  "Added: where this page ends, for the next (cursor pagination: after)"
+  page_info: PageInfo!
 }
 
 type DeleteResult {
@@ -3414,6 +3469,8 @@ type WebhookList {
   count: Int!
   offset: Int!
   limit: Int!
+  "where this page ends, for the next (cursor pagination: after)"
+  page_info: PageInfo!
 }
 
 "Added: an endpoint and its signing secret, shown this once"
@@ -3555,6 +3612,8 @@ type AddressList {
   count: Int!
   offset: Int!
   limit: Int!
+  "where this page ends, for the next (cursor pagination: after)"
+  page_info: PageInfo!
 }
 
 # ---- Issue 18: customer statistics (Added).
@@ -3683,16 +3742,18 @@ type Query {
   # Admin (USER actor)
   customer(id: ID!): Customer! @auth(actor: USER)
   """
-  offset: rows skipped, which the database reads and drops: page 40,000 of 25 reads a million rows. after (Added): the page_info.end_cursor of the page before, for orders created_at, updated_at and email (- in front or not): every page then costs what the first costs. Send one or the other.
+  offset: rows skipped, which the database reads and drops: page 40,000 of 25 reads a million rows. after (Added): the page_info.end_cursor of the page before, for every order (- in front or not): every page then costs what the first costs. Send one or the other. Indexes serve the orders created_at, updated_at, email and order_count, and last_order_at down to its first null: a page of them, first or deep, reads about a page of rows. first_name, last_name and company_name have no index (their nulls sort last ascending, first descending): every page of them, first or deep, reads the customers the filter selects, but by cursor it keeps a page of them where by offset it sorts the offset's rows too.
   """
   customers(filter: CustomerFilter, limit: Int = 20, offset: Int = 0, order: String = "-created_at", with_deleted: Boolean = false, after: String): CustomerList! @auth(actor: USER)
   customer_group(id: ID!): CustomerGroup! @auth(actor: USER)
-  customer_groups(filter: CustomerGroupFilter, limit: Int = 20, offset: Int = 0, order: String = "-created_at"): CustomerGroupList! @auth(actor: USER)
-  orders(filter: OrderFilter, limit: Int = 20, offset: Int = 0, order: String = "-created_at"): OrderList! @auth(actor: USER)
+  "offset: groups skipped, read and dropped by the database. after (Added): the page_info.end_cursor of the page before, for any order; every page then costs what the first costs"
+  customer_groups(filter: CustomerGroupFilter, limit: Int = 20, offset: Int = 0, order: String = "-created_at", after: String): CustomerGroupList! @auth(actor: USER)
+  "offset: orders skipped, read and dropped by the database. after (Added): the page_info.end_cursor of the page before, for any order; by created_at (indexed) every page then costs what the first costs"
+  orders(filter: OrderFilter, limit: Int = 20, offset: Int = 0, order: String = "-created_at", after: String): OrderList! @auth(actor: USER)
   "Added: the event log across customers, newest first"
   customer_events(filter: EventFilter, limit: Int = 20, after: String): EventPage! @auth(actor: USER)
-  "Added: the webhook endpoints, newest first"
-  webhooks(limit: Int = 20, offset: Int = 0): WebhookList! @auth(actor: USER)
+  "Added: the webhook endpoints, newest first. offset: endpoints skipped, read and dropped; after: the page_info.end_cursor of the page before"
+  webhooks(limit: Int = 20, offset: Int = 0, after: String): WebhookList! @auth(actor: USER)
   "Added"
   webhook(id: ID!): Webhook! @auth(actor: USER)
 
@@ -3701,8 +3762,8 @@ type Query {
 
   # Storefront (CUSTOMER actor)
   me: Customer! @auth(actor: CUSTOMER)
-  "Added: the signed-in customer's address book, filtered and paged (order: created_at or updated_at, - for descending)"
-  my_addresses(filter: AddressFilter, limit: Int = 20, offset: Int = 0, order: String = "created_at"): AddressList! @auth(actor: CUSTOMER)
+  "Added: the signed-in customer's address book, filtered and paged (order: created_at or updated_at, - for descending; offset, or after: the page_info.end_cursor of the page before)"
+  my_addresses(filter: AddressFilter, limit: Int = 20, offset: Int = 0, order: String = "created_at", after: String): AddressList! @auth(actor: CUSTOMER)
 
   # Sessions (issue 16). Added.
   "The standing sessions of the token's identity (any signed-in token: customer or admin user), newest first."
@@ -4158,6 +4219,8 @@ func (ec *executionContext) childFields_AddressList(ctx context.Context, field g
 		return ec.fieldContext_AddressList_offset(ctx, field)
 	case "limit":
 		return ec.fieldContext_AddressList_limit(ctx, field)
+	case "page_info":
+		return ec.fieldContext_AddressList_page_info(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AddressList", field.Name)
 }
@@ -4296,6 +4359,8 @@ func (ec *executionContext) childFields_CustomerGroupList(ctx context.Context, f
 		return ec.fieldContext_CustomerGroupList_offset(ctx, field)
 	case "limit":
 		return ec.fieldContext_CustomerGroupList_limit(ctx, field)
+	case "page_info":
+		return ec.fieldContext_CustomerGroupList_page_info(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustomerGroupList", field.Name)
 }
@@ -4664,6 +4729,8 @@ func (ec *executionContext) childFields_OrderList(ctx context.Context, field gra
 		return ec.fieldContext_OrderList_offset(ctx, field)
 	case "limit":
 		return ec.fieldContext_OrderList_limit(ctx, field)
+	case "page_info":
+		return ec.fieldContext_OrderList_page_info(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderList", field.Name)
 }
@@ -4784,6 +4851,8 @@ func (ec *executionContext) childFields_WebhookList(ctx context.Context, field g
 		return ec.fieldContext_WebhookList_offset(ctx, field)
 	case "limit":
 		return ec.fieldContext_WebhookList_limit(ctx, field)
+	case "page_info":
+		return ec.fieldContext_WebhookList_page_info(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookList", field.Name)
 }
@@ -4955,6 +5024,14 @@ func (ec *executionContext) field_CustomerGroup_customers_args(ctx context.Conte
 		return nil, err
 	}
 	args["order"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
 	return args, nil
 }
 
@@ -4991,6 +5068,14 @@ func (ec *executionContext) field_Customer_orders_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["offset"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -5929,6 +6014,14 @@ func (ec *executionContext) field_Query_customer_groups_args(ctx context.Context
 		return nil, err
 	}
 	args["order"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg4
 	return args, nil
 }
 
@@ -6087,6 +6180,14 @@ func (ec *executionContext) field_Query_my_addresses_args(ctx context.Context, r
 		return nil, err
 	}
 	args["order"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg4
 	return args, nil
 }
 
@@ -6139,6 +6240,14 @@ func (ec *executionContext) field_Query_orders_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["order"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg4
 	return args, nil
 }
 
@@ -6175,6 +6284,14 @@ func (ec *executionContext) field_Query_webhooks_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["offset"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -6644,6 +6761,38 @@ func (ec *executionContext) fieldContext_AddressList_limit(_ context.Context, fi
 	return graphql.NewScalarFieldContext("AddressList", field, true, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _AddressList_page_info(ctx context.Context, field graphql.CollectedField, obj *model.AddressList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddressList_page_info(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AddressList().PageInfo(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖcustomerserviceᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddressList_page_info(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AddressList",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AmountSpent_currency_code(ctx context.Context, field graphql.CollectedField, obj *db.AmountSpent) (ret graphql.Marshaler) {
 	return ec.marshalNString2string(ctx, field.Selections, obj.CurrencyCode)
 }
@@ -6838,7 +6987,7 @@ func (ec *executionContext) _Customer_orders(ctx context.Context, field graphql.
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Customer().Orders(ctx, obj, fc.Args["limit"].(*int), fc.Args["offset"].(*int))
+			return ec.Resolvers.Customer().Orders(ctx, obj, fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderList) graphql.Marshaler {
@@ -7301,7 +7450,7 @@ func (ec *executionContext) _CustomerGroup_customers(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.CustomerGroup().Customers(ctx, obj, fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string))
+			return ec.Resolvers.CustomerGroup().Customers(ctx, obj, fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string), fc.Args["after"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -7452,6 +7601,38 @@ func (ec *executionContext) _CustomerGroupList_limit(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_CustomerGroupList_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CustomerGroupList", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerGroupList_page_info(ctx context.Context, field graphql.CollectedField, obj *model.CustomerGroupList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerGroupList_page_info(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CustomerGroupList().PageInfo(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖcustomerserviceᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerGroupList_page_info(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CustomerGroupList",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CustomerList_items(ctx context.Context, field graphql.CollectedField, obj *model.CustomerList) (ret graphql.Marshaler) {
@@ -11799,6 +11980,38 @@ func (ec *executionContext) fieldContext_OrderList_limit(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("OrderList", field, true, false, errors.New("field of type Int does not have child fields"))
 }
 
+func (ec *executionContext) _OrderList_page_info(ctx context.Context, field graphql.CollectedField, obj *model.OrderList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderList_page_info(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderList().PageInfo(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖcustomerserviceᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderList_page_info(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderList",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OrderTransferRequest_order_id(ctx context.Context, field graphql.CollectedField, obj *model.OrderTransferRequest) (ret graphql.Marshaler) {
 	return ec.marshalNID2string(ctx, field.Selections, obj.OrderID)
 }
@@ -12035,7 +12248,7 @@ func (ec *executionContext) _Query_customer_groups(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().CustomerGroups(ctx, fc.Args["filter"].(*db.CustomerGroupFilter), fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string))
+			return ec.Resolvers.Query().CustomerGroups(ctx, fc.Args["filter"].(*db.CustomerGroupFilter), fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string), fc.Args["after"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -12097,7 +12310,7 @@ func (ec *executionContext) _Query_orders(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Orders(ctx, fc.Args["filter"].(*db.OrderFilter), fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string))
+			return ec.Resolvers.Query().Orders(ctx, fc.Args["filter"].(*db.OrderFilter), fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string), fc.Args["after"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -12221,7 +12434,7 @@ func (ec *executionContext) _Query_webhooks(ctx context.Context, field graphql.C
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Webhooks(ctx, fc.Args["limit"].(*int), fc.Args["offset"].(*int))
+			return ec.Resolvers.Query().Webhooks(ctx, fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["after"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -12439,7 +12652,7 @@ func (ec *executionContext) _Query_my_addresses(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().MyAddresses(ctx, fc.Args["filter"].(*db.AddressFilter), fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string))
+			return ec.Resolvers.Query().MyAddresses(ctx, fc.Args["filter"].(*db.AddressFilter), fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string), fc.Args["after"].(*string))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -13489,6 +13702,38 @@ func (ec *executionContext) _WebhookList_limit(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_WebhookList_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WebhookList", field, true, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _WebhookList_page_info(ctx context.Context, field graphql.CollectedField, obj *model.WebhookList) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookList_page_info(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WebhookList().PageInfo(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖcustomerserviceᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookList_page_info(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WebhookList",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _WebhookSecret_webhook(ctx context.Context, field graphql.CollectedField, obj *model.WebhookSecret) (ret graphql.Marshaler) {
@@ -16075,6 +16320,11 @@ func (ec *executionContext) _AddressList(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "page_info":
+			out.Values[i] = ec._AddressList_page_info(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16626,6 +16876,44 @@ func (ec *executionContext) _CustomerGroupList(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "page_info":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._CustomerGroupList_page_info(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -18456,6 +18744,44 @@ func (ec *executionContext) _OrderList(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "page_info":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._OrderList_page_info(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -19395,6 +19721,44 @@ func (ec *executionContext) _WebhookList(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "page_info":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._WebhookList_page_info(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.IsDeferred() {
+				deferredFieldSet.AddField(field)
+				fieldIndex := len(deferredFieldSet.Values) - 1
+				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, deferredFieldSet)
+				})
+
+				for _, deferrable := range field.Deferrables {
+					view, ok := deferLabelToView[deferrable.Label]
+					if !ok {
+						view = deferredFieldSet.NewView()
+						deferLabelToView[deferrable.Label] = view
+					}
+					view.AddIndices(fieldIndex)
+				}
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -83,13 +83,13 @@ func listComplexity() ComplexityRoot {
 	c.Query.Customers = func(child int, _ *db.CustomerFilter, limit, _ *int, _ *string, _ *bool, _ *string) int {
 		return listCost(child, limit)
 	}
-	c.Query.CustomerGroups = func(child int, _ *db.CustomerGroupFilter, limit, _ *int, _ *string) int {
+	c.Query.CustomerGroups = func(child int, _ *db.CustomerGroupFilter, limit, _ *int, _, _ *string) int {
 		return listCost(child, limit)
 	}
-	c.Query.Orders = func(child int, _ *db.OrderFilter, limit, _ *int, _ *string) int { return listCost(child, limit) }
-	c.Customer.Orders = func(child int, limit, _ *int) int { return listCost(child, limit) }
-	c.CustomerGroup.Customers = func(child int, limit, _ *int, _ *string) int { return listCost(child, limit) }
-	c.Query.Webhooks = func(child int, limit, _ *int) int { return listCost(child, limit) }
+	c.Query.Orders = func(child int, _ *db.OrderFilter, limit, _ *int, _, _ *string) int { return listCost(child, limit) }
+	c.Customer.Orders = func(child int, limit, _ *int, _ *string) int { return listCost(child, limit) }
+	c.CustomerGroup.Customers = func(child int, limit, _ *int, _, _ *string) int { return listCost(child, limit) }
+	c.Query.Webhooks = func(child int, limit, _ *int, _ *string) int { return listCost(child, limit) }
 	c.Webhook.Deliveries = func(child int, limit *int) int { return listCost(child, limit) }
 	return c
 }

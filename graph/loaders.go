@@ -25,10 +25,10 @@ type Loaders struct {
 	CustomerByID         loader[string, *db.Customer]
 	GroupsByCustomer     loader[string, []*db.CustomerGroup]
 	AddressesByCustomer  loader[string, []*db.Address]
-	OrdersByCustomer     loader[pageKey, []*db.Order]
+	OrdersByCustomer     loader[pageKey, db.Slice[db.Order]]
 	OrderCountByCustomer loader[string, int]
 	ItemsByOrder         loader[string, []*db.LineItem]
-	MembersByGroup       loader[pageKey, []*db.Customer]
+	MembersByGroup       loader[pageKey, db.Slice[db.Customer]]
 	MemberCountByGroup   loader[string, int]
 	TimelineByCustomer   loader[timelineKey, []*db.Event]
 	DeliveriesByWebhook  loader[deliveriesKey, []*db.WebhookDelivery]
@@ -144,8 +144,9 @@ func (l loader[K, V]) cached(ctx context.Context, keys []K) []V {
 	return out
 }
 
-// pageKey is the key of a paginated relation: the parent and the page, since
-// field arguments differ between places in one query.
+// pageKey is the key of a paginated relation: the parent and the page
+// (limit, offset, order, cursor), since field arguments differ between
+// places in one query.
 type pageKey struct {
 	ID   string
 	Page db.Page
@@ -168,12 +169,12 @@ func NewLoaders(q sqlx.QueryerContext, wait time.Duration, cols columns, logger 
 		AddressesByCustomer: newLoader("addresses_by_customer", logger, wait, bind(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string) ([][]*db.Address, error) {
 			return db.AddressesByCustomerIDs(ctx, q, ids, cols.address)
 		})),
-		OrdersByCustomer: newLoader("orders_by_customer", logger, wait, paged(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string, p db.Page) ([][]*db.Order, error) {
-			return db.OrdersByCustomerIDs(ctx, q, ids, p.Limit, p.Offset, cols.order)
+		OrdersByCustomer: newLoader("orders_by_customer", logger, wait, paged(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string, p db.Page) ([]db.Slice[db.Order], error) {
+			return db.OrdersByCustomerIDs(ctx, q, ids, p, cols.order)
 		})),
 		OrderCountByCustomer: newLoader("order_count_by_customer", logger, wait, bind(q, db.CountOrdersByCustomerIDs)),
 		ItemsByOrder:         newLoader("items_by_order", logger, wait, bind(q, db.LineItemsByOrderIDs)),
-		MembersByGroup: newLoader("members_by_group", logger, wait, paged(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string, p db.Page) ([][]*db.Customer, error) {
+		MembersByGroup: newLoader("members_by_group", logger, wait, paged(q, func(ctx context.Context, q sqlx.QueryerContext, ids []string, p db.Page) ([]db.Slice[db.Customer], error) {
 			return db.CustomersByGroupIDs(ctx, q, ids, p, cols.customer)
 		})),
 		MemberCountByGroup:      newLoader("member_count_by_group", logger, wait, bind(q, db.CountCustomersByGroupIDs)),

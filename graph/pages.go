@@ -29,13 +29,24 @@ func stringOr(p *string, def string) string {
 
 const defaultOrder = "-created_at"
 
-func customerList(filter *db.CustomerFilter, limit, offset *int, order *string, withDeleted *bool, after *string) (*model.CustomerList, error) {
-	o := stringOr(order, defaultOrder)
-	page, err := db.NewCustomerPage(intOr(limit, db.DefaultLimit), intOr(offset, 0), o)
-	if err != nil {
-		return nil, err
+// startAfter returns a function that starts the page it is given after the
+// cursor after (nil: none), so that
+//
+//	startAfter(after)(db.NewGroupPage(...))
+//
+// reads as one step.
+func startAfter(after *string) func(db.Page, error) (db.Page, error) {
+	return func(p db.Page, err error) (db.Page, error) {
+		if err != nil {
+			return p, err
+		}
+		return p.WithCursor("after", after)
 	}
-	if page.After, err = db.ParseKeyset("after", o, page, after); err != nil {
+}
+
+func customerList(filter *db.CustomerFilter, limit, offset *int, order *string, withDeleted *bool, after *string) (*model.CustomerList, error) {
+	page, err := startAfter(after)(db.NewCustomerPage(intOr(limit, db.DefaultLimit), intOr(offset, 0), stringOr(order, defaultOrder)))
+	if err != nil {
 		return nil, err
 	}
 	var f db.CustomerFilter
@@ -46,19 +57,19 @@ func customerList(filter *db.CustomerFilter, limit, offset *int, order *string, 
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	return &model.CustomerList{Page: page, Filter: f, Order: o}, nil
+	return &model.CustomerList{Page: page, Filter: f}, nil
 }
 
-func groupMemberList(groupID string, limit, offset *int, order *string) (*model.CustomerList, error) {
-	page, err := db.NewCustomerPage(intOr(limit, db.DefaultLimit), intOr(offset, 0), stringOr(order, defaultOrder))
+func groupMemberList(groupID string, limit, offset *int, order *string, after *string) (*model.CustomerList, error) {
+	page, err := startAfter(after)(db.NewMemberPage(intOr(limit, db.DefaultLimit), intOr(offset, 0), stringOr(order, defaultOrder)))
 	if err != nil {
 		return nil, err
 	}
 	return &model.CustomerList{Page: page, GroupID: groupID}, nil
 }
 
-func groupList(filter *db.CustomerGroupFilter, limit, offset *int, order *string) (*model.CustomerGroupList, error) {
-	page, err := db.NewGroupPage(intOr(limit, db.DefaultLimit), intOr(offset, 0), stringOr(order, defaultOrder))
+func groupList(filter *db.CustomerGroupFilter, limit, offset *int, order *string, after *string) (*model.CustomerGroupList, error) {
+	page, err := startAfter(after)(db.NewGroupPage(intOr(limit, db.DefaultLimit), intOr(offset, 0), stringOr(order, defaultOrder)))
 	if err != nil {
 		return nil, err
 	}
@@ -72,8 +83,8 @@ func groupList(filter *db.CustomerGroupFilter, limit, offset *int, order *string
 	return &model.CustomerGroupList{Page: page, Filter: f}, nil
 }
 
-func orderList(filter *db.OrderFilter, limit, offset *int, order *string) (*model.OrderList, error) {
-	page, err := db.NewOrderPage(intOr(limit, db.DefaultLimit), intOr(offset, 0), stringOr(order, defaultOrder))
+func orderList(filter *db.OrderFilter, limit, offset *int, order *string, after *string) (*model.OrderList, error) {
+	page, err := startAfter(after)(db.NewOrderPage(intOr(limit, db.DefaultLimit), intOr(offset, 0), stringOr(order, defaultOrder)))
 	if err != nil {
 		return nil, err
 	}
@@ -85,33 +96,47 @@ func orderList(filter *db.OrderFilter, limit, offset *int, order *string) (*mode
 }
 
 // customerOrderList is a customer's orders, newest first.
-func customerOrderList(customerID string, limit, offset *int) (*model.OrderList, error) {
-	page, err := db.NewOrderPage(intOr(limit, db.DefaultLimit), intOr(offset, 0), defaultOrder)
+func customerOrderList(customerID string, limit, offset *int, after *string) (*model.OrderList, error) {
+	page, err := startAfter(after)(db.NewCustomerOrderPage(intOr(limit, db.DefaultLimit), intOr(offset, 0)))
 	if err != nil {
 		return nil, err
 	}
 	return &model.OrderList{Page: page, CustomerID: customerID}, nil
 }
 
-// customerPageInfo says where a customer page ends: a root list reads its
-// end (one statement, the page's ids and one row more); a group's members
-// take no cursor yet, and their count says whether more follow.
-func (r *Resolver) customerPageInfo(ctx context.Context, l *model.CustomerList) (*model.PageInfo, error) {
-	if l.GroupID != "" {
-		n, err := load(ctx, loadersFrom(ctx).MemberCountByGroup, l.GroupID)
-		if err != nil {
-			return nil, err
-		}
-		return &model.PageInfo{HasNextPage: l.Page.Offset+l.Page.Limit < n}, nil
-	}
-	end, more, err := db.CustomerPageEnd(ctx, r.conn(ctx), l.Filter, l.Page, l.Order)
+// pageInfo is a page's end as clients see it.
+func pageInfo(end db.PageEnd, err error) (*model.PageInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	info := &model.PageInfo{HasNextPage: more}
-	if end != nil {
-		cursor := end.Cursor()
-		info.EndCursor = &cursor
+	info := &model.PageInfo{HasNextPage: end.More}
+	if end.Cursor != "" {
+		info.EndCursor = &end.Cursor
 	}
 	return info, nil
+}
+
+// sliceEnd is where the page of a loaded Slice ends.
+func sliceEnd[T any](s db.Slice[T], err error) (db.PageEnd, error) { return s.End, err }
+
+// sliceRows is the rows of a loaded Slice.
+func sliceRows[T any](s db.Slice[T], err error) ([]*T, error) { return s.Rows, err }
+
+// customerPageInfo says where a customer page ends: a root list reads its
+// end (one statement, the page's ids and sort values and one row more); a
+// group's members come with theirs, from their batch.
+func (r *Resolver) customerPageInfo(ctx context.Context, l *model.CustomerList) (*model.PageInfo, error) {
+	if l.GroupID != "" {
+		return pageInfo(sliceEnd(load(ctx, loadersFrom(ctx).MembersByGroup, pageKey{l.GroupID, l.Page})))
+	}
+	return pageInfo(db.CustomerPageEnd(ctx, r.conn(ctx), l.Filter, l.Page))
+}
+
+// orderPageInfo says where an order page ends: a root list reads its end;
+// a customer's orders come with theirs, from their batch.
+func (r *Resolver) orderPageInfo(ctx context.Context, l *model.OrderList) (*model.PageInfo, error) {
+	if l.CustomerID != "" {
+		return pageInfo(sliceEnd(load(ctx, loadersFrom(ctx).OrdersByCustomer, pageKey{l.CustomerID, l.Page})))
+	}
+	return pageInfo(db.OrderPageEnd(ctx, r.conn(ctx), l.Filter, l.Page))
 }

@@ -166,23 +166,22 @@ func prefetchCustomerFields(ctx context.Context, customers []*db.Customer, field
 			if !okLimit || !okOffset {
 				continue // the field's resolver reports it
 			}
-			list, err := customerOrderList("", limit, offset)
+			list, err := customerOrderList("", limit, offset, stringArg(args, "after"))
 			if err != nil {
 				continue // the field's resolver reports it
 			}
-			for _, lf := range children(ctx, f, "OrderList") {
-				switch lf.Name {
-				case "count":
-					tasks = append(tasks, func() { l.OrderCountByCustomer.prefetch(ctx, ids) })
-				case "items":
-					tasks = append(tasks, func() {
-						keys := pageKeys(ids, list.Page)
-						l.OrdersByCustomer.prefetch(ctx, keys)
-						if sub := children(ctx, lf, "Order"); needsOrderPrefetch(sub) {
-							prefetchOrderFields(ctx, flatten(l.OrdersByCustomer.cached(ctx, keys)), sub)
-						}
-					})
-				}
+			keys := pageKeys(ids, list.Page)
+			count, page, items := pagedFields(ctx, f, "OrderList", "Order")
+			if count {
+				tasks = append(tasks, func() { l.OrderCountByCustomer.prefetch(ctx, ids) })
+			}
+			if page {
+				tasks = append(tasks, func() {
+					l.OrdersByCustomer.prefetch(ctx, keys)
+					if needsOrderPrefetch(items) {
+						prefetchOrderFields(ctx, flatten(sliceRowsOf(l.OrdersByCustomer.cached(ctx, keys))), items)
+					}
+				})
 			}
 		}
 	}
@@ -295,23 +294,22 @@ func prefetchGroupFields(ctx context.Context, groups []*db.CustomerGroup, fields
 		if !okLimit || !okOffset {
 			continue // the field's resolver reports it
 		}
-		list, err := groupMemberList("", limit, offset, stringArg(args, "order"))
+		list, err := groupMemberList("", limit, offset, stringArg(args, "order"), stringArg(args, "after"))
 		if err != nil {
 			continue // the field's resolver reports it
 		}
-		for _, lf := range children(ctx, f, "CustomerList") {
-			switch lf.Name {
-			case "count", "page_info": // a members page's end comes from the count
-				tasks = append(tasks, func() { l.MemberCountByGroup.prefetch(ctx, ids) })
-			case "items":
-				tasks = append(tasks, func() {
-					keys := pageKeys(ids, list.Page)
-					l.MembersByGroup.prefetch(ctx, keys)
-					if sub := children(ctx, lf, "Customer"); needsCustomerPrefetch(sub) {
-						prefetchCustomerFields(ctx, unique(flatten(l.MembersByGroup.cached(ctx, keys))), sub)
-					}
-				})
-			}
+		keys := pageKeys(ids, list.Page)
+		count, page, items := pagedFields(ctx, f, "CustomerList", "Customer")
+		if count {
+			tasks = append(tasks, func() { l.MemberCountByGroup.prefetch(ctx, ids) })
+		}
+		if page {
+			tasks = append(tasks, func() {
+				l.MembersByGroup.prefetch(ctx, keys)
+				if needsCustomerPrefetch(items) {
+					prefetchCustomerFields(ctx, unique(flatten(sliceRowsOf(l.MembersByGroup.cached(ctx, keys)))), items)
+				}
+			})
 		}
 	}
 	runAll(tasks)
@@ -326,6 +324,25 @@ func needsGroupPrefetch(fields []graphql.CollectedField) bool {
 	return false
 }
 
+// pagedFields reads what a query selects on the list f of a paged
+// relation, of type listType: its count, and its page (items, or
+// page_info, which comes with the page from its batch), with the fields
+// selected on the items, of type itemType.
+func pagedFields(ctx context.Context, f graphql.CollectedField, listType, itemType string) (count, page bool, items []graphql.CollectedField) {
+	for _, lf := range children(ctx, f, listType) {
+		switch lf.Name {
+		case "count":
+			count = true
+		case "items":
+			items = append(items, children(ctx, lf, itemType)...)
+			page = true
+		case "page_info":
+			page = true
+		}
+	}
+	return count, page, items
+}
+
 // children returns the fields selected under f, an object of type typeName.
 func children(ctx context.Context, f graphql.CollectedField, typeName string) []graphql.CollectedField {
 	return graphql.CollectFields(graphql.GetOperationContext(ctx), f.Selections, []string{typeName})
@@ -337,6 +354,15 @@ func pageKeys(ids []string, p db.Page) []pageKey {
 		keys[i] = pageKey{ID: id, Page: p}
 	}
 	return keys
+}
+
+// sliceRowsOf returns the rows of each page of a batch.
+func sliceRowsOf[T any](pages []db.Slice[T]) [][]*T {
+	out := make([][]*T, len(pages))
+	for i, p := range pages {
+		out[i] = p.Rows
+	}
+	return out
 }
 
 func flatten[T any](lists [][]*T) []*T {

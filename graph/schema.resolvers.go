@@ -29,14 +29,19 @@ func (r *addressListResolver) Count(ctx context.Context, obj *model.AddressList)
 	return db.CountAddresses(ctx, r.conn(ctx), obj.CustomerID, obj.Filter)
 }
 
+// PageInfo is the resolver for the page_info field.
+func (r *addressListResolver) PageInfo(ctx context.Context, obj *model.AddressList) (*model.PageInfo, error) {
+	return pageInfo(db.AddressPageEnd(ctx, r.conn(ctx), obj.CustomerID, obj.Filter, obj.Page))
+}
+
 // Groups is the resolver for the groups field.
 func (r *customerResolver) Groups(ctx context.Context, obj *db.Customer) ([]*db.CustomerGroup, error) {
 	return load(ctx, loadersFrom(ctx).GroupsByCustomer, obj.ID)
 }
 
 // Orders is the resolver for the orders field.
-func (r *customerResolver) Orders(ctx context.Context, obj *db.Customer, limit *int, offset *int) (*model.OrderList, error) {
-	return customerOrderList(obj.ID, limit, offset)
+func (r *customerResolver) Orders(ctx context.Context, obj *db.Customer, limit *int, offset *int, after *string) (*model.OrderList, error) {
+	return customerOrderList(obj.ID, limit, offset, after)
 }
 
 // Timeline is the resolver for the timeline field.
@@ -78,8 +83,8 @@ func (r *customerResolver) Stats(ctx context.Context, obj *db.Customer) (*db.Cus
 }
 
 // Customers is the resolver for the customers field.
-func (r *customerGroupResolver) Customers(ctx context.Context, obj *db.CustomerGroup, limit *int, offset *int, order *string) (*model.CustomerList, error) {
-	return groupMemberList(obj.ID, limit, offset, order)
+func (r *customerGroupResolver) Customers(ctx context.Context, obj *db.CustomerGroup, limit *int, offset *int, order *string, after *string) (*model.CustomerList, error) {
+	return groupMemberList(obj.ID, limit, offset, order, after)
 }
 
 // Items is the resolver for the items field.
@@ -92,10 +97,15 @@ func (r *customerGroupListResolver) Count(ctx context.Context, obj *model.Custom
 	return db.CountGroups(ctx, r.conn(ctx), obj.Filter)
 }
 
+// PageInfo is the resolver for the page_info field.
+func (r *customerGroupListResolver) PageInfo(ctx context.Context, obj *model.CustomerGroupList) (*model.PageInfo, error) {
+	return pageInfo(db.GroupPageEnd(ctx, r.conn(ctx), obj.Filter, obj.Page))
+}
+
 // Items is the resolver for the items field.
 func (r *customerListResolver) Items(ctx context.Context, obj *model.CustomerList) ([]*db.Customer, error) {
 	if obj.GroupID != "" {
-		return load(ctx, loadersFrom(ctx).MembersByGroup, pageKey{obj.GroupID, obj.Page})
+		return sliceRows(load(ctx, loadersFrom(ctx).MembersByGroup, pageKey{obj.GroupID, obj.Page}))
 	}
 	return prefetched(ctx, prefetchCustomers)(db.ListCustomers(ctx, r.conn(ctx), obj.Filter, obj.Page, loadersFrom(ctx).cols.customer))
 }
@@ -405,7 +415,7 @@ func (r *orderResolver) Items(ctx context.Context, obj *db.Order) ([]*db.LineIte
 // Items is the resolver for the items field.
 func (r *orderListResolver) Items(ctx context.Context, obj *model.OrderList) ([]*db.Order, error) {
 	if obj.CustomerID != "" {
-		return load(ctx, loadersFrom(ctx).OrdersByCustomer, pageKey{obj.CustomerID, obj.Page})
+		return sliceRows(load(ctx, loadersFrom(ctx).OrdersByCustomer, pageKey{obj.CustomerID, obj.Page}))
 	}
 	return prefetched(ctx, prefetchOrders)(db.ListOrders(ctx, r.conn(ctx), obj.Filter, obj.Page, loadersFrom(ctx).cols.order))
 }
@@ -416,6 +426,11 @@ func (r *orderListResolver) Count(ctx context.Context, obj *model.OrderList) (in
 		return load(ctx, loadersFrom(ctx).OrderCountByCustomer, obj.CustomerID)
 	}
 	return db.CountOrders(ctx, r.conn(ctx), obj.Filter)
+}
+
+// PageInfo is the resolver for the page_info field.
+func (r *orderListResolver) PageInfo(ctx context.Context, obj *model.OrderList) (*model.PageInfo, error) {
+	return r.orderPageInfo(ctx, obj)
 }
 
 // Customer is the resolver for the customer field.
@@ -434,13 +449,13 @@ func (r *queryResolver) CustomerGroup(ctx context.Context, id string) (*db.Custo
 }
 
 // CustomerGroups is the resolver for the customer_groups field.
-func (r *queryResolver) CustomerGroups(ctx context.Context, filter *db.CustomerGroupFilter, limit *int, offset *int, order *string) (*model.CustomerGroupList, error) {
-	return groupList(filter, limit, offset, order)
+func (r *queryResolver) CustomerGroups(ctx context.Context, filter *db.CustomerGroupFilter, limit *int, offset *int, order *string, after *string) (*model.CustomerGroupList, error) {
+	return groupList(filter, limit, offset, order, after)
 }
 
 // Orders is the resolver for the orders field.
-func (r *queryResolver) Orders(ctx context.Context, filter *db.OrderFilter, limit *int, offset *int, order *string) (*model.OrderList, error) {
-	return orderList(filter, limit, offset, order)
+func (r *queryResolver) Orders(ctx context.Context, filter *db.OrderFilter, limit *int, offset *int, order *string, after *string) (*model.OrderList, error) {
+	return orderList(filter, limit, offset, order, after)
 }
 
 // CustomerEvents is the resolver for the customer_events field.
@@ -449,8 +464,8 @@ func (r *queryResolver) CustomerEvents(ctx context.Context, filter *db.EventFilt
 }
 
 // Webhooks is the resolver for the webhooks field.
-func (r *queryResolver) Webhooks(ctx context.Context, limit *int, offset *int) (*model.WebhookList, error) {
-	return webhookList(limit, offset)
+func (r *queryResolver) Webhooks(ctx context.Context, limit *int, offset *int, after *string) (*model.WebhookList, error) {
+	return webhookList(limit, offset, after)
 }
 
 // Webhook is the resolver for the webhook field.
@@ -473,8 +488,8 @@ func (r *queryResolver) Me(ctx context.Context) (*db.Customer, error) {
 }
 
 // MyAddresses is the resolver for the my_addresses field.
-func (r *queryResolver) MyAddresses(ctx context.Context, filter *db.AddressFilter, limit *int, offset *int, order *string) (*model.AddressList, error) {
-	return myAddressList(ctx, filter, limit, offset, order)
+func (r *queryResolver) MyAddresses(ctx context.Context, filter *db.AddressFilter, limit *int, offset *int, order *string, after *string) (*model.AddressList, error) {
+	return myAddressList(ctx, filter, limit, offset, order, after)
 }
 
 // MySessions is the resolver for the my_sessions field.
@@ -535,6 +550,11 @@ func (r *webhookListResolver) Items(ctx context.Context, obj *model.WebhookList)
 // Count is the resolver for the count field.
 func (r *webhookListResolver) Count(ctx context.Context, obj *model.WebhookList) (int, error) {
 	return db.CountWebhooks(ctx, r.conn(ctx))
+}
+
+// PageInfo is the resolver for the page_info field.
+func (r *webhookListResolver) PageInfo(ctx context.Context, obj *model.WebhookList) (*model.PageInfo, error) {
+	return pageInfo(db.WebhookPageEnd(ctx, r.conn(ctx), obj.Page))
 }
 
 // Address returns AddressResolver implementation.

@@ -20,12 +20,12 @@ func amountSpent(s *db.CustomerStats, currencyCode string) (int, error) {
 }
 
 // myAddressList is a page of the signed-in customer's address book.
-func myAddressList(ctx context.Context, filter *db.AddressFilter, limit, offset *int, order *string) (*model.AddressList, error) {
+func myAddressList(ctx context.Context, filter *db.AddressFilter, limit, offset *int, order *string, after *string) (*model.AddressList, error) {
 	customerID, err := me(ctx)
 	if err != nil {
 		return nil, err
 	}
-	page, err := db.NewAddressPage(intOr(limit, db.DefaultLimit), intOr(offset, 0), stringOr(order, "created_at"))
+	page, err := startAfter(after)(db.NewAddressPage(intOr(limit, db.DefaultLimit), intOr(offset, 0), stringOr(order, "created_at")))
 	if err != nil {
 		return nil, err
 	}

@@ -51,8 +51,8 @@ func (r *Resolver) rotateWebhookSecret(ctx context.Context, id string) (*model.W
 	return &model.WebhookSecret{Webhook: w, Secret: secret}, nil
 }
 
-func webhookList(limit, offset *int) (*model.WebhookList, error) {
-	page, err := db.NewWebhookPage(intOr(limit, db.DefaultLimit), intOr(offset, 0))
+func webhookList(limit, offset *int, after *string) (*model.WebhookList, error) {
+	page, err := startAfter(after)(db.NewWebhookPage(intOr(limit, db.DefaultLimit), intOr(offset, 0)))
 	if err != nil {
 		return nil, err
 	}

@@ -144,7 +144,7 @@ func (v *CustomerPageCustomersCustomerListItemsCustomerGroupsCustomerGroup) GetN
 
 // CustomerPageResponse is returned by CustomerPage on success.
 type CustomerPageResponse struct {
-	// offset: rows skipped, which the database reads and drops: page 40,000 of 25 reads a million rows. after (Added): the page_info.end_cursor of the page before, for orders created_at, updated_at and email (- in front or not): every page then costs what the first costs. Send one or the other.
+	// offset: rows skipped, which the database reads and drops: page 40,000 of 25 reads a million rows. after (Added): the page_info.end_cursor of the page before, for every order (- in front or not): every page then costs what the first costs. Send one or the other. Indexes serve the orders created_at, updated_at, email and order_count, and last_order_at down to its first null: a page of them, first or deep, reads about a page of rows. first_name, last_name and company_name have no index (their nulls sort last ascending, first descending): every page of them, first or deep, reads the customers the filter selects, but by cursor it keeps a page of them where by offset it sorts the offset's rows too.
 	Customers CustomerPageCustomersCustomerList `json:"customers"`
 }
 

@@ -12,8 +12,6 @@ type CustomerList struct {
 	Page    db.Page
 	Filter  db.CustomerFilter
 	GroupID string
-	// Order is the API order the page follows, for its cursors.
-	Order string
 }
 
 // Limit is the page size.

@@ -245,7 +245,7 @@ type OrderTransferRequest struct {
 
 // Added: where a page ends
 type PageInfo struct {
-	// the cursor of the page's last row, to send as after for the next page; null for an empty page, and for lists that do not take after yet (a group's members)
+	// the cursor of the page's last row, to send as after (with the same order) for the next page; null for an empty page
 	EndCursor *string `json:"end_cursor,omitempty"`
 	// whether rows follow this page
 	HasNextPage bool `json:"has_next_page"`
