@@ -104,6 +104,13 @@ func (r *Resolver) customerPageInfo(ctx context.Context, l *model.CustomerList) 
 		}
 		return &model.PageInfo{HasNextPage: l.Page.Offset+l.Page.Limit < n}, nil
 	}
+	if l.Rules != nil {
+		n, err := db.CountCustomersByRules(ctx, r.conn(ctx), *l.Rules)
+		if err != nil {
+			return nil, err
+		}
+		return &model.PageInfo{HasNextPage: l.Page.Offset+l.Page.Limit < n}, nil
+	}
 	end, more, err := db.CustomerPageEnd(ctx, r.conn(ctx), l.Filter, l.Page, l.Order)
 	if err != nil {
 		return nil, err
