@@ -3,6 +3,7 @@ package graph_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -271,4 +272,240 @@ func TestRulesAreParameters(t *testing.T) {
 		t.Errorf("the compiled rule holds input: %s", sqlText)
 	}
 	_ = evil
+}
+
+// TestRuleMembershipFollowsChanges: every write path re-evaluates the
+// customers it changes in its own transaction, so the member list is right
+// the moment the change answers.
+func TestRuleMembershipFollowsChanges(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	srv := httptest.NewServer(a.h)
+	defer srv.Close()
+	ids := ruleCustomers(a)
+	uk := a.createRuleGroup("UK", cond("ADDRESS_COUNTRY_CODE", "EQ", map[string]any{"string": "gb"}))
+	loyal := a.createRuleGroup("Loyal", cond("ORDER_COUNT", "GTE", map[string]any{"int": 2}))
+	named := a.createRuleGroup("Named Bob", cond("FIRST_NAME", "EQ", map[string]any{"string": "bob"}))
+	vip := a.createRuleGroup("VIP", nil)
+	inVIP := a.createRuleGroup("In VIP", cond("GROUP", "EQ", map[string]any{"string": vip.ID}))
+	a.wantMembers("uk at first", uk.ID, "ann@example.com")
+	a.wantMembers("loyal at first", loyal.ID)
+
+	// An address moves country.
+	var bobAddr struct {
+		Customer struct{ Addresses []struct{ ID string } } `json:"customer"`
+	}
+	a.query(`query ($id: ID!) { customer(id: $id) { addresses { id } } }`, map[string]any{"id": ids["bob@example.com"]}, &bobAddr)
+	a.updateAddress(bobAddr.Customer.Addresses[0].ID, map[string]any{"country_code": "GB"})
+	a.wantMembers("bob moved to gb", uk.ID, "ann@example.com", "bob@example.com")
+	a.query(`mutation ($id: ID!) { delete_customer_address(id: $id) { id } }`, map[string]any{"id": bobAddr.Customer.Addresses[0].ID}, &struct{}{})
+	a.wantMembers("bob's gb address deleted", uk.ID, "ann@example.com")
+	a.createAddress(ids["dee@example.com"], map[string]any{"address_1": "5 Lane", "country_code": "gb"})
+	a.wantMembers("dee got a gb address", uk.ID, "ann@example.com", "dee@example.com")
+
+	// Orders.
+	a.order("cy@shop.test", "usd", 100)
+	a.wantMembers("one order", loyal.ID)
+	a.order("cy@shop.test", "usd", 100)
+	a.wantMembers("second order", loyal.ID, "cy@shop.test")
+	a.exec(`UPDATE orders SET status = 'CANCELED' WHERE email = 'cy@shop.test' AND total = 100 AND id = (SELECT min(id) FROM orders WHERE email = 'cy@shop.test')`)
+	a.wantMembers("an order canceled", loyal.ID)
+
+	// A customer update, and a deletion.
+	a.query(`mutation ($id: ID!) { update_customer(id: $id, input: {first_name: "Bob"}) { id } }`, map[string]any{"id": ids["dee@example.com"]}, &struct{}{})
+	a.wantMembers("dee renamed bob", named.ID, "bob@example.com", "dee@example.com")
+	a.query(`mutation ($id: ID!) { delete_customer(id: $id) { id } }`, map[string]any{"id": ids["bob@example.com"]}, &struct{}{})
+	a.wantMembers("bob deleted", named.ID, "dee@example.com")
+
+	// A static membership the rules name.
+	a.query(`mutation ($g: ID!, $c: [ID!]!) { add_customers_to_group(group_id: $g, customer_ids: $c) { id } }`,
+		map[string]any{"g": vip.ID, "c": []string{ids["ann@example.com"]}}, &struct{}{})
+	a.wantMembers("ann joined vip", inVIP.ID, "ann@example.com")
+	a.query(`mutation ($g: ID!, $c: [ID!]!) { remove_customers_from_group(group_id: $g, customer_ids: $c) { id } }`,
+		map[string]any{"g": vip.ID, "c": []string{ids["ann@example.com"]}}, &struct{}{})
+	a.wantMembers("ann left vip", inVIP.ID)
+
+	// An import: a new customer with a gb address, and one who names a
+	// rule group in its groups column, which the rules overrule.
+	file := importHeader + "eve@example.com,false,Eve,,1 Mews,gb\nfay@example.com,false,Fay,Named Bob,1 Rd,us\n"
+	_, resp := upload(t, srv.URL, a.token, file, `{}`)
+	var started struct {
+		ImportCustomers importJob `json:"import_customers"`
+	}
+	json.Unmarshal(resp.Data, &started)
+	if job := a.waitForJob(started.ImportCustomers.ID); job.Status != "SUCCEEDED" {
+		t.Fatalf("import: %+v", job)
+	}
+	a.wantMembers("eve imported", uk.ID, "ann@example.com", "dee@example.com", "eve@example.com")
+	a.wantMembers("fay named a rule group", named.ID, "dee@example.com")
+
+	// A merge brings the source's orders (and statistics) to the target.
+	a.order("ann@example.com", "usd", 100)
+	a.merge(ids["ann@example.com"], ids["cy@shop.test"], nil, "")
+	a.wantMembers("ann merged into cy", loyal.ID, "cy@shop.test")
+	a.wantMembers("ann merged: her gb addresses moved", uk.ID, "cy@shop.test", "dee@example.com", "eve@example.com")
+
+	// Customer.groups and the groups filter show rule members.
+	var c struct {
+		Customer struct{ Groups []struct{ Name string } } `json:"customer"`
+	}
+	a.query(`query ($id: ID!) { customer(id: $id) { groups { name } } }`, map[string]any{"id": ids["cy@shop.test"]}, &c)
+	var names []string
+	for _, g := range c.Customer.Groups {
+		names = append(names, g.Name)
+	}
+	if !slices.Equal(names, []string{"Loyal", "UK"}) {
+		t.Errorf("cy's groups: %v", names)
+	}
+	var list struct {
+		Customers struct {
+			Items []struct{ Email string }
+		}
+	}
+	a.query(`query ($g: [ID!]) { customers(filter: {group_id: $g}, order: "email") { items { email } } }`, map[string]any{"g": []string{uk.ID}}, &list)
+	if len(list.Customers.Items) != 3 || list.Customers.Items[0].Email != "cy@shop.test" {
+		t.Errorf("customers in UK: %+v", list)
+	}
+}
+
+func TestRuleGroupEdits(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ids := ruleCustomers(a)
+	g := a.createRuleGroup("Hand picked", nil)
+	if g.Kind != "STATIC" || string(g.Rules) != "null" {
+		t.Errorf("static group: %s %s", g.Kind, g.Rules)
+	}
+	a.query(`mutation ($g: ID!, $c: [ID!]!) { add_customers_to_group(group_id: $g, customer_ids: $c) { id } }`,
+		map[string]any{"g": g.ID, "c": []string{ids["bob@example.com"], ids["dee@example.com"]}}, &struct{}{})
+
+	// Rules replace the hand-picked members with those they match.
+	update := `mutation ($id: ID!, $input: CustomerGroupInput!) { update_customer_group(id: $id, input: $input) { id kind rules } }`
+	var up struct {
+		G ruleGroup `json:"update_customer_group"`
+	}
+	a.query(update, map[string]any{"id": g.ID, "input": map[string]any{"name": "Hand picked",
+		"rules": cond("EMAIL", "CONTAINS", map[string]any{"string": "example"})}}, &up)
+	if up.G.Kind != "RULES" {
+		t.Errorf("kind after rules: %s", up.G.Kind)
+	}
+	a.wantMembers("rules set", g.ID, "ann@example.com", "bob@example.com", "dee@example.com")
+	// A rename keeps the rules (omitted).
+	a.query(update, map[string]any{"id": g.ID, "input": map[string]any{"name": "Examples"}}, &up)
+	if up.G.Kind != "RULES" {
+		t.Errorf("kind after a rename: %s", up.G.Kind)
+	}
+	// Other rules: members follow.
+	a.query(update, map[string]any{"id": g.ID, "input": map[string]any{"name": "Examples",
+		"rules": cond("EMAIL", "STARTS_WITH", map[string]any{"string": "d"})}}, &up)
+	a.wantMembers("rules changed", g.ID, "dee@example.com")
+
+	// No manual edits of a rule group.
+	for _, m := range []string{"add_customers_to_group", "remove_customers_from_group"} {
+		err := a.fail(`mutation ($g: ID!, $c: [ID!]!) { `+m+`(group_id: $g, customer_ids: $c) { id } }`,
+			map[string]any{"g": g.ID, "c": []string{ids["ann@example.com"]}})
+		wantError(t, err, "NOT_ALLOWED", "not_allowed", "The members of a rule-based group follow its rules and cannot be added or removed by hand; set its rules to null to make it static")
+	}
+	a.wantMembers("after refused edits", g.ID, "dee@example.com")
+
+	// null makes it static, keeping the members; then they are editable.
+	a.query(update, map[string]any{"id": g.ID, "input": map[string]any{"name": "Examples", "rules": nil}}, &up)
+	if up.G.Kind != "STATIC" || string(up.G.Rules) != "null" {
+		t.Errorf("after null: %s %s", up.G.Kind, up.G.Rules)
+	}
+	a.wantMembers("static again", g.ID, "dee@example.com")
+	a.query(`mutation ($g: ID!, $c: [ID!]!) { add_customers_to_group(group_id: $g, customer_ids: $c) { id } }`,
+		map[string]any{"g": g.ID, "c": []string{ids["ann@example.com"]}}, &struct{}{})
+	a.wantMembers("static edit", g.ID, "ann@example.com", "dee@example.com")
+	// A static group stays static: a change to a customer moves nothing.
+	a.query(`mutation ($id: ID!) { update_customer(id: $id, input: {email: "zed@example.com"}) { id } }`, map[string]any{"id": ids["dee@example.com"]}, &struct{}{})
+	a.wantMembers("static after a change", g.ID, "ann@example.com", "zed@example.com")
+
+	// A group named by rules can neither get rules nor be deleted.
+	ref := a.createRuleGroup("Refers", cond("GROUP", "EQ", map[string]any{"string": g.ID}))
+	a.wantMembers("refers", ref.ID, "ann@example.com", "zed@example.com")
+	err := a.fail(update, map[string]any{"id": g.ID, "input": map[string]any{"name": "Examples", "rules": cond("PHONE", "IS_SET", nil)}})
+	wantError(t, err, "NOT_ALLOWED", "not_allowed", "The rules of the groups Refers name this group; change them first")
+	err = a.fail(`mutation ($id: ID!) { delete_customer_group(id: $id) { id } }`, map[string]any{"id": g.ID})
+	wantError(t, err, "NOT_ALLOWED", "not_allowed", "The rules of the groups Refers name this group; change them first")
+	// Rules name static groups only, and never their own group.
+	err = a.fail(update, map[string]any{"id": g.ID, "input": map[string]any{"name": "Examples", "rules": cond("GROUP", "EQ", map[string]any{"string": ref.ID})}})
+	wantError(t, err, "INVALID_DATA", "invalid_data", "")
+	if err.Extensions["field"] != "input.rules" {
+		t.Errorf("field: %v", err.Extensions["field"])
+	}
+	err = a.fail(`query ($r: CustomerGroupRule!) { customer_group_rules_preview(rules: $r) { count } }`,
+		map[string]any{"r": cond("GROUP", "IN", map[string]any{"strings": []string{"cusgroup_01JZZZZZZZZZZZZZZZZZZZZZZZ"}})})
+	wantError(t, err, "INVALID_DATA", "invalid_data", "rules name only static groups that exist, other than the group itself: cusgroup_01JZZZZZZZZZZZZZZZZZZZZZZZ is not one")
+}
+
+func TestBadRules(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	const q = `query ($r: CustomerGroupRule!) { customer_group_rules_preview(rules: $r) { count } }`
+	deep := cond("EMAIL", "IS_SET", nil)
+	for range 5 {
+		deep = map[string]any{"not": deep}
+	}
+	many := []any{}
+	for range 51 {
+		many = append(many, cond("EMAIL", "IS_SET", nil))
+	}
+	tests := []struct {
+		name       string
+		rules      any
+		field, msg string
+	}{
+		{"neither", map[string]any{}, "rules", "a rule has exactly one of all, any, not, condition; got none"},
+		{"both", map[string]any{"all": []any{cond("EMAIL", "IS_SET", nil)}, "condition": map[string]any{"field": "EMAIL", "op": "IS_SET"}},
+			"rules", "a rule has exactly one of all, any, not, condition; got all, condition"},
+		{"nested both", map[string]any{"any": []any{cond("EMAIL", "IS_SET", nil), map[string]any{"not": cond("EMAIL", "IS_SET", nil), "any": []any{}}}},
+			"rules.any[1]", "a rule has exactly one of all, any, not, condition; got any, not"},
+		{"empty list", map[string]any{"all": []any{}}, "rules.all", "list at least one rule"},
+		{"too deep", deep, "rules.not.not.not.not.not", "rules nest at most 5 levels deep"},
+		{"too many", map[string]any{"any": many}, "rules.any[50]", "rules hold at most 50 conditions"},
+		{"wrong op for the field", cond("ORDER_COUNT", "CONTAINS", map[string]any{"int": 1}),
+			"rules.condition.op", "ORDER_COUNT is an integer and does not take CONTAINS; it takes EQ, NEQ, IN, NOT_IN, GT, GTE, LT, LTE"},
+		{"wrong value for the field", cond("ORDER_COUNT", "GTE", map[string]any{"string": "3"}),
+			"rules.condition.string", "ORDER_COUNT GTE takes int, not string"},
+		{"value missing", cond("EMAIL", "EQ", nil), "rules.condition.string", "EMAIL EQ needs string"},
+		{"two values", cond("EMAIL", "EQ", map[string]any{"string": "a", "strings": []string{"b"}}), "rules.condition.strings", "EMAIL EQ takes string, not strings"},
+		{"value for is_set", cond("PHONE", "IS_SET", map[string]any{"boolean": true}), "rules.condition.boolean", "PHONE IS_SET takes no value"},
+		{"time as int", cond("LAST_ORDER_AT", "GT", map[string]any{"int": 5}), "rules.condition.int", "LAST_ORDER_AT GT takes time, not int"},
+		{"days out of range", cond("LAST_ORDER_AT", "WITHIN_LAST", map[string]any{"days": 0}), "rules.condition.days", "days must be between 1 and 36500, got 0"},
+		{"metadata without key", cond("METADATA", "EQ", map[string]any{"string": "a"}), "rules.condition.key", "METADATA needs the key to read"},
+		{"key elsewhere", cond("EMAIL", "EQ", map[string]any{"string": "a", "key": "k"}), "rules.condition.key", "only METADATA takes a key"},
+		{"no currency", cond("AMOUNT_SPENT", "GT", map[string]any{"int": 1}), "rules.condition.currency_code", "AMOUNT_SPENT needs a currency_code"},
+		{"bad currency", cond("AMOUNT_SPENT", "GT", map[string]any{"int": 1, "currency_code": "dollars"}), "rules.condition.currency_code", `"dollars" is not an ISO 4217 currency code`},
+		{"blank value", cond("EMAIL", "CONTAINS", map[string]any{"string": "  "}), "rules.condition.string", "a value must not be blank"},
+		{"empty in", cond("EMAIL", "IN", map[string]any{"strings": []string{}}), "rules.condition.strings", "list 1 to 100 values, got 0"},
+		{"deep path", map[string]any{"all": []any{cond("EMAIL", "IS_SET", nil), map[string]any{"any": []any{cond("ORDER_COUNT", "GT", map[string]any{"boolean": true})}}}},
+			"rules.all[1].any[0].condition.boolean", "ORDER_COUNT GT takes int, not boolean"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := a.fail(q, map[string]any{"r": tt.rules})
+			wantError(t, err, "INVALID_DATA", "invalid_data", tt.msg)
+			if err.Extensions["field"] != tt.field {
+				t.Errorf("field = %v, want %s", err.Extensions["field"], tt.field)
+			}
+		})
+	}
+	// Saving checks the same, naming the input's path; nothing is created.
+	err := a.fail(groupWithRules, map[string]any{"input": map[string]any{"name": "Bad", "rules": cond("EMAIL", "GT", map[string]any{"int": 1})}})
+	wantError(t, err, "INVALID_DATA", "invalid_data", "EMAIL is a string and does not take GT; it takes EQ, NEQ, IN, NOT_IN, CONTAINS, STARTS_WITH, IS_SET, IS_NULL")
+	if err.Extensions["field"] != "input.rules.condition.op" {
+		t.Errorf("field = %v", err.Extensions["field"])
+	}
+	// Unknown fields, operators and keys are the parser's: INVALID_DATA.
+	for _, r := range []any{
+		map[string]any{"condition": map[string]any{"field": "SHOE_SIZE", "op": "EQ", "int": 42}},
+		map[string]any{"condition": map[string]any{"field": "EMAIL", "op": "LIKE", "string": "a"}},
+		map[string]any{"condition": map[string]any{"field": "EMAIL", "op": "EQ", "value": "a"}},
+		map[string]any{"either": []any{}},
+		map[string]any{"condition": map[string]any{"field": "ORDER_COUNT", "op": "EQ", "int": "three"}},
+		map[string]any{"condition": map[string]any{"field": "CREATED_AT", "op": "GT", "time": "yesterday"}},
+	} {
+		wantError(t, a.fail(q, map[string]any{"r": r}), "INVALID_DATA", "invalid_data", "")
+	}
 }
