@@ -227,6 +227,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	accounts := &lifecycle.Service{DB: d.pool, Grace: grace}
 	jobs.Go(func() { accounts.RunDeletions(background, time.Minute, logger) })
 	jobs.Go(func() { purgeIdempotencyKeys(background, d.pool, logger) })
+	jobs.Go(func() { refreshGroupRules(background, d.pool, cfg.rulesRefresh, logger) })
 	jobs.Go(func() { purgeLoginThrottle(background, d.pool, svc, logger) })
 	// The subscriptions' events: one listening connection per server.
 	// When it stops, it closes the WebSocket connections.
@@ -295,6 +296,27 @@ func purgeIdempotencyKeys(ctx context.Context, pool *sqlx.DB, logger *slog.Logge
 	for {
 		if err := db.PurgeIdempotencyKeys(ctx, pool); err != nil && ctx.Err() == nil {
 			logger.Warn("purge idempotency keys", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// refreshGroupRules materializes again, every interval, the rule groups
+// whose rules are relative to now: time alone changes what they match.
+// Every server runs it; the groups' advisory lock and refresh times make
+// one of them do each group's work (db.RefreshGroupRules).
+func refreshGroupRules(ctx context.Context, pool *sqlx.DB, interval time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(interval / 4)
+	defer t.Stop()
+	for {
+		if n, err := db.RefreshGroupRules(ctx, pool, interval); err != nil && ctx.Err() == nil {
+			logger.Warn("refresh group rules", "error", err)
+		} else if n > 0 {
+			logger.Info("refreshed group rules", "groups", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -689,6 +689,42 @@ func SetGroupRules(ctx context.Context, tx Tx, id string, r *CompiledRules) erro
 	return nil
 }
 
+// CreateRuleGroup adds a group with rules, in one insert (one
+// customer_group.created event, with the rules), and materializes its
+// members. Returns what CreateGroup and SetGroupRules do.
+func CreateRuleGroup(ctx context.Context, tx Tx, f GroupFields, r *CompiledRules, createdBy *string) (*CustomerGroup, error) {
+	if err := rulesLock(ctx, tx); err != nil {
+		return nil, err
+	}
+	if err := CheckRuleGroups(ctx, tx, "input.rules", r.Groups, ""); err != nil {
+		return nil, err
+	}
+	a, err := f.assign()
+	if err != nil {
+		return nil, err
+	}
+	params, err := r.ParamsJSON()
+	if err != nil {
+		return nil, err
+	}
+	id := NewID(PrefixGroup)
+	a.set("id", id)
+	a.set("created_by", createdBy)
+	a.set("rules", r.Tree)
+	a.set("rule_sql", r.Cond)
+	a.set("rule_params", params)
+	a.set("rule_reads", pq.Array(r.Reads))
+	a.set("rule_groups", pq.Array(r.Groups))
+	a.set("rules_relative", r.Relative)
+	if _, err := tx.ExecContext(ctx, a.insert("customer_group", "g", "g.id"), a.args...); err != nil {
+		return nil, groupWriteError(err, f.Name)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT customer_group_rules_materialize($1)`, id); err != nil {
+		return nil, fmt.Errorf("materialize rules of %s: %w", id, err)
+	}
+	return GroupByID(ctx, tx, id)
+}
+
 // groupNotNamed refuses a change to a group that other groups' rules name
 // (giving it rules, deleting it): NOT_ALLOWED, naming them.
 func groupNotNamed(ctx context.Context, q sqlx.QueryerContext, id string) error {
@@ -712,32 +748,32 @@ func groupNotNamed(ctx context.Context, q sqlx.QueryerContext, id string) error 
 // lock makes them take turns, and a group one refreshed is not due for the
 // others.
 func RefreshGroupRules(ctx context.Context, pool *sqlx.DB, every time.Duration) (int, error) {
-	n := 0
+	done := []string{} // each group once a call, however short every is
 	for {
-		done, err := InTx(ctx, pool, func(tx Tx) (bool, error) {
+		id, err := InTx(ctx, pool, func(tx Tx) (string, error) {
 			if err := rulesLock(ctx, tx); err != nil {
-				return false, err
+				return "", err
 			}
 			const due = `SELECT g.id FROM customer_group g
-				WHERE g.rule_sql IS NOT NULL AND g.deleted_at IS NULL AND g.rules_relative
+				WHERE g.rule_sql IS NOT NULL AND g.deleted_at IS NULL AND g.rules_relative AND NOT g.id = ANY($2)
 				AND (g.rules_refreshed_at IS NULL OR g.rules_refreshed_at <= now() - $1 * interval '1 microsecond')
 				ORDER BY g.rules_refreshed_at NULLS FIRST, g.id LIMIT 1`
 			var ids []string
-			if err := sqlx.SelectContext(ctx, tx, &ids, due, every.Microseconds()); err != nil {
-				return false, fmt.Errorf("due rule groups: %w", err)
+			if err := sqlx.SelectContext(ctx, tx, &ids, due, every.Microseconds(), pq.Array(done)); err != nil {
+				return "", fmt.Errorf("due rule groups: %w", err)
 			}
 			if len(ids) == 0 {
-				return true, nil
+				return "", nil
 			}
 			if _, err := tx.ExecContext(ctx, `SELECT customer_group_rules_materialize($1)`, ids[0]); err != nil {
-				return false, fmt.Errorf("refresh rules of %s: %w", ids[0], err)
+				return "", fmt.Errorf("refresh rules of %s: %w", ids[0], err)
 			}
-			return false, nil
+			return ids[0], nil
 		})
-		if err != nil || done {
-			return n, err
+		if err != nil || id == "" {
+			return len(done), err
 		}
-		n++
+		done = append(done, id)
 	}
 }
 

@@ -94,14 +94,10 @@ func (r *Resolver) createGroup(ctx context.Context, in model.CustomerGroupInput)
 		return nil, err
 	}
 	return db.InTx(ctx, r.DB, func(tx db.Tx) (*db.CustomerGroup, error) {
-		g, err := db.CreateGroup(ctx, tx, groupFields(in), adminID(ctx))
-		if err != nil || rules == nil {
-			return g, err
+		if rules != nil {
+			return db.CreateRuleGroup(ctx, tx, groupFields(in), rules, adminID(ctx))
 		}
-		if err := db.SetGroupRules(ctx, tx, g.ID, rules); err != nil {
-			return nil, err
-		}
-		return db.GroupByID(ctx, tx, g.ID)
+		return db.CreateGroup(ctx, tx, groupFields(in), adminID(ctx))
 	})
 }
 

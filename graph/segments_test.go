@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"customerservice/db"
 )
 
 const groupWithRules = `mutation ($input: CustomerGroupInput!) {
@@ -507,5 +510,140 @@ func TestBadRules(t *testing.T) {
 		map[string]any{"condition": map[string]any{"field": "CREATED_AT", "op": "GT", "time": "yesterday"}},
 	} {
 		wantError(t, a.fail(q, map[string]any{"r": r}), "INVALID_DATA", "invalid_data", "")
+	}
+}
+
+// TestRuleMembershipUnderConcurrentOrders: 100 orders at once, by 15
+// guests, some on their first order (the guest customer is created in the
+// order's transaction); the groups end exactly as the statistics say.
+func TestRuleMembershipUnderConcurrentOrders(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	loyal := a.createRuleGroup("Loyal", map[string]any{"all": []any{
+		cond("ORDER_COUNT", "GTE", map[string]any{"int": 7}),
+		cond("AMOUNT_SPENT", "GTE", map[string]any{"currency_code": "usd", "int": 700}),
+	}})
+	casual := a.createRuleGroup("Casual", cond("ORDER_COUNT", "LT", map[string]any{"int": 7}))
+	// Guest k places k orders (k = 1..13, 91 orders), and guest 14 nine.
+	var emails []string
+	for k := 1; k <= 13; k++ {
+		for range k {
+			emails = append(emails, fmt.Sprintf("g%02d@example.com", k))
+		}
+	}
+	for range 9 {
+		emails = append(emails, "g14@example.com")
+	}
+	results := concurrently(len(emails), func(i int) response {
+		return a.as("").do(`mutation ($i: PlaceOrderInput!) { place_order(input: $i) { id } }`, map[string]any{"i": map[string]any{
+			"email": emails[i], "currency_code": "usd", "items": []any{map[string]any{"title": "Mug", "quantity": 1, "unit_price": 100}},
+		}})
+	})
+	if ok, _ := outcomes(t, results, "", ""); ok != 100 {
+		t.Fatalf("%d of 100 orders placed", ok)
+	}
+	want := []string{}
+	for k := 7; k <= 14; k++ {
+		want = append(want, fmt.Sprintf("g%02d@example.com", k))
+	}
+	a.wantMembers("loyal", loyal.ID, want...)
+	wantCasual := []string{}
+	for k := 1; k < 7; k++ {
+		wantCasual = append(wantCasual, fmt.Sprintf("g%02d@example.com", k))
+	}
+	a.wantMembers("casual", casual.ID, wantCasual...)
+	var stats struct {
+		Customers struct {
+			Items []struct {
+				Email string
+				Stats struct {
+					OrderCount  int `json:"order_count"`
+					AmountSpent int `json:"amount_spent"`
+				}
+			}
+		}
+	}
+	a.query(`{ customers(limit: 100, order: "email") { items { email stats { order_count amount_spent(currency_code: "usd") } } } }`, nil, &stats)
+	for i, c := range stats.Customers.Items {
+		k := i + 1
+		if k == 14 {
+			k = 9
+		}
+		if c.Stats.OrderCount != k || c.Stats.AmountSpent != 100*k {
+			t.Errorf("%s: %d orders, %d spent; want %d", c.Email, c.Stats.OrderCount, c.Stats.AmountSpent, k)
+		}
+	}
+}
+
+// TestRelativeRulesRefresh: "within the last n days" changes with time
+// alone; the refresh job evaluates such groups again.
+func TestRelativeRulesRefresh(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.order("old@example.com", "usd", 100)
+	a.order("new@example.com", "usd", 100)
+	recent := a.createRuleGroup("Recent", cond("LAST_ORDER_AT", "WITHIN_LAST", map[string]any{"days": 90}))
+	lapsed := a.createRuleGroup("Lapsed", cond("LAST_ORDER_AT", "OLDER_THAN", map[string]any{"days": 90}))
+	fixed := a.createRuleGroup("Fixed", cond("ORDER_COUNT", "GTE", map[string]any{"int": 1}))
+	a.wantMembers("recent", recent.ID, "new@example.com", "old@example.com")
+	// Time passes for old's order: the statistics move without a write the
+	// triggers see (as if 100 days went by).
+	a.exec(`ALTER TABLE customer_stats DISABLE TRIGGER customer_group_rules_update`)
+	a.exec(`UPDATE customer_stats SET last_order_at = now() - interval '100 days'
+		WHERE customer_id = (SELECT id FROM customer WHERE email = 'old@example.com')`)
+	a.exec(`ALTER TABLE customer_stats ENABLE TRIGGER customer_group_rules_update`)
+	a.wantMembers("before the refresh", recent.ID, "new@example.com", "old@example.com")
+
+	// Not due yet: refreshed at the save.
+	if n, err := db.RefreshGroupRules(context.Background(), a.pool, time.Hour); err != nil || n != 0 {
+		t.Fatalf("refresh within the hour: %d, %v", n, err)
+	}
+	n, err := db.RefreshGroupRules(context.Background(), a.pool, 0)
+	if err != nil || n != 2 {
+		t.Fatalf("refresh: %d groups, %v; want the 2 relative ones", n, err)
+	}
+	a.wantMembers("recent after the refresh", recent.ID, "new@example.com")
+	a.wantMembers("lapsed after the refresh", lapsed.ID, "old@example.com")
+	a.wantMembers("fixed", fixed.ID, "new@example.com", "old@example.com")
+	// The system made the change: its events say so.
+	var events struct {
+		CustomerEvents struct{ Items []loggedEvent } `json:"customer_events"`
+	}
+	a.query(`query ($g: ID) { customer_events(filter: {group_id: $g}, limit: 1) { items { `+eventFields+` } } }`, map[string]any{"g": recent.ID}, &events)
+	if e := events.CustomerEvents.Items; len(e) != 1 || e[0].Type != "customer_group.customer_removed" || e[0].ActorType != "SYSTEM" {
+		t.Errorf("the refresh's event: %+v", e)
+	}
+}
+
+// TestRuleGroupEvents: a rule group's members come and go with the events
+// of manual ones (customer_group.customer_added and _removed), in the
+// transaction and with the actor of the change that moved them.
+func TestRuleGroupEvents(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	c := a.createCustomer(map[string]any{"email": "ev@example.com", "first_name": "Ev"})
+	mark := a.lastEventID()
+	g := a.createRuleGroup("Evs", cond("FIRST_NAME", "EQ", map[string]any{"string": "ev"}))
+	ev := a.eventsSince(mark)
+	wantEvents(t, "create with rules", ev, "customer_group.created", "customer_group.customer_added")
+	if len(ev) == 2 && (str(ev[1].CustomerID) != c.ID || ev[1].ActorType != "USER" || !strings.Contains(string(ev[0].Data["rules"]), "FIRST_NAME")) {
+		t.Errorf("events: %+v", ev)
+	}
+	mark = ev[len(ev)-1].ID
+	a.query(`mutation ($id: ID!) { update_customer(id: $id, input: {first_name: "Eve"}) { id } }`, map[string]any{"id": c.ID}, &struct{}{})
+	ev = a.eventsSince(mark)
+	wantEvents(t, "renamed", ev, "customer.updated", "customer_group.customer_removed")
+	mark = ev[len(ev)-1].ID
+	a.query(`mutation ($id: ID!, $input: CustomerGroupInput!) { update_customer_group(id: $id, input: $input) { id } }`,
+		map[string]any{"id": g.ID, "input": map[string]any{"name": "Evs", "rules": cond("FIRST_NAME", "STARTS_WITH", map[string]any{"string": "ev"})}}, &struct{}{})
+	ev = a.eventsSince(mark)
+	wantEvents(t, "rules changed", ev, "customer_group.updated", "customer_group.customer_added")
+	if len(ev) == 2 {
+		if from, to := change(t, ev[0], "rules"); from == nil || to == nil {
+			t.Errorf("rules changed from %v to %v", from, to)
+		}
+		if _, leaked := ev[0].Changes["rule_sql"]; leaked {
+			t.Errorf("the event shows the compiled rules: %v", ev[0].Changes)
+		}
 	}
 }
