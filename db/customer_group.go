@@ -60,6 +60,8 @@ type CustomerGroupFilter struct {
 	CreatedBy []string
 	CreatedAt *TimeRange
 	UpdatedAt *TimeRange
+	// Kind selects static or rule-based groups.
+	Kind *GroupKind
 }
 
 var groupSort = sortColumns{
@@ -112,6 +114,9 @@ func (f CustomerGroupFilter) conds() (conds, error) {
 	}
 	c.timeRange("g.created_at", f.CreatedAt)
 	c.timeRange("g.updated_at", f.UpdatedAt)
+	if f.Kind != nil {
+		c.add("g.kind = ?", string(*f.Kind))
+	}
 	return c, nil
 }
 

@@ -3541,6 +3541,8 @@ extend input CustomerGroupFilter {
   created_at: TimeRange
   "(index on updated_at)"
   updated_at: TimeRange
+  "Added (segments): static or rule-based groups (no index: a shop has few groups, and the list reads them in its order's index)"
+  kind: CustomerGroupKind
 }
 
 "Added: bounds of an integer"
@@ -18034,7 +18036,7 @@ func (ec *executionContext) unmarshalInputCustomerGroupFilter(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"q", "id", "name", "customer_id", "created_by", "created_at", "updated_at"}
+	fieldsInOrder := [...]string{"q", "id", "name", "customer_id", "created_by", "created_at", "updated_at", "kind"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -18090,6 +18092,13 @@ func (ec *executionContext) unmarshalInputCustomerGroupFilter(ctx context.Contex
 				return it, err
 			}
 			it.UpdatedAt = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOCustomerGroupKind2ᚖcustomerserviceᚋdbᚐGroupKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
 		}
 	}
 	return it, nil
@@ -24290,6 +24299,36 @@ func (ec *executionContext) unmarshalOCustomerGroupFilter2ᚖcustomerserviceᚋd
 	res, err := ec.unmarshalInputCustomerGroupFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
+
+func (ec *executionContext) unmarshalOCustomerGroupKind2ᚖcustomerserviceᚋdbᚐGroupKind(ctx context.Context, v any) (*db.GroupKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := model.UnmarshalString(v)
+	res := unmarshalOCustomerGroupKind2ᚖcustomerserviceᚋdbᚐGroupKind[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCustomerGroupKind2ᚖcustomerserviceᚋdbᚐGroupKind(ctx context.Context, sel ast.SelectionSet, v *db.GroupKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalString(marshalOCustomerGroupKind2ᚖcustomerserviceᚋdbᚐGroupKind[*v])
+	return res
+}
+
+var (
+	unmarshalOCustomerGroupKind2ᚖcustomerserviceᚋdbᚐGroupKind = map[string]db.GroupKind{
+		"STATIC": db.GroupStatic,
+		"RULES":  db.GroupRules,
+	}
+	marshalOCustomerGroupKind2ᚖcustomerserviceᚋdbᚐGroupKind = map[db.GroupKind]string{
+		db.GroupStatic: "STATIC",
+		db.GroupRules:  "RULES",
+	}
+)
 
 func (ec *executionContext) unmarshalOCustomerGroupRule2ᚕᚖcustomerserviceᚋgraphᚋmodelᚐCustomerGroupRuleᚄ(ctx context.Context, v any) ([]*model.CustomerGroupRule, error) {
 	if v == nil {

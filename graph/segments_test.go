@@ -647,3 +647,18 @@ func TestRuleGroupEvents(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupKindFilter(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	a.createRuleGroup("Static", nil)
+	a.createRuleGroup("Ruled", cond("EMAIL", "IS_SET", nil))
+	const q = `query ($k: CustomerGroupKind) { customer_groups(filter: {kind: $k}, order: "name") { items { id name } count } }`
+	for kind, want := range map[string][]string{"STATIC": {"Static"}, "RULES": {"Ruled"}} {
+		var got groupList
+		a.query(q, map[string]any{"k": kind}, &got)
+		if !slices.Equal(got.names(), want) || got.CustomerGroups.Count != 1 {
+			t.Errorf("%s: %v (%d)", kind, got.names(), got.CustomerGroups.Count)
+		}
+	}
+}
