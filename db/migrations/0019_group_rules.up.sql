@@ -77,9 +77,16 @@ BEGIN
     FOR g IN SELECT id, rule_sql, rule_params FROM customer_group
              WHERE rule_sql IS NOT NULL AND deleted_at IS NULL AND (source IS NULL OR source = ANY (rule_reads))
              ORDER BY id LOOP
-        EXECUTE 'DELETE FROM customer_group_customer m WHERE m.customer_group_id = $3 AND m.customer_id = ANY ($2)
-                 AND NOT EXISTS (SELECT 1 FROM customer c WHERE c.id = m.customer_id AND c.deleted_at IS NULL AND ('
-                 || g.rule_sql || '))'
+        -- Each customer is looked up by the whole key, in a subquery that
+        -- OFFSET 0 keeps the planner from flattening: joined, a group saved
+        -- a moment ago, of which the planner has no statistics, looked like
+        -- one row, and it walked the group's 100,000 members for each order.
+        EXECUTE 'DELETE FROM customer_group_customer m WHERE m.ctid = ANY (ARRAY(
+                     SELECT t.ctid FROM unnest($2::text[]) AS u (id)
+                     CROSS JOIN LATERAL (SELECT x.ctid, x.customer_id FROM customer_group_customer x
+                                         WHERE x.customer_group_id = $3 AND x.customer_id = u.id OFFSET 0) t
+                     WHERE NOT EXISTS (SELECT 1 FROM customer c WHERE c.id = t.customer_id AND c.deleted_at IS NULL AND ('
+                 || g.rule_sql || '))))'
             USING g.rule_params, ids, g.id;
         EXECUTE 'INSERT INTO customer_group_customer (customer_group_id, customer_id)
                  SELECT $3, c.id FROM customer c WHERE c.id = ANY ($2) AND c.deleted_at IS NULL AND ('
