@@ -67,6 +67,7 @@ CREATE FUNCTION customer_group_rules_apply(ids text[], source text) RETURNS void
 DECLARE
     g record;
     prev text;
+    matched text[];
 BEGIN
     IF ids IS NULL OR cardinality(ids) = 0 THEN
         RETURN;
@@ -77,21 +78,25 @@ BEGIN
     FOR g IN SELECT id, rule_sql, rule_params FROM customer_group
              WHERE rule_sql IS NOT NULL AND deleted_at IS NULL AND (source IS NULL OR source = ANY (rule_reads))
              ORDER BY id LOOP
-        -- Each customer is looked up by the whole key, in a subquery that
-        -- OFFSET 0 keeps the planner from flattening: joined, a group saved
-        -- a moment ago, of which the planner has no statistics, looked like
-        -- one row, and it walked the group's 100,000 members for each order.
-        EXECUTE 'DELETE FROM customer_group_customer m WHERE m.ctid = ANY (ARRAY(
-                     SELECT t.ctid FROM unnest($2::text[]) AS u (id)
-                     CROSS JOIN LATERAL (SELECT x.ctid, x.customer_id FROM customer_group_customer x
-                                         WHERE x.customer_group_id = $3 AND x.customer_id = u.id OFFSET 0) t
-                     WHERE NOT EXISTS (SELECT 1 FROM customer c WHERE c.id = t.customer_id AND c.deleted_at IS NULL AND ('
-                 || g.rule_sql || '))))'
-            USING g.rule_params, ids, g.id;
-        EXECUTE 'INSERT INTO customer_group_customer (customer_group_id, customer_id)
-                 SELECT $3, c.id FROM customer c WHERE c.id = ANY ($2) AND c.deleted_at IS NULL AND ('
-                 || g.rule_sql || ') ORDER BY c.id ON CONFLICT DO NOTHING'
-            USING g.rule_params, ids, g.id;
+        -- One dynamic statement (planned at each call) finds which of the
+        -- customers match; static ones, whose plans PL/pgSQL keeps, move
+        -- the memberships. The DELETE looks each customer up by the whole
+        -- key, in a subquery OFFSET 0 keeps from being flattened: joined,
+        -- a group saved a moment ago, of which the planner has no
+        -- statistics, looked like one row, and it walked the group's
+        -- 100,000 members for each order.
+        EXECUTE 'SELECT coalesce(array_agg(c.id), ''{}'') FROM customer c WHERE c.id = ANY ($2) AND c.deleted_at IS NULL AND ('
+                || g.rule_sql || ')'
+            INTO matched USING g.rule_params, ids;
+        DELETE FROM customer_group_customer m WHERE m.ctid = ANY (ARRAY(
+            SELECT t.ctid FROM unnest(ids) AS u (id)
+            CROSS JOIN LATERAL (SELECT x.ctid FROM customer_group_customer x
+                                WHERE x.customer_group_id = g.id AND x.customer_id = u.id OFFSET 0) t
+            WHERE NOT u.id = ANY (matched)));
+        IF cardinality(matched) > 0 THEN
+            INSERT INTO customer_group_customer (customer_group_id, customer_id)
+            SELECT g.id, u.id FROM unnest(matched) AS u (id) ORDER BY u.id ON CONFLICT DO NOTHING;
+        END IF;
     END LOOP;
     PERFORM set_config('app.group_rules', prev, true);
 END
