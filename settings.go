@@ -223,7 +223,7 @@ var settings = []setting{
 	},
 	{
 		name: "GROUP_RULES_REFRESH", def: "15m",
-		help: "How often rule-based groups whose rules are relative to now (`WITHIN_LAST`, `OLDER_THAN`) are evaluated again, a Go duration of at least `1m`; such a group lags the clock by at most this and a quarter more. Changes to customers, addresses and orders apply at once. Each refresh pauses customer writes while it runs (see [Segments](#segments)).",
+		help: "How often rule-based groups whose rules are relative to now (`WITHIN_LAST`, `OLDER_THAN`) are evaluated again, a Go duration of at least `1m`; such a group lags the clock by at most this and a quarter more. Changes to customers, addresses and orders apply at once. Each refresh pauses customer writes while it runs (see [Segments](#segments-rule-based-customer-groups)).",
 		parse: func(c *config, v string) (err error) {
 			if c.rulesRefresh, err = parseDuration(v, time.Nanosecond); err == nil && c.rulesRefresh < time.Minute {
 				err = fmt.Errorf("must be at least 1m, got %q", v)
