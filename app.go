@@ -227,7 +227,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	accounts := &lifecycle.Service{DB: d.pool, Grace: grace}
 	jobs.Go(func() { accounts.RunDeletions(background, time.Minute, logger) })
 	jobs.Go(func() { purgeIdempotencyKeys(background, d.pool, logger) })
-	jobs.Go(func() { refreshGroupRules(background, d.pool, cfg.rulesRefresh, logger) })
+	// A config made without the settings (tests) has no interval: the default.
+	rulesRefresh := cmp.Or(cfg.rulesRefresh, 15*time.Minute)
+	jobs.Go(func() { refreshGroupRules(background, d.pool, rulesRefresh, logger) })
 	jobs.Go(func() { purgeLoginThrottle(background, d.pool, svc, logger) })
 	// The subscriptions' events: one listening connection per server.
 	// When it stops, it closes the WebSocket connections.
