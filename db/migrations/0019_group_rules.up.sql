@@ -43,8 +43,11 @@ $$;
 -- transaction ends. A change committed while a group is materialized could
 -- otherwise be evaluated against the rules the save replaces, and missed by
 -- the materialization's snapshot. Saves take it before they lock the group
--- row, re-evaluations after their own row changes: a materialization never
--- waits for a row a waiting re-evaluation holds (see README, Segments).
+-- row, which re-evaluations lock (the member count) while they hold it.
+-- Re-evaluations take it after their own row changes: a save that must wait
+-- for a row such a writer locked FOR UPDATE (a merge's customers, the owner
+-- of an address being added) deadlocks with it, and PostgreSQL aborts one of
+-- the two (see README, Segments).
 CREATE FUNCTION customer_group_rules_lock_key() RETURNS bigint LANGUAGE sql IMMUTABLE AS $$ SELECT 7243518300190001::bigint $$;
 
 -- customer_group_rules_any takes the advisory lock shared and tells whether
