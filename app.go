@@ -227,25 +227,39 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	accounts := &lifecycle.Service{DB: d.pool, Grace: grace}
 	jobs.Go(func() { accounts.RunDeletions(background, time.Minute, logger) })
 	jobs.Go(func() {
-		hourly(background, logger, "purge idempotency keys", func(ctx context.Context) error {
+		every(background, logger, time.Hour, "purge idempotency keys", func(ctx context.Context) error {
 			return db.PurgeIdempotencyKeys(ctx, d.pool)
 		})
 	})
 	jobs.Go(func() {
-		hourly(background, logger, "purge login throttle", func(ctx context.Context) error {
+		every(background, logger, time.Hour, "purge login throttle", func(ctx context.Context) error {
 			return db.PurgeLoginThrottle(ctx, d.pool, svc.Policy())
 		})
 	})
 	jobs.Go(func() {
-		hourly(background, logger, "purge sessions", func(ctx context.Context) error {
+		every(background, logger, time.Hour, "purge sessions", func(ctx context.Context) error {
 			_, err := db.PurgeSessions(ctx, d.pool, auth.SessionRetention)
 			return err
 		})
 	})
 	// A search's cost follows how far the counts lag behind the customers.
 	jobs.Go(func() {
-		hourly(background, logger, "refresh search trigrams", func(ctx context.Context) error {
+		every(background, logger, time.Hour, "refresh search trigrams", func(ctx context.Context) error {
 			return db.RefreshSearchTrigrams(ctx, d.pool)
+		})
+	})
+	// Rule groups relative to now (WITHIN_LAST, OLDER_THAN) change with
+	// time alone. Every server runs it; the groups' advisory lock and
+	// refresh times make one of them do each group's work. A config made
+	// without the settings (tests) has no interval: the default.
+	rulesRefresh := cmp.Or(cfg.rulesRefresh, 15*time.Minute)
+	jobs.Go(func() {
+		every(background, logger, rulesRefresh/4, "refresh group rules", func(ctx context.Context) error {
+			n, err := db.RefreshGroupRules(ctx, d.pool, rulesRefresh)
+			if n > 0 {
+				logger.Info("refreshed group rules", "groups", n)
+			}
+			return err
 		})
 	})
 	// The subscriptions' events: one listening connection per server.
@@ -308,11 +322,12 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 // presenting a token newer than that goes to the primary meanwhile.
 const replicaPoll = 50 * time.Millisecond
 
-// hourly runs job at once and then every hour until ctx ends, and logs
-// its failures: the housekeeping every server does (purges that
-// several servers may run alike, and the search trigrams' counts).
-func hourly(ctx context.Context, logger *slog.Logger, name string, job func(context.Context) error) {
-	t := time.NewTicker(time.Hour)
+// every runs job at once and then every interval until ctx ends, and
+// logs its failures: the housekeeping every server does (purges that
+// several servers may run alike, the search trigrams' counts, the rule
+// groups relative to now).
+func every(ctx context.Context, logger *slog.Logger, interval time.Duration, name string, job func(context.Context) error) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		if err := job(ctx); err != nil && ctx.Err() == nil {

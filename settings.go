@@ -48,8 +48,11 @@ type config struct {
 	refreshTTL    time.Duration
 	// deletionGrace is how long a confirmed account deletion waits.
 	deletionGrace time.Duration
-	smtp          notify.SMTPSender
-	production    bool
+	// rulesRefresh is how often rule groups relative to now are
+	// materialized again.
+	rulesRefresh time.Duration
+	smtp         notify.SMTPSender
+	production   bool
 	// requestTimeout bounds a request; shutdownGrace bounds the wait for
 	// requests in flight at shutdown.
 	requestTimeout time.Duration
@@ -215,6 +218,16 @@ var settings = []setting{
 		help: "How long a confirmed account deletion (`confirm_account_deletion`) waits before the customer is anonymized, a Go duration; `cancel_account_deletion` cancels it meanwhile. `0s` carries it out at the background job's next round (within a minute).",
 		parse: func(c *config, v string) (err error) {
 			c.deletionGrace, err = parseDuration(v, 0)
+			return err
+		},
+	},
+	{
+		name: "GROUP_RULES_REFRESH", def: "15m",
+		help: "How often rule-based groups whose rules are relative to now (`WITHIN_LAST`, `OLDER_THAN`) are evaluated again, a Go duration of at least `1m`; such a group lags the clock by at most this and a quarter more. Changes to customers, addresses and orders apply at once. Each refresh pauses customer writes while it runs (see [Segments](#segments-rule-based-customer-groups)).",
+		parse: func(c *config, v string) (err error) {
+			if c.rulesRefresh, err = parseDuration(v, time.Nanosecond); err == nil && c.rulesRefresh < time.Minute {
+				err = fmt.Errorf("must be at least 1m, got %q", v)
+			}
 			return err
 		},
 	},

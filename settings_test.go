@@ -47,6 +47,7 @@ func TestSettingsDefaults(t *testing.T) {
 		{"ACCESS_TOKEN_TTL", c.tokenTTL, 15 * time.Minute},
 		{"REFRESH_TOKEN_TTL", c.refreshTTL, 720 * time.Hour},
 		{"ACCOUNT_DELETION_GRACE", c.deletionGrace, 7 * 24 * time.Hour},
+		{"GROUP_RULES_REFRESH", c.rulesRefresh, 15 * time.Minute},
 		{"SMTP_ADDR", c.smtp.Addr, ""},
 		{"SMTP_ALLOW_PLAINTEXT", c.smtp.AllowPlaintext, false},
 		{"SMTP_FROM", c.smtp.From, "no-reply@localhost"},
@@ -188,6 +189,12 @@ func TestBadSettingsStopTheStart(t *testing.T) {
 	if code != 1 || !strings.Contains(log, `DB_MAX_CONNS: must be a whole number of 1 or more, got \"0\"`) ||
 		!strings.Contains(log, "ACCESS_TOKEN_TTL: must be longer than 0") || strings.Count(log, "\n") != 1 {
 		t.Errorf("exit %d, log:\n%s", code, log)
+	}
+
+	stderr.Reset()
+	code = run(context.Background(), []string{"serve"}, env("GROUP_RULES_REFRESH", "30s", "DATA_DIR", t.TempDir()), nil, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), `GROUP_RULES_REFRESH: must be at least 1m, got \"30s\"`) {
+		t.Errorf("GROUP_RULES_REFRESH under a minute: exit %d, log:\n%s", code, stderr.String())
 	}
 
 	stderr.Reset()

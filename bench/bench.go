@@ -54,7 +54,7 @@ type Result struct {
 
 // Scenarios lists the scenario names.
 func Scenarios() []string {
-	return []string{"headline-20", "headline-100", "customer", "search", "group-members", "me", "mixed", "stats-sort", "stats-filter", "place-order"}
+	return []string{"headline-20", "headline-100", "customer", "search", "group-members", "me", "mixed", "stats-sort", "stats-filter", "place-order", "rule-group-members"}
 }
 
 // Headline is the list page of db/seed/DATASET.md: the query the headline
@@ -210,8 +210,12 @@ func (d *driver) scenario(ctx context.Context) (func(*rand.Rand) request, error)
 			}
 			return request{searchQuery, map[string]any{"q": q}, admin}
 		}, nil
-	case "group-members":
-		ids, err := d.ids(ctx, `{ customer_groups(limit: 20) { items { id } } }`, "customer_groups")
+	case "group-members", "rule-group-members":
+		kind := "STATIC"
+		if d.cfg.Scenario == "rule-group-members" {
+			kind = "RULES"
+		}
+		ids, err := d.ids(ctx, `{ customer_groups(limit: 20, filter: {kind: `+kind+`}) { items { id } } }`, "customer_groups")
 		if err != nil {
 			return nil, err
 		}

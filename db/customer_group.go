@@ -24,6 +24,10 @@ type CustomerGroup struct {
 	CreatedAt time.Time  `db:"created_at"`
 	UpdatedAt time.Time  `db:"updated_at"`
 	DeletedAt *time.Time `db:"deleted_at"`
+	// Rules is the rule tree of a rule-based group (GroupRule's JSON), nil
+	// for a static group.
+	Rules JSONObject `db:"rules"`
+	Kind  GroupKind  `db:"kind"`
 }
 
 var groupTable = newTable("g", []string{"id"},
@@ -34,6 +38,8 @@ var groupTable = newTable("g", []string{"id"},
 	column[CustomerGroup]{"created_at", func(g *CustomerGroup) any { return &g.CreatedAt }},
 	column[CustomerGroup]{"updated_at", func(g *CustomerGroup) any { return &g.UpdatedAt }},
 	column[CustomerGroup]{"deleted_at", func(g *CustomerGroup) any { return &g.DeletedAt }},
+	column[CustomerGroup]{"rules", func(g *CustomerGroup) any { return &g.Rules }},
+	column[CustomerGroup]{"kind", func(g *CustomerGroup) any { return &g.Kind }},
 )
 
 var groupColumns = groupTable.all()
@@ -54,6 +60,8 @@ type CustomerGroupFilter struct {
 	CreatedBy []string
 	CreatedAt *TimeRange
 	UpdatedAt *TimeRange
+	// Kind selects static or rule-based groups.
+	Kind *GroupKind
 }
 
 var groupSort = sortColumns{
@@ -106,6 +114,9 @@ func (f CustomerGroupFilter) conds() (conds, error) {
 	}
 	c.timeRange("g.created_at", f.CreatedAt)
 	c.timeRange("g.updated_at", f.UpdatedAt)
+	if f.Kind != nil {
+		c.add("g.kind = ?", string(*f.Kind))
+	}
 	return c, nil
 }
 
@@ -249,8 +260,12 @@ func groupWriteError(err error, name string) error {
 // DeleteGroup soft-deletes a customer group: it leaves lookups, lists and
 // its customers' groups, and its name is free again. Its memberships stay,
 // a record of who was in it.
-// Returns NOT_FOUND for an unknown or already deleted id.
+// Returns NOT_FOUND for an unknown or already deleted id, and NOT_ALLOWED
+// for a group that other groups' rules name.
 func DeleteGroup(ctx context.Context, q sqlx.QueryerContext, id string) error {
+	if err := groupNotNamed(ctx, q, id); err != nil {
+		return err
+	}
 	const query = `UPDATE customer_group SET deleted_at = now(), updated_at = now()
 		WHERE id = $1 AND deleted_at IS NULL RETURNING id`
 	var deleted string
@@ -266,8 +281,9 @@ const MaxGroupBatch = 1000
 
 // AddCustomersToGroup makes the customers members of the group; those who
 // are already members stay as they are.
-// Returns INVALID_DATA for too many ids and NOT_FOUND, naming them, when the
-// group or any customer is unknown or deleted, in which case nothing changes.
+// Returns INVALID_DATA for too many ids, NOT_FOUND, naming them, when the
+// group or any customer is unknown or deleted, in which case nothing changes,
+// and NOT_ALLOWED for a rule-based group, whose members follow its rules.
 func AddCustomersToGroup(ctx context.Context, tx Tx, groupID string, customerIDs []string, createdBy *string) error {
 	ids, err := lockMembers(ctx, tx, groupID, customerIDs)
 	if err != nil {
@@ -326,10 +342,14 @@ func lockMembers(ctx context.Context, tx Tx, groupID string, customerIDs []strin
 			return nil, fmt.Errorf("look up customers: %w", err)
 		}
 	}
-	var group string
-	const lockGroup = `SELECT id FROM customer_group WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE`
-	if err := sqlx.GetContext(ctx, tx, &group, lockGroup, groupID); err != nil {
+	var kind GroupKind
+	const lockGroup = `SELECT kind FROM customer_group WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE`
+	if err := sqlx.GetContext(ctx, tx, &kind, lockGroup, groupID); err != nil {
 		return nil, notFound(err, "Customer group", groupID)
+	}
+	if kind == GroupRules {
+		return nil, &errcode.Error{Code: errcode.NotAllowed, Field: "group_id",
+			Message: "The members of a rule-based group follow its rules and cannot be added or removed by hand; set its rules to null to make it static"}
 	}
 	if len(found) < len(ids) {
 		exists := make(map[string]bool, len(found))

@@ -150,8 +150,10 @@ type ComplexityRoot struct {
 		CreatedBy func(childComplexity int) int
 		Customers func(childComplexity int, limit *int, offset *int, order *string, after *string) int
 		ID        func(childComplexity int) int
+		Kind      func(childComplexity int) int
 		Metadata  func(childComplexity int) int
 		Name      func(childComplexity int) int
+		Rules     func(childComplexity int) int
 		UpdatedAt func(childComplexity int) int
 	}
 
@@ -409,23 +411,24 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Customer             func(childComplexity int, id string) int
-		CustomerEvents       func(childComplexity int, filter *db.EventFilter, limit *int, after *string) int
-		CustomerGroup        func(childComplexity int, id string) int
-		CustomerGroups       func(childComplexity int, filter *db.CustomerGroupFilter, limit *int, offset *int, order *string, after *string) int
-		CustomerMergePreview func(childComplexity int, sourceID string, targetID string, overrides *model.CustomerMergeChoices, giveUpIdentity *model.MergeSide) int
-		Customers            func(childComplexity int, filter *db.CustomerFilter, limit *int, offset *int, order *string, withDeleted *bool, after *string) int
-		ExportCustomerData   func(childComplexity int, id string) int
-		ExportMyData         func(childComplexity int) int
-		ImportJob            func(childComplexity int, id string) int
-		Me                   func(childComplexity int) int
-		MyAccountDeletion    func(childComplexity int) int
-		MyAddresses          func(childComplexity int, filter *db.AddressFilter, limit *int, offset *int, order *string, after *string) int
-		MySessions           func(childComplexity int) int
-		Order                func(childComplexity int, id string) int
-		Orders               func(childComplexity int, filter *db.OrderFilter, limit *int, offset *int, order *string, after *string) int
-		Webhook              func(childComplexity int, id string) int
-		Webhooks             func(childComplexity int, limit *int, offset *int, after *string) int
+		Customer                  func(childComplexity int, id string) int
+		CustomerEvents            func(childComplexity int, filter *db.EventFilter, limit *int, after *string) int
+		CustomerGroup             func(childComplexity int, id string) int
+		CustomerGroupRulesPreview func(childComplexity int, rules model.CustomerGroupRule, limit *int, offset *int, order *string) int
+		CustomerGroups            func(childComplexity int, filter *db.CustomerGroupFilter, limit *int, offset *int, order *string, after *string) int
+		CustomerMergePreview      func(childComplexity int, sourceID string, targetID string, overrides *model.CustomerMergeChoices, giveUpIdentity *model.MergeSide) int
+		Customers                 func(childComplexity int, filter *db.CustomerFilter, limit *int, offset *int, order *string, withDeleted *bool, after *string) int
+		ExportCustomerData        func(childComplexity int, id string) int
+		ExportMyData              func(childComplexity int) int
+		ImportJob                 func(childComplexity int, id string) int
+		Me                        func(childComplexity int) int
+		MyAccountDeletion         func(childComplexity int) int
+		MyAddresses               func(childComplexity int, filter *db.AddressFilter, limit *int, offset *int, order *string, after *string) int
+		MySessions                func(childComplexity int) int
+		Order                     func(childComplexity int, id string) int
+		Orders                    func(childComplexity int, filter *db.OrderFilter, limit *int, offset *int, order *string, after *string) int
+		Webhook                   func(childComplexity int, id string) int
+		Webhooks                  func(childComplexity int, limit *int, offset *int, after *string) int
 	}
 
 	Session struct {
@@ -614,6 +617,7 @@ type QueryResolver interface {
 	ExportMyData(ctx context.Context) (db.JSONObject, error)
 	MyAccountDeletion(ctx context.Context) (*db.AccountDeletion, error)
 	ImportJob(ctx context.Context, id string) (*db.ImportJob, error)
+	CustomerGroupRulesPreview(ctx context.Context, rules model.CustomerGroupRule, limit *int, offset *int, order *string) (*model.CustomerList, error)
 }
 type SessionResolver interface {
 	ActorType(ctx context.Context, obj *db.Session) (model.ActorType, error)
@@ -1099,6 +1103,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CustomerGroup.ID(childComplexity), true
+	case "CustomerGroup.kind":
+		if e.ComplexityRoot.CustomerGroup.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerGroup.Kind(childComplexity), true
 	case "CustomerGroup.metadata":
 		if e.ComplexityRoot.CustomerGroup.Metadata == nil {
 			break
@@ -1111,6 +1121,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CustomerGroup.Name(childComplexity), true
+	case "CustomerGroup.rules":
+		if e.ComplexityRoot.CustomerGroup.Rules == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomerGroup.Rules(childComplexity), true
 	case "CustomerGroup.updated_at":
 		if e.ComplexityRoot.CustomerGroup.UpdatedAt == nil {
 			break
@@ -2488,6 +2504,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CustomerGroup(childComplexity, args["id"].(string)), true
+	case "Query.customer_group_rules_preview":
+		if e.ComplexityRoot.Query.CustomerGroupRulesPreview == nil {
+			break
+		}
+
+		args, err := ec.field_Query_customer_group_rules_preview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CustomerGroupRulesPreview(childComplexity, args["rules"].(model.CustomerGroupRule), args["limit"].(*int), args["offset"].(*int), args["order"].(*string)), true
 	case "Query.customer_groups":
 		if e.ComplexityRoot.Query.CustomerGroups == nil {
 			break
@@ -2914,7 +2941,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		ec.unmarshalInputCustomerFilter,
 		ec.unmarshalInputCustomerGroupFilter,
 		ec.unmarshalInputCustomerGroupInput,
+		ec.unmarshalInputCustomerGroupRule,
 		ec.unmarshalInputCustomerMergeChoices,
+		ec.unmarshalInputCustomerRuleCondition,
 		ec.unmarshalInputEventFilter,
 		ec.unmarshalInputImportOptions,
 		ec.unmarshalInputIntRange,
@@ -3569,6 +3598,8 @@ extend input CustomerGroupFilter {
   created_at: TimeRange
   "(index on updated_at)"
   updated_at: TimeRange
+  "Added (segments): static or rule-based groups (no index: a shop has few groups, and the list reads them in its order's index)"
+  kind: CustomerGroupKind
 }
 
 "Added: bounds of an integer"
@@ -4139,6 +4170,141 @@ extend type Mutation {
   "Added: a download link of the customers the filter selects (as customers does), for 15 minutes"
   export_customers(filter: CustomerFilter, format: FileFormat! = CSV, with_deleted: Boolean = false): ExportLink! @auth(actor: USER)
 }
+
+# ---------------------------------------------------------------------------
+# Rule-based customer groups, segments (issue 18). Added. README.md,
+# "Segments", says how membership is kept and how fresh it is.
+
+"Added: how a group gets its members"
+enum CustomerGroupKind {
+  "admins add and remove the members (add_customers_to_group)"
+  STATIC
+  "the members are the customers the group's rules match, kept in the transaction of every change to them"
+  RULES
+}
+
+"""
+Added: what a rule condition reads. Strings compare in any case; ADDRESS_
+fields hold when any of the customer's addresses matches (a customer
+without addresses matches none: use not for "no address in ...").
+"""
+enum CustomerRuleField {
+  "string"
+  EMAIL
+  "string"
+  FIRST_NAME
+  "string"
+  LAST_NAME
+  "string"
+  COMPANY_NAME
+  "string"
+  PHONE
+  "string: the metadata value at key (a string, or a number's or boolean's text)"
+  METADATA
+  "boolean"
+  HAS_ACCOUNT
+  "time"
+  CREATED_AT
+  "string, of any address"
+  ADDRESS_COUNTRY_CODE
+  "string, of any address"
+  ADDRESS_CITY
+  "string, of any address"
+  ADDRESS_PROVINCE
+  "string, of any address"
+  ADDRESS_POSTAL_CODE
+  "integer: orders placed, canceled ones not counted"
+  ORDER_COUNT
+  "integer: spent in currency_code, in minor units (0 when nothing)"
+  AMOUNT_SPENT
+  "time (null before the first order)"
+  FIRST_ORDER_AT
+  "time (null before the first order)"
+  LAST_ORDER_AT
+  "a static group's id: EQ (member of), NEQ, IN (member of any), NOT_IN (of none)"
+  GROUP
+}
+
+"""
+Added: how a condition compares, and the value it takes: EQ, NEQ (string,
+int, boolean); IN, NOT_IN (strings, ints); CONTAINS, STARTS_WITH (string, in
+any case, every character literal); GT, GTE, LT, LTE (int, time);
+WITHIN_LAST, OLDER_THAN (days, for times: within the last n days, or longer
+ago than that; a null time is neither); IS_SET, IS_NULL (no value). NEQ and
+NOT_IN hold for a null value.
+"""
+enum RuleOperator {
+  EQ
+  NEQ
+  IN
+  NOT_IN
+  CONTAINS
+  STARTS_WITH
+  GT
+  GTE
+  LT
+  LTE
+  WITHIN_LAST
+  OLDER_THAN
+  IS_SET
+  IS_NULL
+}
+
+"""
+Added: a rule: exactly one of all (every rule holds), any (one holds), not
+(the rule does not hold) and condition. At most 50 conditions and 5 levels
+of rules; beyond, or anything else out of place, is INVALID_DATA naming its
+path (input.rules.all[1].condition.int).
+"""
+input CustomerGroupRule {
+  all: [CustomerGroupRule!]
+  any: [CustomerGroupRule!]
+  not: CustomerGroupRule
+  condition: CustomerRuleCondition
+}
+
+"Added: one field compared with one value; give only the value the operator takes (see RuleOperator)"
+input CustomerRuleCondition {
+  field: CustomerRuleField!
+  op: RuleOperator!
+  "METADATA's key"
+  key: String
+  "AMOUNT_SPENT's currency (ISO 4217, any case)"
+  currency_code: String
+  string: String
+  "1 to 100"
+  strings: [String!]
+  int: Int
+  "1 to 100"
+  ints: [Int!]
+  boolean: Boolean
+  time: Time
+  "1 to 36,500"
+  days: Int
+}
+
+extend type CustomerGroup {
+  "Added"
+  kind: CustomerGroupKind!
+  "Added: the rules of a RULES group, in CustomerGroupRule's shape (to send back as a variable); null for a STATIC group"
+  rules: JSON
+}
+
+extend input CustomerGroupInput {
+  """
+  Added: rules make the group RULES: its members become, in the same
+  transaction, exactly the customers the rules match (manual members that
+  do not match leave it). null makes it STATIC, keeping its members as they
+  are; omitted (update) keeps the kind and rules. A group other groups'
+  rules name cannot get rules (NOT_ALLOWED).
+  """
+  rules: CustomerGroupRule
+}
+
+extend type Query {
+  "Added: the customers the rules would match, before saving them: count and a page, as customers lists them"
+  customer_group_rules_preview(rules: CustomerGroupRule!, limit: Int = 20, offset: Int = 0, order: String = "-created_at"): CustomerList! @auth(actor: USER)
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -4345,6 +4511,10 @@ func (ec *executionContext) childFields_CustomerGroup(ctx context.Context, field
 		return ec.fieldContext_CustomerGroup_updated_at(ctx, field)
 	case "customers":
 		return ec.fieldContext_CustomerGroup_customers(ctx, field)
+	case "kind":
+		return ec.fieldContext_CustomerGroup_kind(ctx, field)
+	case "rules":
+		return ec.fieldContext_CustomerGroup_rules(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustomerGroup", field.Name)
 }
@@ -5979,6 +6149,44 @@ func (ec *executionContext) field_Query_customer_group_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_customer_group_rules_preview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "rules",
+		func(ctx context.Context, v any) (model.CustomerGroupRule, error) {
+			return ec.unmarshalNCustomerGroupRule2customerserviceᚋgraphᚋmodelᚐCustomerGroupRule(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["rules"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["limit"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "offset",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offset"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "order",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["order"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_customer_groups_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7500,6 +7708,37 @@ func (ec *executionContext) fieldContext_CustomerGroup_customers(ctx context.Con
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CustomerGroup_kind(ctx context.Context, field graphql.CollectedField, obj *db.CustomerGroup) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomerGroup_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v db.GroupKind) graphql.Marshaler {
+			return ec.marshalNCustomerGroupKind2customerserviceᚋdbᚐGroupKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomerGroup_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerGroup", field, false, false, errors.New("field of type CustomerGroupKind does not have child fields"))
+}
+
+func (ec *executionContext) _CustomerGroup_rules(ctx context.Context, field graphql.CollectedField, obj *db.CustomerGroup) (ret graphql.Marshaler) {
+	return ec.marshalOJSON2customerserviceᚋdbᚐJSONObject(ctx, field.Selections, obj.Rules)
+}
+
+func (ec *executionContext) fieldContext_CustomerGroup_rules(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomerGroup", field, false, false, errors.New("field of type JSON does not have child fields"))
 }
 
 func (ec *executionContext) _CustomerGroupList_items(ctx context.Context, field graphql.CollectedField, obj *model.CustomerGroupList) (ret graphql.Marshaler) {
@@ -13013,6 +13252,68 @@ func (ec *executionContext) fieldContext_Query_import_job(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_customer_group_rules_preview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_customer_group_rules_preview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CustomerGroupRulesPreview(ctx, fc.Args["rules"].(model.CustomerGroupRule), fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["order"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				actor, err := ec.unmarshalNActorType2customerserviceᚋgraphᚋmodelᚐActorType(ctx, "USER")
+				if err != nil {
+					var zeroVal *model.CustomerList
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.CustomerList
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, actor)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CustomerList) graphql.Marshaler {
+			return ec.marshalNCustomerList2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerList(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_customer_group_rules_preview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerList(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_customer_group_rules_preview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15295,7 +15596,7 @@ func (ec *executionContext) unmarshalInputCustomerGroupFilter(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"q", "id", "name", "customer_id", "created_by", "created_at", "updated_at"}
+	fieldsInOrder := [...]string{"q", "id", "name", "customer_id", "created_by", "created_at", "updated_at", "kind"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15351,6 +15652,13 @@ func (ec *executionContext) unmarshalInputCustomerGroupFilter(ctx context.Contex
 				return it, err
 			}
 			it.UpdatedAt = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOCustomerGroupKind2ᚖcustomerserviceᚋdbᚐGroupKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
 		}
 	}
 	return it, nil
@@ -15367,7 +15675,7 @@ func (ec *executionContext) unmarshalInputCustomerGroupInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "metadata"}
+	fieldsInOrder := [...]string{"name", "metadata", "rules"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15388,6 +15696,64 @@ func (ec *executionContext) unmarshalInputCustomerGroupInput(ctx context.Context
 				return it, err
 			}
 			it.Metadata = graphql.OmittableOf(data)
+		case "rules":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rules"))
+			data, err := ec.unmarshalOCustomerGroupRule2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerGroupRule(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rules = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCustomerGroupRule(ctx context.Context, obj any) (model.CustomerGroupRule, error) {
+	var it model.CustomerGroupRule
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"all", "any", "not", "condition"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "all":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("all"))
+			data, err := ec.unmarshalOCustomerGroupRule2ᚕᚖcustomerserviceᚋgraphᚋmodelᚐCustomerGroupRuleᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.All = graphql.OmittableOf(data)
+		case "any":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("any"))
+			data, err := ec.unmarshalOCustomerGroupRule2ᚕᚖcustomerserviceᚋgraphᚋmodelᚐCustomerGroupRuleᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Any = graphql.OmittableOf(data)
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOCustomerGroupRule2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerGroupRule(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = graphql.OmittableOf(data)
+		case "condition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("condition"))
+			data, err := ec.unmarshalOCustomerRuleCondition2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerRuleCondition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Condition = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -15453,6 +15819,106 @@ func (ec *executionContext) unmarshalInputCustomerMergeChoices(ctx context.Conte
 				return it, err
 			}
 			it.Metadata = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+func (ec *executionContext) unmarshalInputCustomerRuleCondition(ctx context.Context, obj any) (model.CustomerRuleCondition, error) {
+	var it model.CustomerRuleCondition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"field", "op", "key", "currency_code", "string", "strings", "int", "ints", "boolean", "time", "days"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNCustomerRuleField2customerserviceᚋgraphᚋmodelᚐCustomerRuleField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "op":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("op"))
+			data, err := ec.unmarshalNRuleOperator2customerserviceᚋgraphᚋmodelᚐRuleOperator(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Op = data
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = graphql.OmittableOf(data)
+		case "currency_code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency_code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CurrencyCode = graphql.OmittableOf(data)
+		case "string":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("string"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.String = graphql.OmittableOf(data)
+		case "strings":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("strings"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Strings = graphql.OmittableOf(data)
+		case "int":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("int"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Int = graphql.OmittableOf(data)
+		case "ints":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ints"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ints = graphql.OmittableOf(data)
+		case "boolean":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("boolean"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Boolean = graphql.OmittableOf(data)
+		case "time":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("time"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Time = graphql.OmittableOf(data)
+		case "days":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("days"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Days = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -16753,6 +17219,16 @@ func (ec *executionContext) _CustomerGroup(ctx context.Context, sel ast.Selectio
 		case "customers":
 			out.Values[i] = ec._CustomerGroup_customers(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._CustomerGroup_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rules":
+			out.Values[i] = ec._CustomerGroup_rules(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -19294,6 +19770,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "customer_group_rules_preview":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_customer_group_rules_preview(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -20475,6 +20973,34 @@ func (ec *executionContext) unmarshalNCustomerGroupInput2customerserviceᚋgraph
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCustomerGroupKind2customerserviceᚋdbᚐGroupKind(ctx context.Context, v any) (db.GroupKind, error) {
+	tmp, err := model.UnmarshalString(v)
+	res := unmarshalNCustomerGroupKind2customerserviceᚋdbᚐGroupKind[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCustomerGroupKind2customerserviceᚋdbᚐGroupKind(ctx context.Context, sel ast.SelectionSet, v db.GroupKind) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalString(marshalNCustomerGroupKind2customerserviceᚋdbᚐGroupKind[v])
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+var (
+	unmarshalNCustomerGroupKind2customerserviceᚋdbᚐGroupKind = map[string]db.GroupKind{
+		"STATIC": db.GroupStatic,
+		"RULES":  db.GroupRules,
+	}
+	marshalNCustomerGroupKind2customerserviceᚋdbᚐGroupKind = map[db.GroupKind]string{
+		db.GroupStatic: "STATIC",
+		db.GroupRules:  "RULES",
+	}
+)
+
 func (ec *executionContext) marshalNCustomerGroupList2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerGroupList(ctx context.Context, sel ast.SelectionSet, v *model.CustomerGroupList) graphql.Marshaler {
 	if v == nil {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
@@ -20483,6 +21009,16 @@ func (ec *executionContext) marshalNCustomerGroupList2ᚖcustomerserviceᚋgraph
 		return graphql.Null
 	}
 	return ec._CustomerGroupList(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCustomerGroupRule2customerserviceᚋgraphᚋmodelᚐCustomerGroupRule(ctx context.Context, v any) (model.CustomerGroupRule, error) {
+	res, err := ec.unmarshalInputCustomerGroupRule(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCustomerGroupRule2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerGroupRule(ctx context.Context, v any) (*model.CustomerGroupRule, error) {
+	res, err := ec.unmarshalInputCustomerGroupRule(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNCustomerList2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerList(ctx context.Context, sel ast.SelectionSet, v *model.CustomerList) graphql.Marshaler {
@@ -20549,6 +21085,16 @@ func (ec *executionContext) marshalNCustomerMergeRows2ᚖcustomerserviceᚋgraph
 		return graphql.Null
 	}
 	return ec._CustomerMergeRows(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCustomerRuleField2customerserviceᚋgraphᚋmodelᚐCustomerRuleField(ctx context.Context, v any) (model.CustomerRuleField, error) {
+	var res model.CustomerRuleField
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCustomerRuleField2customerserviceᚋgraphᚋmodelᚐCustomerRuleField(ctx context.Context, sel ast.SelectionSet, v model.CustomerRuleField) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNCustomerStats2ᚖcustomerserviceᚋdbᚐCustomerStats(ctx context.Context, sel ast.SelectionSet, v *db.CustomerStats) graphql.Marshaler {
@@ -21058,6 +21604,16 @@ func (ec *executionContext) unmarshalNPlaceOrderInput2customerserviceᚋgraphᚋ
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNRuleOperator2customerserviceᚋgraphᚋmodelᚐRuleOperator(ctx context.Context, v any) (model.RuleOperator, error) {
+	var res model.RuleOperator
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRuleOperator2customerserviceᚋgraphᚋmodelᚐRuleOperator(ctx context.Context, sel ast.SelectionSet, v model.RuleOperator) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNSession2ᚕᚖcustomerserviceᚋdbᚐSessionᚄ(ctx context.Context, sel ast.SelectionSet, v []*db.Session) graphql.Marshaler {
 	ret := marshalList(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -21511,11 +22067,74 @@ func (ec *executionContext) unmarshalOCustomerGroupFilter2ᚖcustomerserviceᚋd
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOCustomerGroupKind2ᚖcustomerserviceᚋdbᚐGroupKind(ctx context.Context, v any) (*db.GroupKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := model.UnmarshalString(v)
+	res := unmarshalOCustomerGroupKind2ᚖcustomerserviceᚋdbᚐGroupKind[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCustomerGroupKind2ᚖcustomerserviceᚋdbᚐGroupKind(ctx context.Context, sel ast.SelectionSet, v *db.GroupKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalString(marshalOCustomerGroupKind2ᚖcustomerserviceᚋdbᚐGroupKind[*v])
+	return res
+}
+
+var (
+	unmarshalOCustomerGroupKind2ᚖcustomerserviceᚋdbᚐGroupKind = map[string]db.GroupKind{
+		"STATIC": db.GroupStatic,
+		"RULES":  db.GroupRules,
+	}
+	marshalOCustomerGroupKind2ᚖcustomerserviceᚋdbᚐGroupKind = map[db.GroupKind]string{
+		db.GroupStatic: "STATIC",
+		db.GroupRules:  "RULES",
+	}
+)
+
+func (ec *executionContext) unmarshalOCustomerGroupRule2ᚕᚖcustomerserviceᚋgraphᚋmodelᚐCustomerGroupRuleᚄ(ctx context.Context, v any) ([]*model.CustomerGroupRule, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.CustomerGroupRule, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCustomerGroupRule2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerGroupRule(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOCustomerGroupRule2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerGroupRule(ctx context.Context, v any) (*model.CustomerGroupRule, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCustomerGroupRule(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOCustomerMergeChoices2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerMergeChoices(ctx context.Context, v any) (*model.CustomerMergeChoices, error) {
 	if v == nil {
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputCustomerMergeChoices(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOCustomerRuleCondition2ᚖcustomerserviceᚋgraphᚋmodelᚐCustomerRuleCondition(ctx context.Context, v any) (*model.CustomerRuleCondition, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCustomerRuleCondition(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -21634,6 +22253,41 @@ func (ec *executionContext) unmarshalOImportOptions2ᚖcustomerserviceᚋgraph�
 	}
 	res, err := ec.unmarshalInputImportOptions(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {

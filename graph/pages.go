@@ -124,10 +124,18 @@ func sliceRows[T any](s db.Slice[T], err error) ([]*T, error) { return s.Rows, e
 
 // customerPageInfo says where a customer page ends: a root list reads its
 // end (one statement, the page's ids and sort values and one row more); a
-// group's members come with theirs, from their batch.
+// group's members come with theirs, from their batch; a preview of rules,
+// paged by offset only, says from its count whether more follow.
 func (r *Resolver) customerPageInfo(ctx context.Context, l *model.CustomerList) (*model.PageInfo, error) {
 	if l.GroupID != "" {
 		return pageInfo(sliceEnd(load(ctx, loadersFrom(ctx).MembersByGroup, pageKey{l.GroupID, l.Page})))
+	}
+	if l.Rules != nil {
+		n, err := db.CountCustomersByRules(ctx, r.conn(ctx), *l.Rules)
+		if err != nil {
+			return nil, err
+		}
+		return &model.PageInfo{HasNextPage: l.Page.Offset+l.Page.Limit < n}, nil
 	}
 	return pageInfo(db.CustomerPageEnd(ctx, r.conn(ctx), l.Filter, l.Page))
 }

@@ -195,6 +195,9 @@ func arguments(f *ast.FieldDefinition, ids map[string]string) (string, bool) {
 		case "source_id", "target_id":
 			// A merge preview: two customers (ids["merge:source_id"], ...).
 			args = append(args, fmt.Sprintf("%s: %q", arg.Name, ids["merge:"+arg.Name]))
+		case "rules":
+			// A rules preview: rules every seeded customer matches.
+			args = append(args, `rules: {condition: {field: EMAIL, op: CONTAINS, string: "@"}}`)
 		}
 	}
 	if len(args) == 0 {

@@ -107,6 +107,9 @@ func (r *customerListResolver) Items(ctx context.Context, obj *model.CustomerLis
 	if obj.GroupID != "" {
 		return sliceRows(load(ctx, loadersFrom(ctx).MembersByGroup, pageKey{obj.GroupID, obj.Page}))
 	}
+	if obj.Rules != nil {
+		return prefetched(ctx, prefetchCustomers)(db.ListCustomersByRules(ctx, r.conn(ctx), *obj.Rules, obj.Page, loadersFrom(ctx).cols.customer))
+	}
 	return prefetched(ctx, prefetchCustomers)(db.ListCustomers(ctx, r.conn(ctx), obj.Filter, obj.Page, loadersFrom(ctx).cols.customer))
 }
 
@@ -114,6 +117,9 @@ func (r *customerListResolver) Items(ctx context.Context, obj *model.CustomerLis
 func (r *customerListResolver) Count(ctx context.Context, obj *model.CustomerList) (int, error) {
 	if obj.GroupID != "" {
 		return load(ctx, loadersFrom(ctx).MemberCountByGroup, obj.GroupID)
+	}
+	if obj.Rules != nil {
+		return db.CountCustomersByRules(ctx, r.conn(ctx), *obj.Rules)
 	}
 	return db.CountCustomers(ctx, r.conn(ctx), obj.Filter)
 }
@@ -329,16 +335,12 @@ func (r *mutationResolver) DeleteCustomerAddress(ctx context.Context, id string)
 
 // CreateCustomerGroup is the resolver for the create_customer_group field.
 func (r *mutationResolver) CreateCustomerGroup(ctx context.Context, input model.CustomerGroupInput) (*db.CustomerGroup, error) {
-	return prefetchedOne(ctx, prefetchGroups)(db.InTx(ctx, r.DB, func(tx db.Tx) (*db.CustomerGroup, error) {
-		return db.CreateGroup(ctx, tx, groupFields(input), adminID(ctx))
-	}))
+	return prefetchedOne(ctx, prefetchGroups)(r.createGroup(ctx, input))
 }
 
 // UpdateCustomerGroup is the resolver for the update_customer_group field.
 func (r *mutationResolver) UpdateCustomerGroup(ctx context.Context, id string, input model.CustomerGroupInput) (*db.CustomerGroup, error) {
-	return prefetchedOne(ctx, prefetchGroups)(db.InTx(ctx, r.DB, func(tx db.Tx) (*db.CustomerGroup, error) {
-		return db.UpdateGroup(ctx, tx, id, groupFields(input))
-	}))
+	return prefetchedOne(ctx, prefetchGroups)(r.updateGroup(ctx, id, input))
 }
 
 // DeleteCustomerGroup is the resolver for the delete_customer_group field.
@@ -520,6 +522,11 @@ func (r *queryResolver) MyAccountDeletion(ctx context.Context) (*db.AccountDelet
 // ImportJob is the resolver for the import_job field.
 func (r *queryResolver) ImportJob(ctx context.Context, id string) (*db.ImportJob, error) {
 	return db.ImportJobByID(ctx, r.conn(ctx), id)
+}
+
+// CustomerGroupRulesPreview is the resolver for the customer_group_rules_preview field.
+func (r *queryResolver) CustomerGroupRulesPreview(ctx context.Context, rules model.CustomerGroupRule, limit *int, offset *int, order *string) (*model.CustomerList, error) {
+	return r.rulesPreview(ctx, rules, limit, offset, order)
 }
 
 // ActorType is the resolver for the actor_type field.

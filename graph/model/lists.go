@@ -12,6 +12,8 @@ type CustomerList struct {
 	Page    db.Page
 	Filter  db.CustomerFilter
 	GroupID string
+	// Rules, when set, lists the customers they match (a preview).
+	Rules *db.RuleCustomerFilter
 }
 
 // Limit is the page size.

@@ -95,6 +95,23 @@ type CustomerErasure struct {
 type CustomerGroupInput struct {
 	Name     string                           `json:"name"`
 	Metadata graphql.Omittable[db.JSONObject] `json:"metadata,omitempty"`
+	// Added: rules make the group RULES: its members become, in the same
+	// transaction, exactly the customers the rules match (manual members that
+	// do not match leave it). null makes it STATIC, keeping its members as they
+	// are; omitted (update) keeps the kind and rules. A group other groups'
+	// rules name cannot get rules (NOT_ALLOWED).
+	Rules graphql.Omittable[*CustomerGroupRule] `json:"rules,omitempty"`
+}
+
+// Added: a rule: exactly one of all (every rule holds), any (one holds), not
+// (the rule does not hold) and condition. At most 50 conditions and 5 levels
+// of rules; beyond, or anything else out of place, is INVALID_DATA naming its
+// path (input.rules.all[1].condition.int).
+type CustomerGroupRule struct {
+	All       graphql.Omittable[[]*CustomerGroupRule]   `json:"all,omitempty"`
+	Any       graphql.Omittable[[]*CustomerGroupRule]   `json:"any,omitempty"`
+	Not       graphql.Omittable[*CustomerGroupRule]     `json:"not,omitempty"`
+	Condition graphql.Omittable[*CustomerRuleCondition] `json:"condition,omitempty"`
 }
 
 // Added: a merge done (a record of it is kept; customer.merged is written)
@@ -165,6 +182,26 @@ type CustomerMergePreview struct {
 type CustomerMergeRows struct {
 	Count int      `json:"count"`
 	Ids   []string `json:"ids"`
+}
+
+// Added: one field compared with one value; give only the value the operator takes (see RuleOperator)
+type CustomerRuleCondition struct {
+	Field CustomerRuleField `json:"field"`
+	Op    RuleOperator      `json:"op"`
+	// METADATA's key
+	Key graphql.Omittable[*string] `json:"key,omitempty"`
+	// AMOUNT_SPENT's currency (ISO 4217, any case)
+	CurrencyCode graphql.Omittable[*string] `json:"currency_code,omitempty"`
+	String       graphql.Omittable[*string] `json:"string,omitempty"`
+	// 1 to 100
+	Strings graphql.Omittable[[]string] `json:"strings,omitempty"`
+	Int     graphql.Omittable[*int]     `json:"int,omitempty"`
+	// 1 to 100
+	Ints    graphql.Omittable[[]int]      `json:"ints,omitempty"`
+	Boolean graphql.Omittable[*bool]      `json:"boolean,omitempty"`
+	Time    graphql.Omittable[*time.Time] `json:"time,omitempty"`
+	// 1 to 36,500
+	Days graphql.Omittable[*int] `json:"days,omitempty"`
 }
 
 type DeleteResult struct {
@@ -360,6 +397,111 @@ func (e ActorType) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Added: what a rule condition reads. Strings compare in any case; ADDRESS_
+// fields hold when any of the customer's addresses matches (a customer
+// without addresses matches none: use not for "no address in ...").
+type CustomerRuleField string
+
+const (
+	// string
+	CustomerRuleFieldEmail CustomerRuleField = "EMAIL"
+	// string
+	CustomerRuleFieldFirstName CustomerRuleField = "FIRST_NAME"
+	// string
+	CustomerRuleFieldLastName CustomerRuleField = "LAST_NAME"
+	// string
+	CustomerRuleFieldCompanyName CustomerRuleField = "COMPANY_NAME"
+	// string
+	CustomerRuleFieldPhone CustomerRuleField = "PHONE"
+	// string: the metadata value at key (a string, or a number's or boolean's text)
+	CustomerRuleFieldMetadata CustomerRuleField = "METADATA"
+	// boolean
+	CustomerRuleFieldHasAccount CustomerRuleField = "HAS_ACCOUNT"
+	// time
+	CustomerRuleFieldCreatedAt CustomerRuleField = "CREATED_AT"
+	// string, of any address
+	CustomerRuleFieldAddressCountryCode CustomerRuleField = "ADDRESS_COUNTRY_CODE"
+	// string, of any address
+	CustomerRuleFieldAddressCity CustomerRuleField = "ADDRESS_CITY"
+	// string, of any address
+	CustomerRuleFieldAddressProvince CustomerRuleField = "ADDRESS_PROVINCE"
+	// string, of any address
+	CustomerRuleFieldAddressPostalCode CustomerRuleField = "ADDRESS_POSTAL_CODE"
+	// integer: orders placed, canceled ones not counted
+	CustomerRuleFieldOrderCount CustomerRuleField = "ORDER_COUNT"
+	// integer: spent in currency_code, in minor units (0 when nothing)
+	CustomerRuleFieldAmountSpent CustomerRuleField = "AMOUNT_SPENT"
+	// time (null before the first order)
+	CustomerRuleFieldFirstOrderAt CustomerRuleField = "FIRST_ORDER_AT"
+	// time (null before the first order)
+	CustomerRuleFieldLastOrderAt CustomerRuleField = "LAST_ORDER_AT"
+	// a static group's id: EQ (member of), NEQ, IN (member of any), NOT_IN (of none)
+	CustomerRuleFieldGroup CustomerRuleField = "GROUP"
+)
+
+var AllCustomerRuleField = []CustomerRuleField{
+	CustomerRuleFieldEmail,
+	CustomerRuleFieldFirstName,
+	CustomerRuleFieldLastName,
+	CustomerRuleFieldCompanyName,
+	CustomerRuleFieldPhone,
+	CustomerRuleFieldMetadata,
+	CustomerRuleFieldHasAccount,
+	CustomerRuleFieldCreatedAt,
+	CustomerRuleFieldAddressCountryCode,
+	CustomerRuleFieldAddressCity,
+	CustomerRuleFieldAddressProvince,
+	CustomerRuleFieldAddressPostalCode,
+	CustomerRuleFieldOrderCount,
+	CustomerRuleFieldAmountSpent,
+	CustomerRuleFieldFirstOrderAt,
+	CustomerRuleFieldLastOrderAt,
+	CustomerRuleFieldGroup,
+}
+
+func (e CustomerRuleField) IsValid() bool {
+	switch e {
+	case CustomerRuleFieldEmail, CustomerRuleFieldFirstName, CustomerRuleFieldLastName, CustomerRuleFieldCompanyName, CustomerRuleFieldPhone, CustomerRuleFieldMetadata, CustomerRuleFieldHasAccount, CustomerRuleFieldCreatedAt, CustomerRuleFieldAddressCountryCode, CustomerRuleFieldAddressCity, CustomerRuleFieldAddressProvince, CustomerRuleFieldAddressPostalCode, CustomerRuleFieldOrderCount, CustomerRuleFieldAmountSpent, CustomerRuleFieldFirstOrderAt, CustomerRuleFieldLastOrderAt, CustomerRuleFieldGroup:
+		return true
+	}
+	return false
+}
+
+func (e CustomerRuleField) String() string {
+	return string(e)
+}
+
+func (e *CustomerRuleField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CustomerRuleField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CustomerRuleField", str)
+	}
+	return nil
+}
+
+func (e CustomerRuleField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CustomerRuleField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CustomerRuleField) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 type ErrorCode string
 
 const (
@@ -530,6 +672,91 @@ func (e *MergeSide) UnmarshalJSON(b []byte) error {
 }
 
 func (e MergeSide) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Added: how a condition compares, and the value it takes: EQ, NEQ (string,
+// int, boolean); IN, NOT_IN (strings, ints); CONTAINS, STARTS_WITH (string, in
+// any case, every character literal); GT, GTE, LT, LTE (int, time);
+// WITHIN_LAST, OLDER_THAN (days, for times: within the last n days, or longer
+// ago than that; a null time is neither); IS_SET, IS_NULL (no value). NEQ and
+// NOT_IN hold for a null value.
+type RuleOperator string
+
+const (
+	RuleOperatorEq         RuleOperator = "EQ"
+	RuleOperatorNeq        RuleOperator = "NEQ"
+	RuleOperatorIn         RuleOperator = "IN"
+	RuleOperatorNotIn      RuleOperator = "NOT_IN"
+	RuleOperatorContains   RuleOperator = "CONTAINS"
+	RuleOperatorStartsWith RuleOperator = "STARTS_WITH"
+	RuleOperatorGt         RuleOperator = "GT"
+	RuleOperatorGte        RuleOperator = "GTE"
+	RuleOperatorLt         RuleOperator = "LT"
+	RuleOperatorLte        RuleOperator = "LTE"
+	RuleOperatorWithinLast RuleOperator = "WITHIN_LAST"
+	RuleOperatorOlderThan  RuleOperator = "OLDER_THAN"
+	RuleOperatorIsSet      RuleOperator = "IS_SET"
+	RuleOperatorIsNull     RuleOperator = "IS_NULL"
+)
+
+var AllRuleOperator = []RuleOperator{
+	RuleOperatorEq,
+	RuleOperatorNeq,
+	RuleOperatorIn,
+	RuleOperatorNotIn,
+	RuleOperatorContains,
+	RuleOperatorStartsWith,
+	RuleOperatorGt,
+	RuleOperatorGte,
+	RuleOperatorLt,
+	RuleOperatorLte,
+	RuleOperatorWithinLast,
+	RuleOperatorOlderThan,
+	RuleOperatorIsSet,
+	RuleOperatorIsNull,
+}
+
+func (e RuleOperator) IsValid() bool {
+	switch e {
+	case RuleOperatorEq, RuleOperatorNeq, RuleOperatorIn, RuleOperatorNotIn, RuleOperatorContains, RuleOperatorStartsWith, RuleOperatorGt, RuleOperatorGte, RuleOperatorLt, RuleOperatorLte, RuleOperatorWithinLast, RuleOperatorOlderThan, RuleOperatorIsSet, RuleOperatorIsNull:
+		return true
+	}
+	return false
+}
+
+func (e RuleOperator) String() string {
+	return string(e)
+}
+
+func (e *RuleOperator) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RuleOperator(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RuleOperator", str)
+	}
+	return nil
+}
+
+func (e RuleOperator) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RuleOperator) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RuleOperator) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
