@@ -277,6 +277,9 @@ func (run *importRun) flush(ctx context.Context, batch []*row) (stop bool, err e
 	var errs []db.RowError
 	counts, err := db.InTx(ctx, run.s.DB, func(tx db.Tx) (db.ImportCounts, error) {
 		var counts db.ImportCounts
+		if err := db.SkipCommitFlush(ctx, tx); err != nil {
+			return counts, err
+		}
 		var err error
 		if counts, errs, err = run.checkAgainst(ctx, tx, batch); err != nil {
 			return counts, err
