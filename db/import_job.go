@@ -155,10 +155,11 @@ func AdvanceImportJob(ctx context.Context, q sqlx.ExtContext, id string, done, r
 // SkipCommitFlush lets tx's commit return before its WAL reaches the disk
 // (synchronous_commit off, for tx alone): a thousand batches of an import
 // otherwise wait for a thousand flushes. It loses nothing an import needs:
-// a crash can take back the last batches committed this way, but the
-// job's progress commits in each batch's transaction, so the job then does
-// not count them either, and the resumed run writes them again. Never for
-// a change a client is told is done.
+// a crash of the machine can take back the last batches committed this
+// way, but the job's progress commits in each batch's transaction, so the
+// job then does not count them either (import_job's rows_done goes back
+// with them), and the resumed run writes them again. Not for a change
+// whose answer tells a client it is done.
 func SkipCommitFlush(ctx context.Context, tx Tx) error {
 	if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 		return fmt.Errorf("skip commit flush: %w", err)
