@@ -243,9 +243,11 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		})
 	})
 	// A search's cost follows how far the counts lag behind the customers.
+	// Counts another server made within the hour (or a restart's) stand.
 	jobs.Go(func() {
 		every(background, logger, time.Hour, "refresh search trigrams", func(ctx context.Context) error {
-			return db.RefreshSearchTrigrams(ctx, d.pool)
+			_, err := db.RefreshSearchTrigrams(ctx, d.pool, 55*time.Minute)
+			return err
 		})
 	})
 	// Rule groups relative to now (WITHIN_LAST, OLDER_THAN) change with

@@ -10,7 +10,7 @@
 -- Which six characters are most selective is estimated from how many
 -- customers have each trigram, counted in a sample of about 20,000 of
 -- them (all of them, below that) by refresh_search_trigrams, which the
--- server runs hourly. A trigram the sample lacks counts as the rarest.
+-- servers run hourly. A trigram the sample lacks counts as the rarest.
 -- A stale table can only make a search slower, never its answer wrong.
 CREATE TABLE search_trigram (
     trigram text PRIMARY KEY,
@@ -18,13 +18,26 @@ CREATE TABLE search_trigram (
     share   real NOT NULL
 );
 
-CREATE FUNCTION refresh_search_trigrams() RETURNS void LANGUAGE plpgsql AS $$
+-- When the counts were last made: every server asks for them at start and
+-- hourly, and one count an hour is enough for all of them.
+CREATE TABLE search_trigram_refresh (
+    one          boolean PRIMARY KEY DEFAULT true CHECK (one),
+    refreshed_at timestamptz NOT NULL
+);
+
+-- refresh_search_trigrams counts again, unless the counts are younger than
+-- max_age, and returns whether it did.
+CREATE FUNCTION refresh_search_trigrams(max_age interval DEFAULT '0') RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     percent float8;
     sampled bigint;
 BEGIN
-    -- One refresh at a time, when several servers run it.
+    -- One refresh at a time, when several servers run it; the ones that
+    -- waited find the counts fresh.
     PERFORM pg_advisory_xact_lock(hashtext('refresh_search_trigrams'));
+    IF EXISTS (SELECT FROM search_trigram_refresh WHERE refreshed_at > clock_timestamp() - max_age) THEN
+        RETURN false;
+    END IF;
     SELECT least(100, 100 * 20000 / greatest(reltuples, 1)) INTO percent FROM pg_class WHERE oid = 'customer'::regclass;
     CREATE TEMP TABLE search_sample ON COMMIT DROP AS
         SELECT lower(c.email || ' ' || coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '') || ' ' ||
@@ -40,6 +53,9 @@ BEGIN
     WHERE t.trigram ~ '^[[:alnum:]]{3}$'
     GROUP BY t.trigram;
     DROP TABLE search_sample;
+    INSERT INTO search_trigram_refresh (refreshed_at) VALUES (clock_timestamp())
+    ON CONFLICT (one) DO UPDATE SET refreshed_at = EXCLUDED.refreshed_at;
+    RETURN true;
 END
 $$;
 
