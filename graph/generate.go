@@ -2,8 +2,11 @@
 
 // Command generate runs gqlgen on gqlgen.yml with one plugin of ours,
 // sequentialFields, then has the executor marshal lists with marshalList
-// (marshal_list.go), read plain scalar fields directly (directFields) and
-// skip the deferred fragments no query can have (lazyDeferredGroups).
+// (marshal_list.go), read plain scalar fields directly (directFields),
+// answer objects resolved in place with object (plainObjects,
+// marshal_object.go), work out an object's fields and a field's arguments
+// once an operation (cachedSelections, operation_cache.go) and skip the
+// deferred fragments no query can have (lazyDeferredGroups).
 // `go generate ./graph` runs it.
 package main
 
@@ -97,8 +100,8 @@ func (sequentialFields) GenerateCode(data *codegen.Data) error {
 	return nil
 }
 
-// rewriteExecutor applies directFields and lazyDeferredGroups to the
-// executor in file. It fails, rather than leave the executor as it is, if
+// rewriteExecutor applies directFields, plainObjects, cachedSelections and
+// lazyDeferredGroups to the executor in file. It fails, rather than leave the executor as it is, if
 // either finds nothing of the shape it rewrites: gqlgen changed, and the
 // rewrite must follow.
 func rewriteExecutor(file string) error {
@@ -109,6 +112,12 @@ func rewriteExecutor(file string) error {
 	}
 	if directFields(f) == 0 {
 		return fmt.Errorf("%s: no plain scalar field in the shape directFields rewrites; see graph/generate.go", file)
+	}
+	if plainObjects(f) == 0 {
+		return fmt.Errorf("%s: no object in the shape plainObjects rewrites; see graph/generate.go", file)
+	}
+	if fields, args := cachedSelections(f); fields == 0 || args == 0 {
+		return fmt.Errorf("%s: no object or field argument in the shape cachedSelections rewrites; see graph/generate.go", file)
 	}
 	if lazyDeferredGroups(f) == 0 {
 		return fmt.Errorf("%s: no deferred group in the shape lazyDeferredGroups rewrites; see graph/generate.go", file)
@@ -156,6 +165,247 @@ func directFields(f *ast.File) int {
 		}
 	}
 	return rewritten
+}
+
+// plainObjects has the executor answer every object but the roots with an
+// object (marshal_object.go) in place of a graphql.FieldSet, and drops the
+// object's deferred field set, which nothing fills: the schema has no
+// @defer (schema.go), so no field is deferred. It returns how many objects
+// it rewrote. Such a function begins
+//
+//	fields := graphql.CollectFields(ec.OperationContext, sel, tImplementors)
+//	out := graphql.NewFieldSet(fields)
+//	deferredFieldSet := graphql.NewFieldSet(nil)
+//	deferLabelToView := make(map[string]*graphql.FieldSetView)
+//
+// then, for a field resolved concurrently (the objects of
+// concurrentObjects), has its branch for a deferred field
+//
+//	if field.IsDeferred() { ...; continue }
+//
+// and its function of the field set the result goes to; after the loop
+// over the fields, it dispatches the concurrent fields, then counts and
+// processes the deferred views (of which there are none).
+func plainObjects(f *ast.File) int {
+	rewritten := 0
+	for _, d := range f.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok || fn.Recv == nil || fn.Body == nil || len(fn.Body.List) < 5 {
+			continue
+		}
+		body := fn.Body.List
+		newSet, ok := definition(body[1], "out")
+		if !ok || !isCallOf(newSet, "graphql", "NewFieldSet") || !isDefinitionOf(body[2], "deferredFieldSet") || !isDefinitionOf(body[3], "deferLabelToView") {
+			continue
+		}
+		kept := []ast.Stmt{body[0], body[1]}
+		for _, stmt := range body[4:] {
+			switch {
+			case mentions(stmt, "deferLabelToView") && !mentions(stmt, "deferredFieldSet", "out") ||
+				isCallStmt(stmt, "ec", "ProcessDeferredGroup"):
+				// The count and the processing of the deferred views.
+			case isCallStmt(stmt, "out", "Dispatch") && !mentionsCall(fn.Body, "out", "Concurrently"):
+				// Nothing is delayed: every field is resolved in place.
+			default:
+				kept = append(kept, stmt)
+			}
+		}
+		fn.Body.List = kept
+		dropDeferredBranches(f, fn.Body)
+		if mentions(fn.Body, "deferredFieldSet", "deferLabelToView") {
+			// A deferred field in a shape this rewrite does not know.
+			fn.Body.List = body
+			continue
+		}
+		retypeFieldSets(fn.Body)
+		newSet.Fun = ast.NewIdent("newObject")
+		rewritten++
+	}
+	return rewritten
+}
+
+// dropDeferredBranches removes from body, a function of file f, every
+// statement if field.IsDeferred() { ... }, and the comments in it.
+func dropDeferredBranches(f *ast.File, body *ast.BlockStmt) {
+	var dropped []ast.Node
+	ast.Inspect(body, func(n ast.Node) bool {
+		var list *[]ast.Stmt
+		switch n := n.(type) {
+		case *ast.BlockStmt:
+			list = &n.List
+		case *ast.CaseClause:
+			list = &n.Body
+		default:
+			return true
+		}
+		*list = slices.DeleteFunc(*list, func(stmt ast.Stmt) bool {
+			is, ok := stmt.(*ast.IfStmt)
+			if !ok {
+				return false
+			}
+			call, ok := is.Cond.(*ast.CallExpr)
+			if ok && isCallOf(call, "field", "IsDeferred") {
+				dropped = append(dropped, is)
+				return true
+			}
+			return false
+		})
+		return true
+	})
+	f.Comments = slices.DeleteFunc(f.Comments, func(c *ast.CommentGroup) bool {
+		return slices.ContainsFunc(dropped, func(n ast.Node) bool { return n.Pos() <= c.Pos() && c.End() <= n.End() })
+	})
+}
+
+// retypeFieldSets makes the parameters of type *graphql.FieldSet of the
+// functions in body, which a concurrent field's result goes to, *object.
+func retypeFieldSets(body *ast.BlockStmt) {
+	ast.Inspect(body, func(n ast.Node) bool {
+		if lit, ok := n.(*ast.FuncLit); ok {
+			for _, param := range lit.Type.Params.List {
+				if star, ok := param.Type.(*ast.StarExpr); ok && isSelector(star.X, "graphql", "FieldSet") {
+					star.X = ast.NewIdent("object")
+				}
+			}
+		}
+		return true
+	})
+}
+
+// rootObjects are the root operation types: their fields run once an
+// operation, and nothing is gained by remembering what they work out.
+var rootObjects = []string{"Query", "Mutation", "Subscription"}
+
+// cachedSelections gives the execution context an operationCache
+// (operation_cache.go) and has the functions of every object but the roots
+// ask it for the fields the object's selection collects and for the
+// arguments of each field:
+//
+//	fields := graphql.CollectFields(ec.OperationContext, sel, tImplementors)
+//	fc.Args, err = ec.field_T_f_args(ctx, field.ArgumentMap(ec.Variables))
+//
+// become
+//
+//	fields := ec.cache.collectFields(ec.OperationContext, sel, tImplementors)
+//	fc.Args, err = ec.cache.fieldArgs(ctx, field, ec.Variables, ec.field_T_f_args)
+//
+// It returns how many calls of each it rewrote.
+func cachedSelections(f *ast.File) (fields, args int) {
+	cacheField := false
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.GenDecl:
+			for _, spec := range d.Specs {
+				ts, ok := spec.(*ast.TypeSpec)
+				if !ok || ts.Name.Name != "executionContext" {
+					continue
+				}
+				if st, ok := ts.Type.(*ast.StructType); ok {
+					st.Fields.List = append(st.Fields.List, &ast.Field{
+						Names: []*ast.Ident{ast.NewIdent("cache")},
+						Type:  ast.NewIdent("operationCache"),
+					})
+					cacheField = true
+				}
+			}
+		case *ast.FuncDecl:
+			if d.Recv == nil || d.Body == nil {
+				continue
+			}
+			object, isObject := strings.CutPrefix(d.Name.Name, "_")
+			fieldOf, isFieldContext := strings.CutPrefix(d.Name.Name, "fieldContext_")
+			if isFieldContext {
+				object, _, _ = strings.Cut(fieldOf, "_")
+			}
+			if !isObject && !isFieldContext || slices.Contains(rootObjects, object) {
+				continue
+			}
+			ast.Inspect(d.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				switch {
+				case isObject && isCallOf(call, "graphql", "CollectFields") && len(call.Args) == 3:
+					call.Fun = cacheMethod("collectFields")
+					fields++
+				case isFieldContext && isCallOf(call, "ec", "") && len(call.Args) == 2 &&
+					strings.HasSuffix(call.Fun.(*ast.SelectorExpr).Sel.Name, "_args") && isArgumentMap(call.Args[1]):
+					call.Args = []ast.Expr{call.Args[0], ast.NewIdent("field"), &ast.SelectorExpr{X: ast.NewIdent("ec"), Sel: ast.NewIdent("Variables")}, call.Fun}
+					call.Fun = cacheMethod("fieldArgs")
+					args++
+				}
+				return true
+			})
+		}
+	}
+	if !cacheField {
+		return 0, 0
+	}
+	return fields, args
+}
+
+func cacheMethod(name string) ast.Expr {
+	return &ast.SelectorExpr{X: &ast.SelectorExpr{X: ast.NewIdent("ec"), Sel: ast.NewIdent("cache")}, Sel: ast.NewIdent(name)}
+}
+
+// isArgumentMap reports whether e is field.ArgumentMap(ec.Variables).
+func isArgumentMap(e ast.Expr) bool {
+	call, ok := e.(*ast.CallExpr)
+	return ok && isCallOf(call, "field", "ArgumentMap") && len(call.Args) == 1 && isSelector(call.Args[0], "ec", "Variables")
+}
+
+// definition returns the right side of stmt when stmt is name := call(...).
+func definition(stmt ast.Stmt, name string) (*ast.CallExpr, bool) {
+	as, ok := stmt.(*ast.AssignStmt)
+	if !ok || as.Tok != token.DEFINE || len(as.Lhs) != 1 || len(as.Rhs) != 1 || !isIdent(as.Lhs[0], name) {
+		return nil, false
+	}
+	call, ok := as.Rhs[0].(*ast.CallExpr)
+	return call, ok
+}
+
+func isDefinitionOf(stmt ast.Stmt, name string) bool {
+	_, ok := definition(stmt, name)
+	return ok
+}
+
+func isCallOf(call *ast.CallExpr, x, sel string) bool {
+	return call != nil && isSelector(call.Fun, x, sel)
+}
+
+// isCallStmt reports whether stmt is a call of x.sel standing alone.
+func isCallStmt(stmt ast.Stmt, x, sel string) bool {
+	es, ok := stmt.(*ast.ExprStmt)
+	if !ok {
+		return false
+	}
+	call, ok := es.X.(*ast.CallExpr)
+	return ok && isCallOf(call, x, sel)
+}
+
+// mentions reports whether node uses one of names as an identifier.
+func mentions(node ast.Node, names ...string) bool {
+	found := false
+	ast.Inspect(node, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && slices.Contains(names, id.Name) {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// mentionsCall reports whether node calls x.sel.
+func mentionsCall(node ast.Node, x, sel string) bool {
+	found := false
+	ast.Inspect(node, func(n ast.Node) bool {
+		if call, ok := n.(*ast.CallExpr); ok && isCallOf(call, x, sel) {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
 
 // lazyDeferredGroups puts each object's call of ProcessDeferredGroup

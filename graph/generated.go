@@ -3029,6 +3029,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 type executionContext struct {
 	*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]
+	cache operationCache
 }
 
 func newExecutionContext(
@@ -7222,7 +7223,7 @@ func (ec *executionContext) fieldContext_Customer_orders(ctx context.Context, fi
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Customer_orders_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.cache.fieldArgs(ctx, field, ec.Variables, ec.field_Customer_orders_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7284,7 +7285,7 @@ func (ec *executionContext) fieldContext_Customer_timeline(ctx context.Context, 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Customer_timeline_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.cache.fieldArgs(ctx, field, ec.Variables, ec.field_Customer_timeline_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7703,7 +7704,7 @@ func (ec *executionContext) fieldContext_CustomerGroup_customers(ctx context.Con
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_CustomerGroup_customers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.cache.fieldArgs(ctx, field, ec.Variables, ec.field_CustomerGroup_customers_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8586,7 +8587,7 @@ func (ec *executionContext) fieldContext_CustomerStats_amount_spent(ctx context.
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_CustomerStats_amount_spent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.cache.fieldArgs(ctx, field, ec.Variables, ec.field_CustomerStats_amount_spent_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13740,7 +13741,7 @@ func (ec *executionContext) fieldContext_Webhook_deliveries(ctx context.Context,
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Webhook_deliveries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.cache.fieldArgs(ctx, field, ec.Variables, ec.field_Webhook_deliveries_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -14175,7 +14176,7 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field___Directive_args_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.cache.fieldArgs(ctx, field, ec.Variables, ec.field___Directive_args_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -14326,7 +14327,7 @@ func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field___Field_args_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.cache.fieldArgs(ctx, field, ec.Variables, ec.field___Field_args_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -14840,7 +14841,7 @@ func (ec *executionContext) fieldContext___Type_fields(ctx context.Context, fiel
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field___Type_fields_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.cache.fieldArgs(ctx, field, ec.Variables, ec.field___Type_fields_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -14948,7 +14949,7 @@ func (ec *executionContext) fieldContext___Type_enumValues(ctx context.Context, 
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field___Type_enumValues_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.cache.fieldArgs(ctx, field, ec.Variables, ec.field___Type_enumValues_args); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16562,11 +16563,10 @@ func (ec *executionContext) unmarshalInputUpdateWebhookInput(ctx context.Context
 var accountDeletionImplementors = []string{"AccountDeletion"}
 
 func (ec *executionContext) _AccountDeletion(ctx context.Context, sel ast.SelectionSet, obj *db.AccountDeletion) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, accountDeletionImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, accountDeletionImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -16605,20 +16605,9 @@ func (ec *executionContext) _AccountDeletion(ctx context.Context, sel ast.Select
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -16627,11 +16616,10 @@ func (ec *executionContext) _AccountDeletion(ctx context.Context, sel ast.Select
 var addressImplementors = []string{"Address"}
 
 func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, obj *db.Address) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, addressImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, addressImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -16735,20 +16723,9 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -16757,11 +16734,10 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 var addressListImplementors = []string{"AddressList"}
 
 func (ec *executionContext) _AddressList(ctx context.Context, sel ast.SelectionSet, obj *model.AddressList) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, addressListImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, addressListImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -16795,20 +16771,9 @@ func (ec *executionContext) _AddressList(ctx context.Context, sel ast.SelectionS
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -16817,11 +16782,10 @@ func (ec *executionContext) _AddressList(ctx context.Context, sel ast.SelectionS
 var amountSpentImplementors = []string{"AmountSpent"}
 
 func (ec *executionContext) _AmountSpent(ctx context.Context, sel ast.SelectionSet, obj *db.AmountSpent) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, amountSpentImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, amountSpentImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -16840,20 +16804,9 @@ func (ec *executionContext) _AmountSpent(ctx context.Context, sel ast.SelectionS
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -16862,11 +16815,10 @@ func (ec *executionContext) _AmountSpent(ctx context.Context, sel ast.SelectionS
 var authTokenImplementors = []string{"AuthToken"}
 
 func (ec *executionContext) _AuthToken(ctx context.Context, sel ast.SelectionSet, obj *model.AuthToken) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, authTokenImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, authTokenImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -16900,20 +16852,9 @@ func (ec *executionContext) _AuthToken(ctx context.Context, sel ast.SelectionSet
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -16922,11 +16863,10 @@ func (ec *executionContext) _AuthToken(ctx context.Context, sel ast.SelectionSet
 var customerImplementors = []string{"Customer"}
 
 func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet, obj *db.Customer) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, customerImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, customerImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -17040,20 +16980,9 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -17062,11 +16991,10 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 var customerAccountImplementors = []string{"CustomerAccount"}
 
 func (ec *executionContext) _CustomerAccount(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerAccount) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, customerAccountImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, customerAccountImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -17085,20 +17013,9 @@ func (ec *executionContext) _CustomerAccount(ctx context.Context, sel ast.Select
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -17107,11 +17024,10 @@ func (ec *executionContext) _CustomerAccount(ctx context.Context, sel ast.Select
 var customerErasureImplementors = []string{"CustomerErasure"}
 
 func (ec *executionContext) _CustomerErasure(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerErasure) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, customerErasureImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, customerErasureImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -17155,20 +17071,9 @@ func (ec *executionContext) _CustomerErasure(ctx context.Context, sel ast.Select
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -17177,11 +17082,10 @@ func (ec *executionContext) _CustomerErasure(ctx context.Context, sel ast.Select
 var customerGroupImplementors = []string{"CustomerGroup"}
 
 func (ec *executionContext) _CustomerGroup(ctx context.Context, sel ast.SelectionSet, obj *db.CustomerGroup) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, customerGroupImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, customerGroupImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -17235,20 +17139,9 @@ func (ec *executionContext) _CustomerGroup(ctx context.Context, sel ast.Selectio
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -17257,11 +17150,10 @@ func (ec *executionContext) _CustomerGroup(ctx context.Context, sel ast.Selectio
 var customerGroupListImplementors = []string{"CustomerGroupList"}
 
 func (ec *executionContext) _CustomerGroupList(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerGroupList) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, customerGroupListImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, customerGroupListImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -17269,7 +17161,7 @@ func (ec *executionContext) _CustomerGroupList(ctx context.Context, sel ast.Sele
 		case "items":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *object) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -17282,32 +17174,11 @@ func (ec *executionContext) _CustomerGroupList(ctx context.Context, sel ast.Sele
 				return res
 			}
 
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "count":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *object) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -17318,27 +17189,6 @@ func (ec *executionContext) _CustomerGroupList(ctx context.Context, sel ast.Sele
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
@@ -17355,7 +17205,7 @@ func (ec *executionContext) _CustomerGroupList(ctx context.Context, sel ast.Sele
 		case "page_info":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *object) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -17368,27 +17218,6 @@ func (ec *executionContext) _CustomerGroupList(ctx context.Context, sel ast.Sele
 				return res
 			}
 
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -17399,28 +17228,16 @@ func (ec *executionContext) _CustomerGroupList(ctx context.Context, sel ast.Sele
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
 	return out
 }
 
 var customerListImplementors = []string{"CustomerList"}
 
 func (ec *executionContext) _CustomerList(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerList) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, customerListImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, customerListImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -17428,7 +17245,7 @@ func (ec *executionContext) _CustomerList(ctx context.Context, sel ast.Selection
 		case "items":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *object) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -17441,32 +17258,11 @@ func (ec *executionContext) _CustomerList(ctx context.Context, sel ast.Selection
 				return res
 			}
 
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "count":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *object) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -17477,27 +17273,6 @@ func (ec *executionContext) _CustomerList(ctx context.Context, sel ast.Selection
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
@@ -17514,7 +17289,7 @@ func (ec *executionContext) _CustomerList(ctx context.Context, sel ast.Selection
 		case "page_info":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *object) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -17527,27 +17302,6 @@ func (ec *executionContext) _CustomerList(ctx context.Context, sel ast.Selection
 				return res
 			}
 
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -17558,28 +17312,16 @@ func (ec *executionContext) _CustomerList(ctx context.Context, sel ast.Selection
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
 	return out
 }
 
 var customerMergeImplementors = []string{"CustomerMerge"}
 
 func (ec *executionContext) _CustomerMerge(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerMerge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, customerMergeImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, customerMergeImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -17648,20 +17390,9 @@ func (ec *executionContext) _CustomerMerge(ctx context.Context, sel ast.Selectio
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -17670,11 +17401,10 @@ func (ec *executionContext) _CustomerMerge(ctx context.Context, sel ast.Selectio
 var customerMergeFieldImplementors = []string{"CustomerMergeField"}
 
 func (ec *executionContext) _CustomerMergeField(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerMergeField) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, customerMergeFieldImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, customerMergeFieldImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -17713,20 +17443,9 @@ func (ec *executionContext) _CustomerMergeField(ctx context.Context, sel ast.Sel
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -17735,11 +17454,10 @@ func (ec *executionContext) _CustomerMergeField(ctx context.Context, sel ast.Sel
 var customerMergePreviewImplementors = []string{"CustomerMergePreview"}
 
 func (ec *executionContext) _CustomerMergePreview(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerMergePreview) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, customerMergePreviewImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, customerMergePreviewImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -17798,20 +17516,9 @@ func (ec *executionContext) _CustomerMergePreview(ctx context.Context, sel ast.S
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -17820,11 +17527,10 @@ func (ec *executionContext) _CustomerMergePreview(ctx context.Context, sel ast.S
 var customerMergeRowsImplementors = []string{"CustomerMergeRows"}
 
 func (ec *executionContext) _CustomerMergeRows(ctx context.Context, sel ast.SelectionSet, obj *model.CustomerMergeRows) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, customerMergeRowsImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, customerMergeRowsImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -17843,20 +17549,9 @@ func (ec *executionContext) _CustomerMergeRows(ctx context.Context, sel ast.Sele
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -17865,11 +17560,10 @@ func (ec *executionContext) _CustomerMergeRows(ctx context.Context, sel ast.Sele
 var customerStatsImplementors = []string{"CustomerStats"}
 
 func (ec *executionContext) _CustomerStats(ctx context.Context, sel ast.SelectionSet, obj *db.CustomerStats) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, customerStatsImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, customerStatsImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -17903,20 +17597,9 @@ func (ec *executionContext) _CustomerStats(ctx context.Context, sel ast.Selectio
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -17925,11 +17608,10 @@ func (ec *executionContext) _CustomerStats(ctx context.Context, sel ast.Selectio
 var deleteResultImplementors = []string{"DeleteResult"}
 
 func (ec *executionContext) _DeleteResult(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteResult) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, deleteResultImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, deleteResultImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -17953,20 +17635,9 @@ func (ec *executionContext) _DeleteResult(ctx context.Context, sel ast.Selection
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -17975,11 +17646,10 @@ func (ec *executionContext) _DeleteResult(ctx context.Context, sel ast.Selection
 var emailChangeRequestImplementors = []string{"EmailChangeRequest"}
 
 func (ec *executionContext) _EmailChangeRequest(ctx context.Context, sel ast.SelectionSet, obj *model.EmailChangeRequest) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, emailChangeRequestImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, emailChangeRequestImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -17998,20 +17668,9 @@ func (ec *executionContext) _EmailChangeRequest(ctx context.Context, sel ast.Sel
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -18020,11 +17679,10 @@ func (ec *executionContext) _EmailChangeRequest(ctx context.Context, sel ast.Sel
 var emailVerificationImplementors = []string{"EmailVerification"}
 
 func (ec *executionContext) _EmailVerification(ctx context.Context, sel ast.SelectionSet, obj *model.EmailVerification) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, emailVerificationImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, emailVerificationImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18048,20 +17706,9 @@ func (ec *executionContext) _EmailVerification(ctx context.Context, sel ast.Sele
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -18070,11 +17717,10 @@ func (ec *executionContext) _EmailVerification(ctx context.Context, sel ast.Sele
 var eventImplementors = []string{"Event"}
 
 func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, obj *db.Event) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, eventImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, eventImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18143,20 +17789,9 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -18165,11 +17800,10 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 var eventPageImplementors = []string{"EventPage"}
 
 func (ec *executionContext) _EventPage(ctx context.Context, sel ast.SelectionSet, obj *model.EventPage) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, eventPageImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, eventPageImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18188,20 +17822,9 @@ func (ec *executionContext) _EventPage(ctx context.Context, sel ast.SelectionSet
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -18210,11 +17833,10 @@ func (ec *executionContext) _EventPage(ctx context.Context, sel ast.SelectionSet
 var exportLinkImplementors = []string{"ExportLink"}
 
 func (ec *executionContext) _ExportLink(ctx context.Context, sel ast.SelectionSet, obj *model.ExportLink) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, exportLinkImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, exportLinkImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18233,20 +17855,9 @@ func (ec *executionContext) _ExportLink(ctx context.Context, sel ast.SelectionSe
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -18255,11 +17866,10 @@ func (ec *executionContext) _ExportLink(ctx context.Context, sel ast.SelectionSe
 var guestOrderClaimImplementors = []string{"GuestOrderClaim"}
 
 func (ec *executionContext) _GuestOrderClaim(ctx context.Context, sel ast.SelectionSet, obj *model.GuestOrderClaim) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, guestOrderClaimImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, guestOrderClaimImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18293,20 +17903,9 @@ func (ec *executionContext) _GuestOrderClaim(ctx context.Context, sel ast.Select
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -18315,11 +17914,10 @@ func (ec *executionContext) _GuestOrderClaim(ctx context.Context, sel ast.Select
 var importJobImplementors = []string{"ImportJob"}
 
 func (ec *executionContext) _ImportJob(ctx context.Context, sel ast.SelectionSet, obj *db.ImportJob) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, importJobImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, importJobImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18433,20 +18031,9 @@ func (ec *executionContext) _ImportJob(ctx context.Context, sel ast.SelectionSet
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -18455,11 +18042,10 @@ func (ec *executionContext) _ImportJob(ctx context.Context, sel ast.SelectionSet
 var importRowErrorImplementors = []string{"ImportRowError"}
 
 func (ec *executionContext) _ImportRowError(ctx context.Context, sel ast.SelectionSet, obj *db.RowError) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, importRowErrorImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, importRowErrorImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18488,20 +18074,9 @@ func (ec *executionContext) _ImportRowError(ctx context.Context, sel ast.Selecti
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -18510,11 +18085,10 @@ func (ec *executionContext) _ImportRowError(ctx context.Context, sel ast.Selecti
 var lineItemImplementors = []string{"LineItem"}
 
 func (ec *executionContext) _LineItem(ctx context.Context, sel ast.SelectionSet, obj *db.LineItem) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, lineItemImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, lineItemImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -18548,20 +18122,9 @@ func (ec *executionContext) _LineItem(ctx context.Context, sel ast.SelectionSet,
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -18935,11 +18498,10 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 var orderImplementors = []string{"Order"}
 
 func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, obj *db.Order) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, orderImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19018,20 +18580,9 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -19040,11 +18591,10 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 var orderAddressImplementors = []string{"OrderAddress"}
 
 func (ec *executionContext) _OrderAddress(ctx context.Context, sel ast.SelectionSet, obj *db.OrderAddress) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderAddressImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, orderAddressImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19103,20 +18653,9 @@ func (ec *executionContext) _OrderAddress(ctx context.Context, sel ast.Selection
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -19125,11 +18664,10 @@ func (ec *executionContext) _OrderAddress(ctx context.Context, sel ast.Selection
 var orderListImplementors = []string{"OrderList"}
 
 func (ec *executionContext) _OrderList(ctx context.Context, sel ast.SelectionSet, obj *model.OrderList) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderListImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, orderListImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19137,7 +18675,7 @@ func (ec *executionContext) _OrderList(ctx context.Context, sel ast.SelectionSet
 		case "items":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *object) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -19150,32 +18688,11 @@ func (ec *executionContext) _OrderList(ctx context.Context, sel ast.SelectionSet
 				return res
 			}
 
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "count":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *object) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -19186,27 +18703,6 @@ func (ec *executionContext) _OrderList(ctx context.Context, sel ast.SelectionSet
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
@@ -19223,7 +18719,7 @@ func (ec *executionContext) _OrderList(ctx context.Context, sel ast.SelectionSet
 		case "page_info":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *object) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -19236,27 +18732,6 @@ func (ec *executionContext) _OrderList(ctx context.Context, sel ast.SelectionSet
 				return res
 			}
 
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -19267,28 +18742,16 @@ func (ec *executionContext) _OrderList(ctx context.Context, sel ast.SelectionSet
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
 	return out
 }
 
 var orderTransferRequestImplementors = []string{"OrderTransferRequest"}
 
 func (ec *executionContext) _OrderTransferRequest(ctx context.Context, sel ast.SelectionSet, obj *model.OrderTransferRequest) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderTransferRequestImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, orderTransferRequestImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19312,20 +18775,9 @@ func (ec *executionContext) _OrderTransferRequest(ctx context.Context, sel ast.S
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -19334,11 +18786,10 @@ func (ec *executionContext) _OrderTransferRequest(ctx context.Context, sel ast.S
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, pageInfoImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19357,20 +18808,9 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -19832,11 +19272,10 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 var sessionImplementors = []string{"Session"}
 
 func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, obj *db.Session) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sessionImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, sessionImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19885,20 +19324,9 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -19929,11 +19357,10 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 var webhookImplementors = []string{"Webhook"}
 
 func (ec *executionContext) _Webhook(ctx context.Context, sel ast.SelectionSet, obj *db.Webhook) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, webhookImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, webhookImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -19997,20 +19424,9 @@ func (ec *executionContext) _Webhook(ctx context.Context, sel ast.SelectionSet, 
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -20019,11 +19435,10 @@ func (ec *executionContext) _Webhook(ctx context.Context, sel ast.SelectionSet, 
 var webhookDeliveryImplementors = []string{"WebhookDelivery"}
 
 func (ec *executionContext) _WebhookDelivery(ctx context.Context, sel ast.SelectionSet, obj *db.WebhookDelivery) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, webhookDeliveryImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, webhookDeliveryImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20102,20 +19517,9 @@ func (ec *executionContext) _WebhookDelivery(ctx context.Context, sel ast.Select
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -20124,11 +19528,10 @@ func (ec *executionContext) _WebhookDelivery(ctx context.Context, sel ast.Select
 var webhookListImplementors = []string{"WebhookList"}
 
 func (ec *executionContext) _WebhookList(ctx context.Context, sel ast.SelectionSet, obj *model.WebhookList) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, webhookListImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, webhookListImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20136,7 +19539,7 @@ func (ec *executionContext) _WebhookList(ctx context.Context, sel ast.SelectionS
 		case "items":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *object) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -20149,32 +19552,11 @@ func (ec *executionContext) _WebhookList(ctx context.Context, sel ast.SelectionS
 				return res
 			}
 
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "count":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *object) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -20185,27 +19567,6 @@ func (ec *executionContext) _WebhookList(ctx context.Context, sel ast.SelectionS
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
 				return res
-			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
@@ -20222,7 +19583,7 @@ func (ec *executionContext) _WebhookList(ctx context.Context, sel ast.SelectionS
 		case "page_info":
 			field := field
 
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+			innerFunc := func(ctx context.Context, fs *object) (res graphql.Marshaler) {
 				defer func() {
 					if r := recover(); r != nil {
 						ec.Error(ctx, ec.Recover(ctx, r))
@@ -20235,27 +19596,6 @@ func (ec *executionContext) _WebhookList(ctx context.Context, sel ast.SelectionS
 				return res
 			}
 
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -20266,28 +19606,16 @@ func (ec *executionContext) _WebhookList(ctx context.Context, sel ast.SelectionS
 		return graphql.Null
 	}
 
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
-	}
-
 	return out
 }
 
 var webhookSecretImplementors = []string{"WebhookSecret"}
 
 func (ec *executionContext) _WebhookSecret(ctx context.Context, sel ast.SelectionSet, obj *model.WebhookSecret) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, webhookSecretImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, webhookSecretImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20306,20 +19634,9 @@ func (ec *executionContext) _WebhookSecret(ctx context.Context, sel ast.Selectio
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -20328,11 +19645,10 @@ func (ec *executionContext) _WebhookSecret(ctx context.Context, sel ast.Selectio
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, __DirectiveImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20366,20 +19682,9 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -20388,11 +19693,10 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 var __EnumValueImplementors = []string{"__EnumValue"}
 
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, __EnumValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20421,20 +19725,9 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -20443,11 +19736,10 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 var __FieldImplementors = []string{"__Field"}
 
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, __FieldImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20486,20 +19778,9 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -20508,11 +19789,10 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 var __InputValueImplementors = []string{"__InputValue"}
 
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, __InputValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20551,20 +19831,9 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -20573,11 +19842,10 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 var __SchemaImplementors = []string{"__Schema"}
 
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, __SchemaImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20616,20 +19884,9 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out
@@ -20638,11 +19895,10 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 var __TypeImplementors = []string{"__Type"}
 
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
+	fields := ec.cache.collectFields(ec.OperationContext, sel, __TypeImplementors)
 
-	out := graphql.NewFieldSet(fields)
-	deferredFieldSet := graphql.NewFieldSet(nil)
-	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	out := newObject(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -20706,20 +19962,9 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
 	}
-	out.Dispatch(ctx)
+
 	if out.Invalids > 0 {
 		return graphql.Null
-	}
-
-	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
-
-	if len(deferLabelToView) > 0 {
-		ec.ProcessDeferredGroup(graphql.DeferredGroup{
-			Defers:   deferLabelToView,
-			Path:     graphql.GetPath(ctx),
-			FieldSet: deferredFieldSet,
-			Context:  ctx,
-		})
 	}
 
 	return out

@@ -375,3 +375,67 @@ func TestClientDisconnectIsCancelled(t *testing.T) {
 		t.Errorf("metrics of a cancelled request:\n%s", rec.Body.String())
 	}
 }
+
+// The POST transport writes the executor's data as it is: the answer must
+// still be the JSON gqlgen's transport gave, with the status and media
+// type the GraphQL over HTTP draft asks for.
+func TestPostAnswers(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	tricky := `<script>&"quoted" \ ünï` + "\u2028" + `cödé`
+	created := a.createCustomer(map[string]any{"email": "post@example.com", "first_name": tricky, "metadata": map[string]any{"note": tricky}})
+	post := func(accept, body string) (int, string, map[string]any) {
+		t.Helper()
+		req := httptest.NewRequest("POST", "/graphql", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		rec := httptest.NewRecorder()
+		a.h.ServeHTTP(rec, req)
+		var decoded map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &decoded); err != nil {
+			t.Fatalf("not JSON: %v: %s", err, rec.Body.Bytes())
+		}
+		return rec.Code, rec.Header().Get("Content-Type"), decoded
+	}
+
+	_, media, resp := post("", `{"query": "query($id: ID!) { customer(id: $id) { first_name metadata } }", "variables": {"id": "`+created.ID+`"}}`)
+	customer := resp["data"].(map[string]any)["customer"].(map[string]any)
+	if media != "application/json" || customer["first_name"] != tricky || customer["metadata"].(map[string]any)["note"] != tricky || resp["errors"] != nil {
+		t.Errorf("a query: %s %v", media, resp)
+	}
+
+	// An error in a field: errors first, then data, as encoding/json put them.
+	req := `{"query": "{ customer(id: \"cus_missing\") { id } }"}`
+	_, _, resp = post("", req)
+	if errs, _ := resp["errors"].([]any); len(errs) != 1 || !hasMember(resp, "data") {
+		t.Errorf("a failing field: %v", resp)
+	}
+
+	for _, tt := range []struct {
+		accept, media string
+		status        int
+	}{
+		{"", "application/json", 422},
+		{"application/json", "application/json", 422},
+		{"*/*", "application/json", 422},
+		{"application/graphql-response+json", "application/graphql-response+json", 400},
+		{"application/graphql-response+json, application/json;q=0.9", "application/graphql-response+json", 400},
+		{"text/html", "application/graphql-response+json", 400},
+	} {
+		status, media, resp := post(tt.accept, `{"query": "{ customers { nope } }"}`)
+		if status != tt.status || media != tt.media || resp["errors"] == nil {
+			t.Errorf("an invalid document, Accept %q: %d %s %v; want %d %s", tt.accept, status, media, resp, tt.status, tt.media)
+		}
+		if !hasMember(resp, "data") {
+			t.Errorf("an invalid document: no data member: %v", resp)
+		}
+	}
+}
+
+func hasMember(object map[string]any, name string) bool {
+	_, ok := object[name]
+	return ok
+}

@@ -18,11 +18,17 @@ import (
 // Like the function it replaces, it gives each element a field context
 // with its index, and a panic in an element is reported as an error of
 // that element and nulls the list, unless the executor was generated
-// without panic handlers; workerLimit has no use without goroutines.
+// without panic handlers; workerLimit has no use without goroutines. The
+// elements' field contexts and indexes are allocated together, two
+// allocations a list rather than two an element.
 func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
 	ret := make(graphql.Array, length)
+	contexts := make([]graphql.FieldContext, length)
+	indexes := make([]int, length)
 	for i := range length {
-		elementCtx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i})
+		indexes[i] = i
+		contexts[i].Index = &indexes[i]
+		elementCtx := graphql.WithFieldContext(ctx, &contexts[i])
 		if omitPanicHandler {
 			ret[i] = marshalElement(elementCtx, i)
 			continue
