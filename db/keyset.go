@@ -204,8 +204,18 @@ func (l listQuery) sql(columns string, limit int) (string, []any) {
 		for _, a := range arms {
 			c.add(a.and(), a.args...)
 		}
-		query := fmt.Sprintf(`SELECT %s FROM %s %s ORDER BY %s LIMIT ? OFFSET ?`, sel, l.from, c.where(), orderBy)
-		return sqlx.Rebind(sqlx.DOLLAR, query), append(c.args, limit, l.page.Offset)
+		query := fmt.Sprintf(`SELECT %s FROM %s %s ORDER BY %s LIMIT ?`, sel, l.from, c.where(), orderBy)
+		args := append(c.args, limit)
+		// A first page is a statement of its own, not the one of deep
+		// pages with OFFSET 0: after a few executions that read and drop
+		// half a million rows, PostgreSQL's plan cache can settle the
+		// statement on its generic plan, which costs a first page 100 times
+		// its own (BENCHMARKS.md, "A plan-cache effect of offsets").
+		if l.page.Offset > 0 {
+			query += " OFFSET ?"
+			args = append(args, l.page.Offset)
+		}
+		return sqlx.Rebind(sqlx.DOLLAR, query), args
 	}
 	// Each arm is an index scan of at most limit rows; the union, at most
 	// twice that, is ordered as the list is (page_tie equals the id).
