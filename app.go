@@ -243,9 +243,12 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		})
 	})
 	// A search's cost follows how far the counts lag behind the customers.
-	// Counts another server made within the hour (or a restart's) stand.
+	// Counts another server made within the hour (or a restart's) stand,
+	// unless the customers have doubled or halved since: the check is
+	// cheap, and runs often so that searches are fast soon after an
+	// import.
 	jobs.Go(func() {
-		every(background, logger, time.Hour, "refresh search trigrams", func(ctx context.Context) error {
+		every(background, logger, 5*time.Minute, "refresh search trigrams", func(ctx context.Context) error {
 			_, err := db.RefreshSearchTrigrams(ctx, d.pool, 55*time.Minute)
 			return err
 		})

@@ -39,3 +39,40 @@ func TestSearchTrigramsAreCountedOnceForEveryServer(t *testing.T) {
 		t.Errorf("trigram 432: share %v, %v; want 1 (the one customer has it)", share, err)
 	}
 }
+
+// A new database is counted empty by its migrations; an import then must
+// not leave its searches on those counts for the rest of the hour.
+func TestSearchTrigramsAreCountedAgainWhenCustomersDouble(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	refresh := func() bool {
+		t.Helper()
+		counted, err := db.RefreshSearchTrigrams(ctx, pool, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return counted
+	}
+	// The migrations counted the empty table a moment ago.
+	if refresh() {
+		t.Error("counted again with nothing changed")
+	}
+	if _, err := pool.ExecContext(ctx, `INSERT INTO customer (id, email)
+		SELECT 'cus_' || lpad(i::text, 26, '0'), 'grown' || i || '@example.com' FROM generate_series(1, 3000) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.ExecContext(ctx, `ANALYZE customer`); err != nil {
+		t.Fatal(err)
+	}
+	if !refresh() {
+		t.Error("3,000 customers more: the counts of none stood")
+	}
+	if refresh() {
+		t.Error("counted again right after counting")
+	}
+	var share float64
+	if err := pool.QueryRowContext(ctx, `SELECT share FROM search_trigram WHERE trigram = 'row'`).Scan(&share); err != nil || share != 1 {
+		t.Errorf("trigram row: share %v, %v; want 1 (every customer has it)", share, err)
+	}
+}
