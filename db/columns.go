@@ -70,19 +70,29 @@ func (t *table[T]) list(cols Columns[T]) string {
 }
 
 // targets returns the scan targets of cols in a row, in the order of list.
+//
+// The slice it returns is its own, overwritten by its next call, with room
+// for a caller to append the targets of a few columns more: selectRows
+// scans one row at a time, and a page of 100 customers with their
+// addresses and groups made two slices a row.
 func (t *table[T]) targets(cols Columns[T]) func(*T) []any {
 	var idx []int
 	for i := range t.selected(cols) {
 		idx = append(idx, i)
 	}
+	buf := make([]any, len(idx), len(idx)+extraTargets)
 	return func(row *T) []any {
-		out := make([]any, len(idx))
+		out := buf[:len(idx)]
 		for j, i := range idx {
 			out[j] = t.columns[i].target(row)
 		}
 		return out
 	}
 }
+
+// extraTargets is the room targets leaves for columns after a table's: a
+// page's sort value and id, and a batch's key.
+const extraTargets = 3
 
 // selected yields the positions of the columns in cols.
 func (t *table[T]) selected(cols Columns[T]) func(yield func(int) bool) {

@@ -169,14 +169,14 @@ func GroupByID(ctx context.Context, q sqlx.QueryerContext, id string) (*Customer
 // GroupsByCustomerIDs returns the living groups of each customer, with the
 // columns cols, by name, in key order.
 func GroupsByCustomerIDs(ctx context.Context, q sqlx.QueryerContext, customerIDs []string, cols Columns[CustomerGroup]) ([][]*CustomerGroup, error) {
-	query := `SELECT m.customer_id AS key, ` + groupTable.list(cols) + `
+	query := `SELECT ` + groupTable.list(cols) + `, m.customer_id AS key
 		FROM customer_group_customer m
 		JOIN customer_group g ON g.id = m.customer_group_id AND g.deleted_at IS NULL
 		WHERE m.customer_id = ANY($1)
 		ORDER BY g.name, g.id`
 	targets := groupTable.targets(cols)
 	rows, err := selectRows(ctx, q, query, []any{pq.Array(customerIDs)}, func(r *customerGroupRow) []any {
-		return append([]any{&r.Key}, targets(&r.CustomerGroup)...)
+		return append(targets(&r.CustomerGroup), &r.Key)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("groups by customer ids: %w", err)

@@ -308,11 +308,11 @@ type Slice[T any] struct {
 // one Slice per key, in key order.
 func perParent[T any](ctx context.Context, q sqlx.QueryerContext, l listQuery, keys []string, columns string, targets func(*T) []any) ([]Slice[T], error) {
 	inner, args := l.sql(columns, l.page.Limit+1)
-	query := fmt.Sprintf(`SELECT k.key, %s, %s.page_sort, %s.page_tie
+	query := fmt.Sprintf(`SELECT %s, %s.page_sort, %s.page_tie, k.key
 		FROM (SELECT DISTINCT unnest($%d::text[])) AS k(key)
 		CROSS JOIN LATERAL (%s) %s`, columns, l.alias, l.alias, len(args)+1, inner, l.alias)
 	rows, err := selectRows(ctx, q, query, append(args, pq.Array(keys)), func(r *pageRow[T]) []any {
-		return append(append([]any{&r.Key}, targets(&r.Row)...), &r.Sort, &r.ID)
+		return append(targets(&r.Row), &r.Sort, &r.ID, &r.Key)
 	})
 	if err != nil {
 		return nil, err

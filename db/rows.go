@@ -13,21 +13,38 @@ import (
 
 // byParent arranges rows fetched for many parents into one slice per key, in
 // key order, as dataloaders need: a key without rows gets an empty slice.
-// split returns a row's parent key and the value to list under it.
+// split returns a row's parent key and the value to list under it. The
+// slices share one array, counted first, rather than grow one by one.
 func byParent[R, T any](keys []string, rows []R, split func(R) (string, T)) [][]T {
-	index := make(map[string][]int, len(keys))
+	first := make(map[string]int, len(keys))
 	for i, k := range keys {
-		index[k] = append(index[k], i)
+		if _, ok := first[k]; !ok {
+			first[k] = i
+		}
 	}
+	counts := make([]int, len(keys))
+	for _, r := range rows {
+		k, _ := split(r)
+		if i, ok := first[k]; ok {
+			counts[i]++
+		}
+	}
+	all := make([]T, 0, len(rows))
 	out := make([][]T, len(keys))
-	for i := range out {
-		out[i] = []T{}
+	start := 0
+	for i, n := range counts {
+		out[i] = all[start:start:start+n]
+		start += n
 	}
 	for _, r := range rows {
 		k, v := split(r)
-		for _, i := range index[k] {
+		if i, ok := first[k]; ok {
 			out[i] = append(out[i], v)
 		}
+	}
+	// A key asked for twice gets the rows of its first place.
+	for i, k := range keys {
+		out[i] = out[first[k]]
 	}
 	return out
 }
@@ -62,8 +79,9 @@ type keyCount struct {
 }
 
 // selectRows runs a query and scans each row into a new T through the
-// pointers fields returns, in the order of the query's columns. It is the
-// hot path of every list and batch: explicit pointers, no reflection.
+// pointers fields returns, in the order of the query's columns; fields may
+// return the same slice for every row. It is the hot path of every list
+// and batch: explicit pointers, no reflection.
 func selectRows[T any](ctx context.Context, q sqlx.QueryerContext, query string, args []any, fields func(*T) []any) ([]*T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -71,8 +89,15 @@ func selectRows[T any](ctx context.Context, q sqlx.QueryerContext, query string,
 	}
 	defer rows.Close()
 	out := []*T{}
+	// Rows are allocated in blocks, each twice the last up to 64 rows: a
+	// row is an allocation of its own only in a result of one row.
+	var block []T
 	for rows.Next() {
-		v := new(T)
+		if len(block) == cap(block) {
+			block = make([]T, 0, min(2*cap(block)+1, 64))
+		}
+		block = block[:len(block)+1]
+		v := &block[len(block)-1]
 		if err := rows.Scan(fields(v)...); err != nil {
 			return nil, err
 		}

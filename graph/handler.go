@@ -104,8 +104,8 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	present := presentError(opts.Logger)
 	schema := NewExecutableSchema(Config{
 		Schema: servedSchema(),
-		Resolvers: &Resolver{DB: pool, Auth: opts.Auth, Ordering: &ordering.Service{DB: pool}, Webhooks: opts.Webhooks,
-			Lifecycle: opts.Lifecycle, Bulk: opts.Bulk, Hub: opts.Hub, present: present},
+		Resolvers: newResolvers(&Resolver{DB: pool, Auth: opts.Auth, Ordering: &ordering.Service{DB: pool}, Webhooks: opts.Webhooks,
+			Lifecycle: opts.Lifecycle, Bulk: opts.Bulk, Hub: opts.Hub, present: present}),
 		Directives: DirectiveRoot{Auth: authDirective},
 		Complexity: listComplexity(),
 	})

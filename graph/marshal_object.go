@@ -21,8 +21,10 @@ type object struct {
 	Values   []graphql.Marshaler
 	Invalids uint32
 	// delayed are the fields resolved concurrently (the objects of
-	// concurrentObjects in generate.go), by Dispatch.
-	delayed []delayedField
+	// concurrentObjects in generate.go), by Dispatch; inlineDelayed holds
+	// the two of a customer's orders (count, items).
+	delayed       []delayedField
+	inlineDelayed [2]delayedField
 	// inline holds the values of an object of few fields, so that the
 	// object and its values are one allocation.
 	inline [16]graphql.Marshaler
@@ -45,6 +47,9 @@ type delayedField struct {
 
 // Concurrently has Dispatch resolve field i with resolve.
 func (o *object) Concurrently(i int, resolve func(context.Context) graphql.Marshaler) {
+	if o.delayed == nil {
+		o.delayed = o.inlineDelayed[:0]
+	}
 	o.delayed = append(o.delayed, delayedField{i, resolve})
 }
 
@@ -52,7 +57,11 @@ func (o *object) Concurrently(i int, resolve func(context.Context) graphql.Marsh
 // of its own, as graphql.FieldSet does, and returns when all are. The
 // generated resolve functions recover their own panics.
 func (o *object) Dispatch(ctx context.Context) {
-	if len(o.delayed) == 0 {
+	switch len(o.delayed) {
+	case 0:
+		return
+	case 1:
+		o.Values[o.delayed[0].i] = o.delayed[0].resolve(ctx)
 		return
 	}
 	var wg sync.WaitGroup

@@ -42,3 +42,40 @@ type Resolver struct {
 // shared transaction (db.BeginShared). db.InTx takes the pool and finds the
 // transaction itself.
 func (r *Resolver) conn(ctx context.Context) sqlx.ExtContext { return db.Conn(ctx, r.DB) }
+
+// resolvers is the ResolverRoot the executor is given: Resolver, with the
+// resolver of each type that lists repeat made once. Resolver's accessors
+// (schema.resolvers.go, generated) make a resolver at every call, and the
+// executor calls them for every resolver field of every object: three
+// times for every customer of a page. The types a request meets once
+// (the roots, the lists themselves) keep Resolver's accessors.
+type resolvers struct {
+	*Resolver
+	address        addressResolver
+	addressList    addressListResolver
+	customer       customerResolver
+	customerGroup  customerGroupResolver
+	customerStats  customerStatsResolver
+	importRowError importRowErrorResolver
+	order          orderResolver
+	orderList      orderListResolver
+	webhook        webhookResolver
+}
+
+func newResolvers(r *Resolver) *resolvers {
+	return &resolvers{Resolver: r,
+		address: addressResolver{r}, addressList: addressListResolver{r}, customer: customerResolver{r},
+		customerGroup: customerGroupResolver{r}, customerStats: customerStatsResolver{r},
+		importRowError: importRowErrorResolver{r}, order: orderResolver{r}, orderList: orderListResolver{r},
+		webhook: webhookResolver{r}}
+}
+
+func (r *resolvers) Address() AddressResolver               { return &r.address }
+func (r *resolvers) AddressList() AddressListResolver       { return &r.addressList }
+func (r *resolvers) Customer() CustomerResolver             { return &r.customer }
+func (r *resolvers) CustomerGroup() CustomerGroupResolver   { return &r.customerGroup }
+func (r *resolvers) CustomerStats() CustomerStatsResolver   { return &r.customerStats }
+func (r *resolvers) ImportRowError() ImportRowErrorResolver { return &r.importRowError }
+func (r *resolvers) Order() OrderResolver                   { return &r.order }
+func (r *resolvers) OrderList() OrderListResolver           { return &r.orderList }
+func (r *resolvers) Webhook() WebhookResolver               { return &r.webhook }
