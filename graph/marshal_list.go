@@ -19,16 +19,16 @@ import (
 // with its index, and a panic in an element is reported as an error of
 // that element and nulls the list, unless the executor was generated
 // without panic handlers; workerLimit has no use without goroutines. The
-// elements' field contexts and indexes are allocated together, two
-// allocations a list rather than two an element.
+// elements' field contexts and indexes are allocated together, one
+// allocation a list rather than two an element.
 func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
 	ret := make(graphql.Array, length)
-	contexts := make([]graphql.FieldContext, length)
-	indexes := make([]int, length)
+	elements := make([]element, length)
 	for i := range length {
-		indexes[i] = i
-		contexts[i].Index = &indexes[i]
-		elementCtx := graphql.WithFieldContext(ctx, &contexts[i])
+		e := &elements[i]
+		e.index = i
+		e.context.Index = &e.index
+		elementCtx := graphql.WithFieldContext(ctx, &e.context)
 		if omitPanicHandler {
 			ret[i] = marshalElement(elementCtx, i)
 			continue
@@ -38,6 +38,13 @@ func marshalList(ctx context.Context, length int, _ int64, omitPanicHandler bool
 		}
 	}
 	return ret
+}
+
+// element is the field context of a list's element, and the index it
+// points to.
+type element struct {
+	context graphql.FieldContext
+	index   int
 }
 
 // marshalRecovering marshals element i into ret and reports whether it did
