@@ -27,7 +27,7 @@ type object struct {
 	inlineDelayed [2]delayedField
 	// inline holds the values of an object of few fields, so that the
 	// object and its values are one allocation.
-	inline [16]graphql.Marshaler
+	inline [8]graphql.Marshaler
 }
 
 func newObject(fields []graphql.CollectedField) *object {
