@@ -112,7 +112,7 @@ func NewHandler(pool *sqlx.DB, opts Options) http.Handler {
 	srv := handler.New(schema)
 	// GET serves queries only: gqlgen refuses mutations over GET, which a
 	// link or an image tag could otherwise trigger.
-	srv.AddTransport(transport.GET{})
+	srv.AddTransport(get{})
 	srv.AddTransport(post{})
 	// File uploads (import_customers), which httpserver bounds: files
 	// above 1 MiB are spooled to disk, not held in memory.

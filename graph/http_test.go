@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -376,10 +377,10 @@ func TestClientDisconnectIsCancelled(t *testing.T) {
 	}
 }
 
-// The POST transport writes the executor's data as it is: the answer must
-// still be the JSON gqlgen's transport gave, with the status and media
-// type the GraphQL over HTTP draft asks for.
-func TestPostAnswers(t *testing.T) {
+// The POST and GET transports write the executor's data as it is: the
+// answer must still be the JSON gqlgen's transports gave, with the status
+// and media type the GraphQL over HTTP draft asks for.
+func TestHTTPAnswers(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	tricky := `<script>&"quoted" \ ünï` + "\u2028" + `cödé`
@@ -412,6 +413,36 @@ func TestPostAnswers(t *testing.T) {
 	_, _, resp = post("", req)
 	if errs, _ := resp["errors"].([]any); len(errs) != 1 || !hasMember(resp, "data") {
 		t.Errorf("a failing field: %v", resp)
+	}
+
+	// The same over GET, and what GET refuses.
+	get := func(query string) (int, map[string]any) {
+		t.Helper()
+		req := httptest.NewRequest("GET", "/graphql?"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		rec := httptest.NewRecorder()
+		a.h.ServeHTTP(rec, req)
+		var decoded map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &decoded); err != nil {
+			t.Fatalf("GET %s: not JSON: %v: %s", query, err, rec.Body.Bytes())
+		}
+		return rec.Code, decoded
+	}
+	status, resp := get("query=" + url.QueryEscape(`query($id: ID!) { customer(id: $id) { first_name } }`) +
+		"&variables=" + url.QueryEscape(`{"id": "`+created.ID+`"}`))
+	if status != 200 || resp["data"].(map[string]any)["customer"].(map[string]any)["first_name"] != tricky {
+		t.Errorf("a query over GET: %d %v", status, resp)
+	}
+	for _, tt := range []struct {
+		name, query string
+		status      int
+	}{
+		{"variables not JSON", "query=" + url.QueryEscape(`{ customers { count } }`) + "&variables=%7B", 400},
+		{"a mutation", "query=" + url.QueryEscape(`mutation { logout }`), 406},
+	} {
+		if status, resp := get(tt.query); status != tt.status || resp["errors"] == nil {
+			t.Errorf("GET, %s: %d %v; want %d and an error", tt.name, status, resp, tt.status)
+		}
 	}
 
 	for _, tt := range []struct {
