@@ -76,3 +76,22 @@ func TestSearchTrigramsAreCountedAgainWhenCustomersDouble(t *testing.T) {
 		t.Errorf("trigram row: share %v, %v; want 1 (every customer has it)", share, err)
 	}
 }
+
+// The sample is about 20,000 customers at any size; integer arithmetic
+// once made it 0% above 2,000,000, and the counts empty.
+func TestSearchSampleIsAbout20000Customers(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.New(t)
+	for _, tt := range []struct {
+		customers int64
+		percent   float64
+	}{{0, 100}, {15_000, 100}, {40_000, 50}, {1_500_000, 4.0 / 3}, {3_000_000, 2.0 / 3}, {100_000_000, 0.02}} {
+		var percent float64
+		if err := pool.QueryRowContext(context.Background(), `SELECT search_sample_percent($1)`, tt.customers).Scan(&percent); err != nil {
+			t.Fatal(err)
+		}
+		if diff := percent - tt.percent; diff > 1e-9 || diff < -1e-9 {
+			t.Errorf("%d customers: sample %v%%, want %v%%", tt.customers, percent, tt.percent)
+		}
+	}
+}

@@ -210,13 +210,14 @@ func plainObjects(f *ast.File) int {
 				kept = append(kept, stmt)
 			}
 		}
-		fn.Body.List = kept
-		dropDeferredBranches(f, fn.Body)
-		if mentions(fn.Body, "deferredFieldSet", "deferLabelToView") {
+		if slices.ContainsFunc(kept, func(stmt ast.Stmt) bool {
+			return mentionsOutsideDeferredBranches(stmt, "deferredFieldSet", "deferLabelToView")
+		}) {
 			// A deferred field in a shape this rewrite does not know.
-			fn.Body.List = body
 			continue
 		}
+		fn.Body.List = kept
+		dropDeferredBranches(f, fn.Body)
 		retypeFieldSets(fn.Body)
 		newSet.Fun = ast.NewIdent("newObject")
 		rewritten++
@@ -239,13 +240,8 @@ func dropDeferredBranches(f *ast.File, body *ast.BlockStmt) {
 			return true
 		}
 		*list = slices.DeleteFunc(*list, func(stmt ast.Stmt) bool {
-			is, ok := stmt.(*ast.IfStmt)
-			if !ok {
-				return false
-			}
-			call, ok := is.Cond.(*ast.CallExpr)
-			if ok && isCallOf(call, "field", "IsDeferred") {
-				dropped = append(dropped, is)
+			if isDeferredBranch(stmt) {
+				dropped = append(dropped, stmt)
 				return true
 			}
 			return false
@@ -394,6 +390,32 @@ func mentions(node ast.Node, names ...string) bool {
 		return !found
 	})
 	return found
+}
+
+// mentionsOutsideDeferredBranches is mentions, but for the statements
+// if field.IsDeferred() { ... } in node, which dropDeferredBranches drops.
+func mentionsOutsideDeferredBranches(node ast.Node, names ...string) bool {
+	found := false
+	ast.Inspect(node, func(n ast.Node) bool {
+		if isDeferredBranch(n) {
+			return false
+		}
+		if id, ok := n.(*ast.Ident); ok && slices.Contains(names, id.Name) {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// isDeferredBranch reports whether n is if field.IsDeferred() { ... }.
+func isDeferredBranch(n ast.Node) bool {
+	is, ok := n.(*ast.IfStmt)
+	if !ok {
+		return false
+	}
+	call, ok := is.Cond.(*ast.CallExpr)
+	return ok && isCallOf(call, "field", "IsDeferred")
 }
 
 // mentionsCall reports whether node calls x.sel.

@@ -399,6 +399,9 @@ func TestHTTPAnswers(t *testing.T) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &decoded); err != nil {
 			t.Fatalf("not JSON: %v: %s", err, rec.Body.Bytes())
 		}
+		if sniff := rec.Header().Get("X-Content-Type-Options"); sniff != "nosniff" {
+			t.Errorf("X-Content-Type-Options %q, want nosniff: the data's strings are not HTML-escaped", sniff)
+		}
 		return rec.Code, rec.Header().Get("Content-Type"), decoded
 	}
 

@@ -29,6 +29,15 @@ type (
 	get  struct{}
 )
 
+// setAnswerHeaders sets the headers of every answer: its media type, and
+// nosniff, since the data's strings are written as they are (a "<" is not
+// escaped as encoding/json would) and a browser must never read them as
+// anything but JSON.
+func setAnswerHeaders(w http.ResponseWriter, contentType string) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+}
+
 // Supports takes the requests transport.POST takes.
 func (post) Supports(r *http.Request) bool { return transport.POST{}.Supports(r) }
 
@@ -36,7 +45,7 @@ func (post) Supports(r *http.Request) bool { return transport.POST{}.Supports(r)
 func (post) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
 	contentType := responseContentType(r.Header.Get("Accept"))
-	w.Header().Set("Content-Type", contentType)
+	setAnswerHeaders(w, contentType)
 	start := graphql.Now()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -60,14 +69,14 @@ func (get) Supports(r *http.Request) bool { return transport.GET{}.Supports(r) }
 // Do answers one request. Only queries run: a link or an image tag could
 // otherwise send a mutation.
 func (get) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	contentType := responseContentType(r.Header.Get("Accept"))
+	setAnswerHeaders(w, contentType)
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		writeResponse(w, &graphql.Response{Errors: gqlerror.List{{Message: err.Error()}}})
 		return
 	}
-	contentType := responseContentType(r.Header.Get("Accept"))
-	w.Header().Set("Content-Type", contentType)
 	params := graphql.RawParams{Query: query.Get("query"), OperationName: query.Get("operationName"), Headers: r.Header}
 	params.ReadTime.Start = graphql.Now()
 	for _, p := range []struct {

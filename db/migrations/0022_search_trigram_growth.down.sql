@@ -28,4 +28,5 @@ BEGIN
 END
 $$;
 DROP FUNCTION customer_estimate();
+DROP FUNCTION search_sample_percent(bigint);
 ALTER TABLE search_trigram_refresh DROP COLUMN customers;

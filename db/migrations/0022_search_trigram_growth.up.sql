@@ -17,6 +17,12 @@ CREATE FUNCTION customer_estimate() RETURNS bigint LANGUAGE sql STABLE AS $$
     WHERE c.oid = 'customer'::regclass
 $$;
 
+-- search_sample_percent is the share of a table of estimate customers
+-- that holds about 20,000 of them, all of a smaller one.
+CREATE FUNCTION search_sample_percent(estimate bigint) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$
+    SELECT least(100, 100.0 * 20000 / greatest(estimate, 1))::float8
+$$;
+
 CREATE OR REPLACE FUNCTION refresh_search_trigrams(max_age interval DEFAULT '0') RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     percent float8;
@@ -31,7 +37,7 @@ BEGIN
                  AND estimate BETWEEN customers / 2 AND 2 * customers + 1000) THEN
         RETURN false;
     END IF;
-    SELECT least(100, 100 * 20000 / greatest(estimate, 1)) INTO percent;
+    percent := search_sample_percent(estimate);
     CREATE TEMP TABLE search_sample ON COMMIT DROP AS
         SELECT lower(c.email || ' ' || coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '') || ' ' ||
                      coalesce(c.phone, '') || ' ' || coalesce(c.company_name, '')) AS text
