@@ -101,9 +101,9 @@ func (sequentialFields) GenerateCode(data *codegen.Data) error {
 }
 
 // rewriteExecutor applies directFields, plainObjects, cachedSelections and
-// lazyDeferredGroups to the executor in file. It fails, rather than leave the executor as it is, if
-// either finds nothing of the shape it rewrites: gqlgen changed, and the
-// rewrite must follow.
+// lazyDeferredGroups to the executor in file. It fails, rather than leave
+// the executor as it is, if one of them finds nothing of the shape it
+// rewrites: gqlgen changed, and the rewrite must follow.
 func rewriteExecutor(file string) error {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, file, nil, parser.ParseComments)
@@ -211,7 +211,7 @@ func plainObjects(f *ast.File) int {
 			}
 		}
 		if slices.ContainsFunc(kept, func(stmt ast.Stmt) bool {
-			return mentionsOutsideDeferredBranches(stmt, "deferredFieldSet", "deferLabelToView")
+			return mentionsOutside(stmt, isDeferredBranch, "deferredFieldSet", "deferLabelToView")
 		}) {
 			// A deferred field in a shape this rewrite does not know.
 			continue
@@ -382,22 +382,15 @@ func isCallStmt(stmt ast.Stmt, x, sel string) bool {
 
 // mentions reports whether node uses one of names as an identifier.
 func mentions(node ast.Node, names ...string) bool {
-	found := false
-	ast.Inspect(node, func(n ast.Node) bool {
-		if id, ok := n.(*ast.Ident); ok && slices.Contains(names, id.Name) {
-			found = true
-		}
-		return !found
-	})
-	return found
+	return mentionsOutside(node, func(ast.Node) bool { return false }, names...)
 }
 
-// mentionsOutsideDeferredBranches is mentions, but for the statements
-// if field.IsDeferred() { ... } in node, which dropDeferredBranches drops.
-func mentionsOutsideDeferredBranches(node ast.Node, names ...string) bool {
+// mentionsOutside is mentions, but for the nodes in node that skip
+// reports, which it does not look into.
+func mentionsOutside(node ast.Node, skip func(ast.Node) bool, names ...string) bool {
 	found := false
 	ast.Inspect(node, func(n ast.Node) bool {
-		if isDeferredBranch(n) {
+		if skip(n) {
 			return false
 		}
 		if id, ok := n.(*ast.Ident); ok && slices.Contains(names, id.Name) {
