@@ -33,7 +33,7 @@ func byParent[R, T any](keys []string, rows []R, split func(R) (string, T)) [][]
 	out := make([][]T, len(keys))
 	start := 0
 	for i, n := range counts {
-		out[i] = all[start:start:start+n]
+		out[i] = all[start : start : start+n]
 		start += n
 	}
 	for _, r := range rows {
