@@ -813,9 +813,15 @@ func ListCustomersByRules(ctx context.Context, q sqlx.QueryerContext, f RuleCust
 	if err != nil {
 		return nil, err
 	}
-	query := fmt.Sprintf(`SELECT %s FROM customer c%s WHERE %s ORDER BY %s LIMIT $2 OFFSET $3`,
+	query := fmt.Sprintf(`SELECT %s FROM customer c%s WHERE %s ORDER BY %s LIMIT $2`,
 		customerTable.list(cols), p.Sort.join(), where, p.Sort.orderBy("c"))
-	out, err := selectRows(ctx, q, query, append(args, p.Limit, p.Offset), customerTable.targets(cols))
+	args = append(args, p.Limit)
+	// A first page is a statement of its own, as in listQuery.sql.
+	if p.Offset > 0 {
+		query += " OFFSET $3"
+		args = append(args, p.Offset)
+	}
+	out, err := selectRows(ctx, q, query, args, customerTable.targets(cols))
 	if err != nil {
 		return nil, fmt.Errorf("customers by rules: %w", err)
 	}

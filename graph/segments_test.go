@@ -662,3 +662,34 @@ func TestGroupKindFilter(t *testing.T) {
 		}
 	}
 }
+
+// A preview pages by offset like any list: the first page is a statement
+// without OFFSET (db.ListCustomersByRules), the others with it.
+func TestRulePreviewPages(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	ruleCustomers(a)
+	rules := cond("EMAIL", "CONTAINS", map[string]any{"string": "@"})
+	all, n := a.rulesPreview(rules)
+	if n < 3 || len(all) != n {
+		t.Fatalf("preview: %v (count %d), want every customer", all, n)
+	}
+	var paged []string
+	for offset := 0; offset < n; offset += 2 {
+		var got struct {
+			P struct {
+				Items []struct {
+					Email string `json:"email"`
+				} `json:"items"`
+			} `json:"customer_group_rules_preview"`
+		}
+		a.query(`query ($r: CustomerGroupRule!, $o: Int!) { customer_group_rules_preview(rules: $r, limit: 2, offset: $o, order: "email") { items { email } } }`,
+			map[string]any{"r": rules, "o": offset}, &got)
+		for _, c := range got.P.Items {
+			paged = append(paged, c.Email)
+		}
+	}
+	if !slices.Equal(paged, all) {
+		t.Errorf("pages of 2: %v, want %v", paged, all)
+	}
+}
