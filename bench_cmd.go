@@ -20,7 +20,7 @@ func benchCommand(ctx context.Context, cfg config, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	url := fs.String("url", "http://"+cfg.addr, "the server's base URL")
 	scenarios := fs.String("scenario", "all", "a scenario, a comma-separated list, or all: "+strings.Join(bench.Scenarios(), ", ")+
-		"; or subscriptions, alone (see -subscribers)")
+		"; or subscriptions, alone (see -subscribers); or cursor-pages, alone: a deep page of each list by offset and by cursor (see -runs)")
 	concurrency := fs.Int("c", 4, "concurrent clients")
 	duration := fs.Duration("duration", 10*time.Second, "how long each scenario runs")
 	requests := fs.Int("n", 0, "stop each scenario after this many requests (0: by duration only)")
@@ -31,6 +31,9 @@ func benchCommand(ctx context.Context, cfg config, args []string) error {
 	subscribers := fs.Int("subscribers", 1000, "the subscriptions scenario: WebSocket subscribers (the server's WEBSOCKETS_PER_ACCOUNT must allow them)")
 	changes := fs.Int("changes", 200, "the subscriptions scenario: changes whose deliveries are timed")
 	interval := fs.Duration("interval", 20*time.Millisecond, "the subscriptions scenario: pause between changes")
+	runs := fs.Int("runs", 15, "cursor-pages: reads of each page, after two warm-ups")
+	group := fs.String("group", "", "cursor-pages: a group whose members' list to page too")
+	only := fs.String("only", "", "cursor-pages: only the orders that contain this, e.g. last_name")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,11 +55,20 @@ func benchCommand(ctx context.Context, cfg config, args []string) error {
 			return fmt.Errorf("subscriptions: %w", err)
 		}
 		if *asJSON {
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(r)
+			return printJSON(r)
 		}
 		fmt.Println(bench.PrintSubscriptions(r))
+		return nil
+	}
+	if *scenarios == "cursor-pages" {
+		cases, err := bench.RunCursorPages(ctx, bench.CursorPagesConfig{URL: *url, AdminToken: admin, Runs: *runs, Group: *group, Only: *only})
+		if err != nil {
+			return fmt.Errorf("cursor-pages: %w", err)
+		}
+		if *asJSON {
+			return printJSON(cases)
+		}
+		bench.PrintCursorPages(os.Stdout, cases)
 		return nil
 	}
 	customer, err := bench.Login(ctx, *url, "CUSTOMER", *customerEmail, *password)
@@ -80,10 +92,15 @@ func benchCommand(ctx context.Context, cfg config, args []string) error {
 		results = append(results, r)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(results)
+		return printJSON(results)
 	}
 	bench.Print(os.Stdout, results)
 	return nil
+}
+
+// printJSON writes v to standard output as indented JSON.
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
